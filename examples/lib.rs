@@ -1,0 +1,1 @@
+//! Demo pipelines for lake; see `examples/`.

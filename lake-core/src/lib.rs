@@ -1,0 +1,49 @@
+//! # lake-core
+//!
+//! Pure types and logic of [lake](https://docs.rs/lake-runtime), a framework
+//! for memoized data pipelines: names, digests, records and lineage, the
+//! canonical encoding of arguments and run keys, and the [`Store`] contract.
+//! Nothing here does I/O.
+//!
+//! ## Overview
+//! - [`Name`]: the immutable, validated name of a file.
+//! - [`Digest`]: a blake3 digest.
+//! - [`Record`]: what a name holds and where it came from ([`Lineage`]).
+//! - [`Store`]: the contract every storage backend fulfils.
+//!
+//! ## Quick start
+//! ```
+//! use lake_core::{Digest, Name, StorePath};
+//!
+//! let name: Name = "reports/2026/summary.csv".parse()?;
+//! let digest = Digest::of(b"total,42\n");
+//! println!("{name} -> {}", StorePath::blob(&digest));
+//! # Ok::<(), lake_core::NameError>(())
+//! ```
+//!
+//! ## Feature flags
+//! None.
+//!
+//! ## Configuration
+//! None; configuration lives in `lake-runtime`.
+
+#![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
+#![deny(rustdoc::broken_intra_doc_links)]
+
+mod digest;
+mod error;
+mod name;
+mod record;
+mod store;
+
+pub use digest::Digest;
+pub use error::{DigestError, Error, NameError, Result};
+pub use name::{FORBIDDEN_CHARS, MAX_NAME_LEN, MAX_SEGMENT_LEN, Name};
+pub use record::{
+    AddedLineage, GitInfo, InputRef, Lineage, NOTES_SCHEMA_VERSION, Notes, ParamRecord,
+    RECORD_SCHEMA_VERSION, Record, RunLineage,
+};
+pub use store::{
+    BLOBS_PREFIX, GetStream, ListPage, NAMES_PREFIX, NOTES_PREFIX, ObjectMeta, ObjectVersion,
+    PutMode, RUNS_PREFIX, Store, StoreError, StorePath,
+};

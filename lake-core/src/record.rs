@@ -1,0 +1,240 @@
+//! Name records, lineage and their JSON form.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{Digest, Error, Name, Result};
+
+/// Version of the [`Record`] JSON layout. Bump when its fields change meaning.
+pub const RECORD_SCHEMA_VERSION: u32 = 1;
+
+/// The immutable record of a name: what it holds and where it came from.
+///
+/// Stored as `names/<name>.json`. Its existence in the store is what makes the
+/// name exist.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// [`RECORD_SCHEMA_VERSION`] when written.
+    pub schema_version: u32,
+    /// The name this record belongs to.
+    pub name: Name,
+    /// blake3 of the content.
+    pub blake3: Digest,
+    /// Content length in bytes.
+    pub size: u64,
+    /// When the content was committed.
+    pub created_at: DateTime<Utc>,
+    /// How the content came to be.
+    pub lineage: Lineage,
+}
+
+impl Record {
+    /// Serializes to pretty JSON, the form stored in the lake.
+    pub fn to_json(&self) -> Vec<u8> {
+        // Serializing plain data with string keys cannot fail.
+        serde_json::to_vec_pretty(self).expect("record serializes")
+    }
+
+    /// Parses stored JSON, refusing records from a newer schema.
+    pub fn from_json(bytes: &[u8]) -> Result<Self> {
+        let what = || "name record".to_owned();
+        #[derive(Deserialize)]
+        struct Probe {
+            schema_version: u32,
+        }
+        let probe: Probe = serde_json::from_slice(bytes).map_err(|source| Error::Decode {
+            what: what(),
+            source,
+        })?;
+        if probe.schema_version > RECORD_SCHEMA_VERSION {
+            return Err(Error::SchemaTooNew {
+                what: what(),
+                found: probe.schema_version,
+                supported: RECORD_SCHEMA_VERSION,
+            });
+        }
+        serde_json::from_slice(bytes).map_err(|source| Error::Decode {
+            what: what(),
+            source,
+        })
+    }
+}
+
+/// How a file came to be.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Lineage {
+    /// Added from outside the lake (`lake add`, [`File::create`](https://docs.rs/lake-runtime)).
+    Added(AddedLineage),
+    /// Made by a `#[file_creator]` run.
+    Created(Box<RunLineage>),
+}
+
+/// Lineage of a file added from a path, a URL or a writer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AddedLineage {
+    /// The path or URL it was read from, or `None` for a programmatic write.
+    pub source: Option<String>,
+    /// Who added it: git `user.email`, else `$USER@host`.
+    pub added_by: String,
+    /// The machine it was added on.
+    pub host: String,
+    /// When it was added.
+    pub added_at: DateTime<Utc>,
+    /// Version of lake that added it.
+    pub lake_version: String,
+}
+
+/// Full lineage of a `#[file_creator]` output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunLineage {
+    /// `module_path!()::fn_name` of the creator.
+    pub creator: String,
+    /// Source file of the creator, as `file!()` gave it.
+    pub source_file: String,
+    /// Line of the creator's `fn`.
+    pub source_line: u32,
+    /// Hash of the creator's tokens.
+    pub code_hash: String,
+    /// `#[file_creator(version = "...")]`, if given.
+    pub version: Option<String>,
+    /// Key of the run, hex.
+    pub run_key: String,
+    /// Index of this output among the run's outputs.
+    pub output_index: u32,
+    /// Every output name of the run, in order.
+    pub outputs: Vec<Name>,
+    /// Input files, in parameter order.
+    pub inputs: Vec<InputRef>,
+    /// Arguments that entered the key, in parameter order.
+    pub params: Vec<ParamRecord>,
+    /// Who ran it: git `user.email`, else `$USER@host`.
+    pub originator: String,
+    /// Version of lake that ran it.
+    pub lake_version: String,
+    /// Name of the crate that defines the creator.
+    pub crate_name: String,
+    /// Version of that crate.
+    pub crate_version: String,
+    /// Git state of the crate's repository, if it is in one.
+    pub git: Option<GitInfo>,
+    /// When the body started.
+    pub started_at: DateTime<Utc>,
+    /// When the body returned.
+    pub ended_at: DateTime<Utc>,
+    /// `ended_at - started_at`, in milliseconds.
+    pub duration_ms: u64,
+    /// The machine it ran on.
+    pub host: String,
+}
+
+/// One input file of a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputRef {
+    /// Parameter name; `param[i]` for elements of a list parameter.
+    pub param: String,
+    /// The input's name.
+    pub name: Name,
+    /// The input's content digest.
+    pub blake3: Digest,
+}
+
+/// One argument of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParamRecord {
+    /// Parameter name.
+    pub name: String,
+    /// A JSON rendering for people (not used in the key).
+    pub json: serde_json::Value,
+    /// blake3 of the canonical bytes that entered the key.
+    pub hash: Digest,
+}
+
+/// Git state at the time of a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GitInfo {
+    /// Commit hash of `HEAD`.
+    pub commit: Option<String>,
+    /// True if tracked files differed from `HEAD`.
+    pub dirty: bool,
+    /// `origin` (or the first remote) with credentials removed.
+    pub remote: Option<String>,
+    /// A link to the creator's line on a known forge.
+    pub permalink: Option<String>,
+}
+
+/// Version of the [`Notes`] JSON layout.
+pub const NOTES_SCHEMA_VERSION: u32 = 1;
+
+/// Mutable annotations of a name, stored at `notes/<name>.json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notes {
+    /// [`NOTES_SCHEMA_VERSION`] when written.
+    pub schema_version: u32,
+    /// Key → value tags.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// Lowercase labels.
+    #[serde(default)]
+    pub labels: std::collections::BTreeSet<String>,
+    /// A user-set timestamp.
+    #[serde(default)]
+    pub timestamp: Option<DateTime<Utc>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Record {
+        Record {
+            schema_version: RECORD_SCHEMA_VERSION,
+            name: Name::new("raw/a.csv").unwrap(),
+            blake3: Digest::of(b"a,b\n1,2\n"),
+            size: 8,
+            created_at: "2026-11-26T03:00:00Z".parse().unwrap(),
+            lineage: Lineage::Added(AddedLineage {
+                source: Some("/data/a.csv".into()),
+                added_by: "ada@example.com".into(),
+                host: "box".into(),
+                added_at: "2026-11-26T03:00:00Z".parse().unwrap(),
+                lake_version: "0.1.0".into(),
+            }),
+        }
+    }
+
+    /// Pins the stored bytes: changing them needs a schema version bump.
+    #[test]
+    fn golden_added_record_json() {
+        let json = String::from_utf8(sample().to_json()).unwrap();
+        let expected = r#"{
+  "schema_version": 1,
+  "name": "raw/a.csv",
+  "blake3": "DIGEST",
+  "size": 8,
+  "created_at": "2026-11-26T03:00:00Z",
+  "lineage": {
+    "kind": "added",
+    "source": "/data/a.csv",
+    "added_by": "ada@example.com",
+    "host": "box",
+    "added_at": "2026-11-26T03:00:00Z",
+    "lake_version": "0.1.0"
+  }
+}"#
+        .replace("DIGEST", &Digest::of(b"a,b\n1,2\n").to_string());
+        assert_eq!(json, expected);
+        assert_eq!(Record::from_json(json.as_bytes()).unwrap(), sample());
+    }
+
+    #[test]
+    fn refuses_newer_schema() {
+        let json = String::from_utf8(sample().to_json())
+            .unwrap()
+            .replace("\"schema_version\": 1", "\"schema_version\": 99");
+        let err = Record::from_json(json.as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("schema version 99"), "{err}");
+    }
+}
