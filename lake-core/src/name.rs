@@ -165,13 +165,14 @@ impl AsRef<str> for Name {
 
 impl fmt::Display for Name {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.pad(&self.0)
     }
 }
 
+/// Shows the name quoted, like a string, so errors can quote it with `{:?}`.
 impl fmt::Debug for Name {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Name({:?})", self.0)
+        fmt::Debug::fmt(&self.0, f)
     }
 }
 

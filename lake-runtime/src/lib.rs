@@ -1,1 +1,58 @@
-//! lake runtime
+//! # lake
+//!
+//! Memoized data pipelines over immutable, named, verified files. A lake is
+//! a local *home* (cache, index, staging) in front of an object *store*
+//! (a local directory by default; S3, Azure Blob or GCS through
+//! `object_store`).
+//!
+//! ## Overview
+//! - [`Lake`]: opens a home and its store; adds, lists, verifies, evicts.
+//! - [`File`]: a handle to a named file; content is downloaded only when
+//!   opened, and verified against its blake3 digest.
+//! - [`FileWriter`]: writes a new file; nothing is visible until `commit`.
+//!
+//! ## Quick start
+//! ```
+//! use std::io::Write;
+//! use lake_runtime::{Lake, LakeConfigBuilder};
+//!
+//! # let dir = tempfile::tempdir()?;
+//! # let home = dir.path();
+//! let lake = Lake::open_with(LakeConfigBuilder::new().with_home(home).build()?)?;
+//! let mut w = lake.create("raw/hello.txt")?;
+//! w.write_all(b"hello")?;
+//! let file = w.commit()?;
+//! assert_eq!(file.read_to_string()?, "hello");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Feature flags
+//! - `testing`: exposes [`testing`], the `Store` conformance suite.
+//!
+//! ## Configuration
+//! See [`LakeConfigBuilder`]: flags, then `LAKE_HOME` / `LAKE_STORE`, then
+//! `lake.toml` found upward from the current directory, then defaults (the
+//! platform data directory, with the store inside the home).
+
+#![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
+#![deny(rustdoc::broken_intra_doc_links)]
+
+mod blocking;
+mod config;
+mod error;
+mod file;
+mod home;
+mod index;
+mod lake;
+mod lineage;
+mod progress;
+pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use config::{CONFIG_FILE_NAME, ConfigKey, LakeConfig, LakeConfigBuilder};
+pub use error::{Error, Result};
+pub use file::{File, FileWriter};
+pub use lake::{AddMode, AddOutcome, Lake, ListEntry, VerifyProblem, VerifyReport};
+#[doc(inline)]
+pub use lake_core::*;

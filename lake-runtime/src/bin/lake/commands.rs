@@ -1,0 +1,226 @@
+//! Each command: resolve settings, call the library, print.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use lake_runtime::{AddMode, Lake, LakeConfigBuilder, Name};
+
+use crate::lowargs::{Command, GlobalArgs, LowArgs};
+use crate::render;
+
+pub(crate) fn run(args: LowArgs) -> Result<ExitCode> {
+    let lake = open_lake(&args.global)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(dispatch(&lake, args.command))
+}
+
+fn open_lake(global: &GlobalArgs) -> Result<Lake> {
+    let mut builder = LakeConfigBuilder::from_env().with_progress(!global.quiet);
+    if let Some(home) = &global.home {
+        builder = builder.with_home(home);
+    }
+    if let Some(store) = &global.store_url {
+        builder = builder.with_store(store);
+    }
+    Ok(Lake::open_with(builder.build()?)?)
+}
+
+fn parse_name(name: &str) -> Result<Name> {
+    Ok(Name::new(name)?)
+}
+
+async fn dispatch(lake: &Lake, command: Command) -> Result<ExitCode> {
+    match command {
+        Command::Add {
+            source,
+            name,
+            copy: _,
+            move_source,
+            recursive,
+        } => {
+            let name = parse_name(&name)?;
+            let mode = if move_source {
+                AddMode::Move
+            } else {
+                AddMode::Copy
+            };
+            add(lake, &source, &name, mode, recursive).await
+        }
+        Command::Ls {
+            prefix,
+            json,
+            recursive,
+            refresh,
+        } => {
+            let entries = lake.list_async(&prefix, refresh).await?;
+            let mut out = std::io::stdout().lock();
+            if json {
+                serde_json::to_writer_pretty(&mut out, &entries)?;
+                writeln!(out)?;
+            } else {
+                let styled = std::io::stdout().is_terminal();
+                render::listing(&mut out, &prefix, &entries, recursive, styled)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Info { name, json } => {
+            let name = parse_name(&name)?;
+            let record = lake.record_async(&name).await?;
+            let mut out = std::io::stdout().lock();
+            if json {
+                let mut value = serde_json::to_value(&record)?;
+                value["local"] = lake.exists_locally(&name)?.into();
+                serde_json::to_writer_pretty(&mut out, &value)?;
+                writeln!(out)?;
+            } else {
+                render::info(&mut out, &record, lake.exists_locally(&name)?)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Cat { name } => {
+            let path = lake.fetch_async(&parse_name(&name)?).await?;
+            let mut file = std::fs::File::open(&path)
+                .with_context(|| format!("cannot open {}", path.display()))?;
+            let mut out = std::io::stdout().lock();
+            match std::io::copy(&mut file, &mut out) {
+                Ok(_) => {}
+                // `lake cat big | head` closes the pipe early; that is not an error.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+                Err(e) => return Err(e).context("cannot write to stdout"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Get {
+            name,
+            output,
+            force,
+        } => {
+            let name = parse_name(&name)?;
+            let target = output.unwrap_or_else(|| PathBuf::from(name.file_name()));
+            let target = if target.is_dir() {
+                target.join(name.file_name())
+            } else {
+                target
+            };
+            if target.exists() && !force {
+                bail!(
+                    "{} already exists; pass --force to overwrite it",
+                    target.display()
+                );
+            }
+            let path = lake.fetch_async(&name).await?;
+            copy_out(&path, &target)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::LocalPath { name } => {
+            let path = lake.fetch_async(&parse_name(&name)?).await?;
+            println!("{}", path.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Verify {
+            names,
+            store,
+            repair,
+            json,
+        } => {
+            let names = names
+                .iter()
+                .map(|n| parse_name(n))
+                .collect::<Result<Vec<_>>>()?;
+            let report = lake.verify_async(&names, store, repair).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                for problem in &report.problems {
+                    let fixed = if report.repaired.contains(&problem.name) {
+                        " (repaired)"
+                    } else {
+                        ""
+                    };
+                    eprintln!(
+                        "corrupt: {} [{}]: {}{fixed}",
+                        problem.name, problem.place, problem.message
+                    );
+                }
+                println!(
+                    "verified {} file(s): {} ok, {} problem(s), {} repaired",
+                    report.ok.len() + report.problems.len(),
+                    report.ok.len(),
+                    report.problems.len(),
+                    report.repaired.len()
+                );
+                if !report.is_clean() && !repair {
+                    eprintln!("hint: `lake verify --repair` re-downloads bad local copies");
+                }
+            }
+            Ok(if report.is_clean() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Evict { names } => {
+            let names = names
+                .iter()
+                .map(|n| parse_name(n))
+                .collect::<Result<Vec<_>>>()?;
+            let evicted = lake.evict(&names)?;
+            println!("evicted {} local cop(ies)", evicted.len());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn add(
+    lake: &Lake,
+    source: &str,
+    name: &Name,
+    mode: AddMode,
+    recursive: bool,
+) -> Result<ExitCode> {
+    let outcomes = if source.starts_with("http://") || source.starts_with("https://") {
+        if mode == AddMode::Move {
+            bail!("--move needs a local source, not the URL {source}");
+        }
+        vec![lake.add_url_async(source, name).await?]
+    } else {
+        let path = Path::new(source);
+        if recursive && path.is_dir() {
+            lake.add_dir_async(path, name, mode).await?
+        } else {
+            vec![lake.add_path_async(path, name, mode).await?]
+        }
+    };
+    for outcome in outcomes {
+        let verb = if outcome.created { "added" } else { "unchanged" };
+        println!(
+            "{verb} {} ({} bytes, blake3 {})",
+            outcome.record.name,
+            outcome.record.size,
+            outcome.record.blake3.short(16)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Copies a read-only cached file to `target` as an ordinary writable file,
+/// via a temporary file beside it so a failure leaves no partial output.
+fn copy_out(from: &Path, target: &Path) -> Result<()> {
+    let dir = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    let mut src =
+        std::fs::File::open(from).with_context(|| format!("cannot open {}", from.display()))?;
+    std::io::copy(&mut src, &mut tmp).with_context(|| format!("cannot write {}", target.display()))?;
+    tmp.persist(target)
+        .with_context(|| format!("cannot write {}", target.display()))?;
+    Ok(())
+}

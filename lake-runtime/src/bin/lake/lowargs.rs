@@ -1,0 +1,113 @@
+//! Command-line flags as clap parses them.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// lake: immutable, named, verified files in a local cache in front of an
+/// object store.
+#[derive(Debug, Parser)]
+#[command(name = "lake", version, about, propagate_version = true)]
+pub(crate) struct LowArgs {
+    #[command(flatten)]
+    pub(crate) global: GlobalArgs,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GlobalArgs {
+    /// Home directory (cache, index, staging). Overrides LAKE_HOME and lake.toml.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub(crate) home: Option<PathBuf>,
+    /// Store URL (file://, s3://, az://, gs://, memory://). Overrides LAKE_STORE and lake.toml.
+    #[arg(long = "store-url", global = true, value_name = "URL")]
+    pub(crate) store_url: Option<String>,
+    /// No progress bars.
+    #[arg(short, long, global = true)]
+    pub(crate) quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Add a file, a directory (-r) or an http(s) URL under NAME.
+    Add {
+        /// A file path, a directory with -r, or an http(s) URL.
+        source: String,
+        /// The name to add it as (the prefix, with -r).
+        name: String,
+        /// Leave the source in place (the default).
+        #[arg(long, conflicts_with = "move_source")]
+        copy: bool,
+        /// Remove the source once the lake holds it.
+        #[arg(long = "move")]
+        move_source: bool,
+        /// Add every file below a directory as NAME/<relative path>.
+        #[arg(short, long)]
+        recursive: bool,
+    },
+    /// List names: one level at a time, or everything with -r.
+    Ls {
+        /// Only names at or below this prefix.
+        #[arg(default_value = "")]
+        prefix: String,
+        /// Print a JSON array of every name below PREFIX.
+        #[arg(long)]
+        json: bool,
+        /// List every name below PREFIX, not one level.
+        #[arg(short, long)]
+        recursive: bool,
+        /// Re-read the store's names first, however fresh the index is.
+        #[arg(long)]
+        refresh: bool,
+    },
+    /// Show a file's record and lineage.
+    Info {
+        /// The name.
+        name: String,
+        /// Print the full record as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a file's content to stdout.
+    Cat {
+        /// The name.
+        name: String,
+    },
+    /// Copy a file out of the lake.
+    Get {
+        /// The name.
+        name: String,
+        /// Where to write it (default: its file name in the current directory).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Overwrite OUTPUT if it exists.
+        #[arg(short, long)]
+        force: bool,
+    },
+    /// Print the path of a file's read-only local copy, downloading it if needed.
+    LocalPath {
+        /// The name.
+        name: String,
+    },
+    /// Re-hash local copies (and store objects with --store).
+    Verify {
+        /// Names to check (default: all).
+        names: Vec<String>,
+        /// Also re-hash the store's objects.
+        #[arg(long)]
+        store: bool,
+        /// Replace bad local copies with verified downloads, and bad store
+        /// objects with good local copies.
+        #[arg(long)]
+        repair: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Drop local copies (they stay in the store).
+    Evict {
+        /// Names to evict (default: all).
+        names: Vec<String>,
+    },
+}

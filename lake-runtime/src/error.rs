@@ -1,0 +1,110 @@
+//! The error type of `lake-runtime`.
+
+use std::path::PathBuf;
+
+use lake_core::{Digest, Name, NameError, StoreError};
+
+/// Everything that can go wrong in a lake.
+///
+/// Messages are one lowercase line naming the offending value, and never
+/// contain credentials (store URLs are redacted before they get here).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A string is not a valid name.
+    #[error(transparent)]
+    InvalidName(#[from] NameError),
+    /// A record, manifest or argument could not be decoded or encoded.
+    #[error(transparent)]
+    Core(#[from] lake_core::Error),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// No file has this name, locally or in the store.
+    #[error("no file named {name:?} in the lake (store {store})")]
+    NotFound {
+        /// The name asked for.
+        name: Name,
+        /// The store searched, redacted.
+        store: String,
+    },
+    /// The name already holds other content; names are immutable.
+    #[error(
+        "name {name:?} already holds different content (blake3 {existing}); names are immutable, pick another name"
+    )]
+    NameTaken {
+        /// The name.
+        name: Name,
+        /// What the name holds.
+        existing: Digest,
+        /// What was offered.
+        offered: Digest,
+    },
+    /// Downloaded or local bytes do not match the record.
+    #[error("{what} is corrupt: expected blake3 {expected}, got {actual}")]
+    Corrupt {
+        /// What was checked, e.g. `store object blobs/…` or `local copy of "a"`.
+        what: String,
+        /// The digest from the record.
+        expected: Digest,
+        /// The digest of the bytes seen.
+        actual: Digest,
+    },
+    /// A local file operation failed.
+    #[error("cannot {op} {path}: {source}")]
+    Io {
+        /// What was being done, e.g. `read`.
+        op: &'static str,
+        /// The path involved.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A source given to `add` cannot be used.
+    #[error("cannot add {source_desc}: {message}")]
+    Source {
+        /// The path or URL, redacted.
+        source_desc: String,
+        /// Why.
+        message: String,
+    },
+    /// Bad configuration.
+    #[error("invalid configuration {key} = {value:?}: {message}")]
+    Config {
+        /// The key, e.g. `LAKE_STORE` or `lake.toml: store`.
+        key: String,
+        /// The value, redacted.
+        value: String,
+        /// Why.
+        message: String,
+    },
+    /// The home's index database failed.
+    #[error("index {path} failed: {source}")]
+    Index {
+        /// The database file.
+        path: PathBuf,
+        /// The SQLite error.
+        source: rusqlite::Error,
+    },
+    /// A `#[file_creator]` run was misused.
+    #[error("{0}")]
+    Run(String),
+}
+
+/// `Result` with [`Error`] as the default error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io {
+            op,
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// True if the error means "no such name".
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::NotFound { .. })
+    }
+}

@@ -1,0 +1,184 @@
+//! The home's index: a SQLite catalogue of names and their records.
+//!
+//! SQLite because several lake processes share one home (a pipeline and a
+//! `lake ls` at once); WAL mode lets readers run beside a writer. The index is
+//! only a cache of the store: [`Index::replace_all`] rebuilds it from a listing.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use lake_core::{Digest, Name, Record};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::{Error, Result};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS names (
+    name TEXT PRIMARY KEY NOT NULL,
+    blake3 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    record TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY NOT NULL,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+";
+
+/// One row of the index.
+#[derive(Debug, Clone)]
+pub(crate) struct IndexEntry {
+    pub(crate) name: Name,
+    pub(crate) blake3: Digest,
+    pub(crate) size: u64,
+}
+
+#[derive(Debug)]
+pub(crate) struct Index {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Index {
+    pub(crate) fn open(path: &Path) -> Result<Self> {
+        let err = |source| Error::Index {
+            path: path.to_path_buf(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(err)?;
+        conn.execute_batch(SCHEMA).map_err(err)?;
+        Ok(Self {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    fn err(&self, source: rusqlite::Error) -> Error {
+        Error::Index {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    pub(crate) fn get(&self, name: &Name) -> Result<Option<Record>> {
+        let json: Option<String> = self
+            .conn
+            .prepare_cached("SELECT record FROM names WHERE name = ?1")
+            .and_then(|mut s| {
+                s.query_row(params![name.as_str()], |r| r.get(0))
+                    .optional()
+            })
+            .map_err(|e| self.err(e))?;
+        match json {
+            // A row that no longer parses (written by a newer lake) is
+            // treated as absent, so the store's copy is fetched instead.
+            Some(json) => Ok(Record::from_json(json.as_bytes()).ok()),
+            None => Ok(None),
+        }
+    }
+
+    pub(crate) fn insert(&mut self, record: &Record) -> Result<()> {
+        insert_with(&self.conn, record).map_err(|e| self.err(e))
+    }
+
+    /// All entries at or below `prefix` (segment-wise), sorted by name.
+    pub(crate) fn list(&self, prefix: &str) -> Result<Vec<IndexEntry>> {
+        let prefix = prefix.trim_end_matches('/');
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT name, blake3, size FROM names
+                 WHERE ?1 = '' OR name = ?1 OR substr(name, 1, length(?1) + 1) = ?1 || '/'
+                 ORDER BY name",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![prefix], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (name, blake3, size) = row.map_err(|e| self.err(e))?;
+            // Rows are written only from validated records; skip anything
+            // that does not parse rather than failing the whole listing.
+            if let (Ok(name), Ok(blake3)) = (Name::new(name), blake3.parse()) {
+                out.push(IndexEntry {
+                    name,
+                    blake3,
+                    size: size as u64,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Names currently in the index.
+    pub(crate) fn names(&self) -> Result<Vec<Name>> {
+        Ok(self.list("")?.into_iter().map(|e| e.name).collect())
+    }
+
+    /// Applies a refresh from the store: inserts `added`, removes `removed`,
+    /// and stamps the refresh time, in one transaction.
+    pub(crate) fn apply_refresh(&mut self, added: &[Record], removed: &[Name]) -> Result<()> {
+        let tx = self.conn.transaction().map_err(|e| Error::Index {
+            path: self.path.clone(),
+            source: e,
+        })?;
+        let result = (|| {
+            for record in added {
+                insert_with(&tx, record)?;
+            }
+            for name in removed {
+                tx.execute("DELETE FROM names WHERE name = ?1", params![name.as_str()])?;
+            }
+            tx.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('last_refresh', ?1)",
+                params![Utc::now().to_rfc3339()],
+            )?;
+            Ok(())
+        })();
+        result
+            .and_then(|()| tx.commit())
+            .map_err(|e| self.err(e))
+    }
+
+    /// When the index was last refreshed from the store.
+    pub(crate) fn last_refresh(&self) -> Result<Option<DateTime<Utc>>> {
+        let value: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'last_refresh'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        Ok(value.and_then(|v| DateTime::parse_from_rfc3339(&v).ok().map(Into::into)))
+    }
+}
+
+fn insert_with(conn: &Connection, record: &Record) -> rusqlite::Result<()> {
+    let json = String::from_utf8(record.to_json()).expect("json is utf-8");
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO names (name, blake3, size, created_at, record)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        record.name.as_str(),
+        record.blake3.to_hex(),
+        record.size as i64,
+        record.created_at.to_rfc3339(),
+        json
+    ])
+    .map(drop)
+}

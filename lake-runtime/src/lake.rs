@@ -1,0 +1,878 @@
+//! The lake: a home in front of a store.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+use bytes::Bytes;
+use chrono::Utc;
+use futures::{StreamExt, TryStreamExt};
+use lake_core::{
+    AddedLineage, Digest, Lineage, NAMES_PREFIX, Name, PutMode, RECORD_SCHEMA_VERSION, Record,
+    Store, StorePath,
+};
+use serde::Serialize;
+use tokio::io::AsyncWriteExt;
+
+use crate::blocking::block_on;
+use crate::config::{LakeConfig, LakeConfigBuilder};
+use crate::home::{Home, copy_hashing, hash_file};
+use crate::index::Index;
+use crate::progress::Progress;
+use crate::{Error, File, Result};
+
+/// How many store requests run at once when many small objects move.
+const PARALLEL_REQUESTS: usize = 32;
+/// How many files `add -r` stages at once.
+const PARALLEL_ADDS: usize = 8;
+
+/// A lake: a local home (cache, index, staging) in front of an object store.
+///
+/// Cheap to clone; clones share the home, the index and the store client.
+///
+/// # Example
+/// ```
+/// use lake_runtime::{Lake, LakeConfigBuilder};
+///
+/// let dir = tempfile::tempdir()?;
+/// let lake = Lake::open_with(
+///     LakeConfigBuilder::new().with_home(dir.path()).with_store("memory://lake-doc").build()?,
+/// )?;
+/// let mut writer = lake.create("notes/hello.txt")?;
+/// std::io::Write::write_all(&mut writer, b"hello lake")?;
+/// let file = writer.commit()?;
+/// assert_eq!(file.read_to_string()?, "hello lake");
+/// assert_eq!(lake.list("notes", false)?.len(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct Lake {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: LakeConfig,
+    store: Arc<dyn Store>,
+    home: Home,
+    index: Mutex<Index>,
+    originator: OnceLock<String>,
+}
+
+impl fmt::Debug for Lake {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Lake")
+            .field("home", &self.inner.home.root())
+            .field("store", &self.inner.store.to_string())
+            .finish()
+    }
+}
+
+/// How `add` treats its source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AddMode {
+    /// Leave the source in place.
+    #[default]
+    Copy,
+    /// Remove the source once the lake holds it.
+    Move,
+}
+
+/// What an `add` or a commit did.
+#[derive(Debug, Clone)]
+pub struct AddOutcome {
+    /// The name's record.
+    pub record: Record,
+    /// False if the name already held this exact content (a no-op).
+    pub created: bool,
+}
+
+/// One line of [`Lake::list`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ListEntry {
+    /// The name.
+    pub name: Name,
+    /// Content length in bytes.
+    pub size: u64,
+    /// Content digest.
+    pub blake3: Digest,
+    /// True if the content is in the home's cache.
+    pub local: bool,
+    /// True if the store held the name at the last refresh.
+    pub in_store: bool,
+}
+
+/// Result of [`Lake::verify`].
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct VerifyReport {
+    /// Names whose bytes were hashed and matched.
+    pub ok: Vec<Name>,
+    /// Problems found, one per name and place.
+    pub problems: Vec<VerifyProblem>,
+    /// Names whose problems `--repair` fixed.
+    pub repaired: Vec<Name>,
+}
+
+/// One problem found by [`Lake::verify`].
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifyProblem {
+    /// The name.
+    pub name: Name,
+    /// `local` or `store`.
+    pub place: &'static str,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl VerifyReport {
+    /// True if no problem is left unrepaired.
+    pub fn is_clean(&self) -> bool {
+        self.problems
+            .iter()
+            .all(|p| self.repaired.contains(&p.name))
+    }
+}
+
+impl Lake {
+    /// Opens the lake configured by the environment and `lake.toml`.
+    pub fn open() -> Result<Self> {
+        Self::open_with(LakeConfigBuilder::from_env().build()?)
+    }
+
+    /// Opens the lake described by `config`, creating the home if needed.
+    pub fn open_with(config: LakeConfig) -> Result<Self> {
+        let home = Home::open(&config.home)?;
+        let index = Index::open(&home.index_path())?;
+        let store = crate::store::open_store_with(&config.store_url, &config.store_options)
+            .map_err(|e| Error::Config {
+                key: "store".into(),
+                value: crate::store::redact_url(&config.store_url),
+                message: e.to_string(),
+            })?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                config,
+                store,
+                home,
+                index: Mutex::new(index),
+                originator: OnceLock::new(),
+            }),
+        })
+    }
+
+    /// The process-wide lake used by [`File::new`], opened on first use with
+    /// [`Lake::open`].
+    pub fn global() -> Result<Self> {
+        static GLOBAL: OnceLock<Lake> = OnceLock::new();
+        if let Some(lake) = GLOBAL.get() {
+            return Ok(lake.clone());
+        }
+        let lake = Self::open()?;
+        Ok(GLOBAL.get_or_init(|| lake).clone())
+    }
+
+    /// The configuration this lake was opened with.
+    pub fn config(&self) -> &LakeConfig {
+        &self.inner.config
+    }
+
+    /// The store behind the lake.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// The home directory.
+    pub fn home_dir(&self) -> &Path {
+        self.inner.home.root()
+    }
+
+    pub(crate) fn home(&self) -> &Home {
+        &self.inner.home
+    }
+
+    fn index(&self) -> MutexGuard<'_, Index> {
+        // A panic while holding the lock leaves SQLite consistent (each
+        // statement is atomic), so a poisoned lock is safe to reuse.
+        self.inner
+            .index
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    fn store_display(&self) -> String {
+        self.inner.store.to_string()
+    }
+
+    /// A handle to `name`. Nothing is read until it is used.
+    pub fn file(&self, name: impl AsRef<str>) -> Result<File> {
+        Ok(File::from_parts(self.clone(), Name::new(name.as_ref())?))
+    }
+
+    /// Starts writing a new file named `name`; see [`FileWriter`](crate::FileWriter).
+    pub fn create(&self, name: impl AsRef<str>) -> Result<crate::FileWriter> {
+        crate::FileWriter::new(self.clone(), Name::new(name.as_ref())?)
+    }
+
+    /// Who is acting: git `user.email`, else `$USER@host`.
+    pub fn originator(&self) -> &str {
+        self.inner.originator.get_or_init(crate::lineage::originator)
+    }
+
+    // ---------------------------------------------------------------- records
+
+    /// The record of `name`, from the index or else the store.
+    pub async fn record_async(&self, name: &Name) -> Result<Record> {
+        self.try_record(name).await?.ok_or_else(|| Error::NotFound {
+            name: name.clone(),
+            store: self.store_display(),
+        })
+    }
+
+    /// Blocking [`Lake::record_async`].
+    pub fn record(&self, name: &Name) -> Result<Record> {
+        block_on(self.record_async(name))
+    }
+
+    pub(crate) async fn try_record(&self, name: &Name) -> Result<Option<Record>> {
+        if let Some(record) = self.index().get(name)? {
+            return Ok(Some(record));
+        }
+        let Some(record) = self.fetch_record_from_store(name).await? else {
+            return Ok(None);
+        };
+        self.index().insert(&record)?;
+        Ok(Some(record))
+    }
+
+    async fn fetch_record_from_store(&self, name: &Name) -> Result<Option<Record>> {
+        let path = StorePath::name_record(name);
+        let bytes = match self.get_small(&path).await {
+            Ok(bytes) => bytes,
+            Err(Error::Store(e)) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let record = Record::from_json(&bytes)?;
+        if &record.name != name {
+            return Err(Error::Run(format!(
+                "store object {path} holds the record of {:?}, not of {name:?}",
+                record.name.as_str()
+            )));
+        }
+        Ok(Some(record))
+    }
+
+    async fn get_small(&self, path: &StorePath) -> Result<Vec<u8>> {
+        let got = self.inner.store.get(path).await?;
+        let chunks: Vec<Bytes> = got.chunks.try_collect().await?;
+        Ok(chunks.concat())
+    }
+
+    /// True if the store holds `name` (one small request; nothing downloaded).
+    pub async fn exists_in_store_async(&self, name: &Name) -> Result<bool> {
+        match self.inner.store.head(&StorePath::name_record(name)).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// True if the content of `name` is in the home's cache.
+    pub fn exists_locally(&self, name: &Name) -> Result<bool> {
+        Ok(match self.index().get(name)? {
+            Some(record) => self.inner.home.has_blob(&record.blake3),
+            None => false,
+        })
+    }
+
+    // ------------------------------------------------------------------ reads
+
+    /// The local path of `name`'s content, downloading and verifying it first
+    /// if it is not cached. The file is read-only.
+    pub async fn fetch_async(&self, name: &Name) -> Result<PathBuf> {
+        let record = self.record_async(name).await?;
+        self.fetch_record(&record).await
+    }
+
+    /// Blocking [`Lake::fetch_async`].
+    pub fn fetch(&self, name: &Name) -> Result<PathBuf> {
+        block_on(self.fetch_async(name))
+    }
+
+    pub(crate) async fn fetch_record(&self, record: &Record) -> Result<PathBuf> {
+        let local = self.inner.home.blob_path(&record.blake3);
+        if local.exists() {
+            return Ok(local);
+        }
+        self.download(record).await
+    }
+
+    /// Streams the blob of `record` into staging, hashing as it goes, and
+    /// installs it only if digest and size match.
+    async fn download(&self, record: &Record) -> Result<PathBuf> {
+        let path = StorePath::blob(&record.blake3);
+        let got = self.inner.store.get(&path).await.map_err(|e| {
+            if e.is_not_found() {
+                Error::Run(format!(
+                    "content of {:?} ({path}) is missing from {}; run `lake verify --store`",
+                    record.name.as_str(),
+                    self.store_display()
+                ))
+            } else {
+                e.into()
+            }
+        })?;
+        let staged = self.inner.home.stage()?;
+        let (file, tmp_path) = staged.into_parts();
+        let mut file = tokio::fs::File::from_std(file);
+        let mut hasher = blake3::Hasher::new();
+        let mut size = 0u64;
+        let progress = Progress::new(
+            self.inner.config.progress,
+            record.size,
+            &format!("get {}", record.name),
+        );
+        let mut chunks = got.chunks;
+        while let Some(chunk) = chunks.next().await {
+            let chunk = chunk?;
+            hasher.update(&chunk);
+            size += chunk.len() as u64;
+            file.write_all(&chunk)
+                .await
+                .map_err(|e| Error::io("write", &*tmp_path, e))?;
+            progress.inc(chunk.len() as u64);
+        }
+        file.flush()
+            .await
+            .map_err(|e| Error::io("write", &*tmp_path, e))?;
+        drop(file);
+        progress.finish();
+        let actual: Digest = hasher.finalize().into();
+        if actual != record.blake3 || size != record.size {
+            tracing::warn!(name = %record.name, %path, "refusing corrupt download");
+            return Err(Error::Corrupt {
+                what: format!("store object {path} for {:?}", record.name.as_str()),
+                expected: record.blake3,
+                actual,
+            });
+        }
+        self.inner.home.install(tmp_path, &actual)
+    }
+
+    // ------------------------------------------------------------------- adds
+
+    /// Adds the file at `source` as `name`.
+    ///
+    /// Re-adding identical content is a no-op; different content under an
+    /// existing name is refused with [`Error::NameTaken`].
+    pub async fn add_path_async(
+        &self,
+        source: &Path,
+        name: &Name,
+        mode: AddMode,
+    ) -> Result<AddOutcome> {
+        let source_desc = source.display().to_string();
+        let meta = std::fs::metadata(source).map_err(|e| Error::Source {
+            source_desc: source_desc.clone(),
+            message: if e.kind() == std::io::ErrorKind::NotFound {
+                "no such file".into()
+            } else {
+                e.to_string()
+            },
+        })?;
+        if meta.is_dir() {
+            return Err(Error::Source {
+                source_desc,
+                message: "it is a directory; add it with -r (recursive)".into(),
+            });
+        }
+        let absolute = std::path::absolute(source).unwrap_or_else(|_| source.to_path_buf());
+        let lineage = self.added_lineage(Some(absolute.display().to_string()));
+
+        let home = self.inner.home.clone();
+        let src = source.to_path_buf();
+        let progress = Progress::new(self.inner.config.progress, meta.len(), &format!("add {name}"));
+        let staged = tokio::task::spawn_blocking(move || stage_source(&home, &src, mode, &progress))
+            .await
+            .expect("staging task panicked")?;
+        let linked = staged.linked;
+        let result = self
+            .commit_staged(staged.path, staged.digest, staged.size, name, lineage)
+            .await;
+        if mode == AddMode::Move {
+            match (&result, linked) {
+                (Ok(_), _) => {
+                    std::fs::remove_file(source).map_err(|e| Error::io("remove", source, e))?;
+                }
+                (Err(_), Some(permissions)) => {
+                    // Nothing lost: the source is still there; undo the
+                    // read-only bit it may share with the staged link.
+                    let _ = std::fs::set_permissions(source, permissions);
+                }
+                (Err(_), None) => {}
+            }
+        }
+        result
+    }
+
+    /// Blocking [`Lake::add_path_async`].
+    pub fn add_path(&self, source: &Path, name: &Name, mode: AddMode) -> Result<AddOutcome> {
+        block_on(self.add_path_async(source, name, mode))
+    }
+
+    /// Adds every file below `dir` as `name/<relative path>`.
+    ///
+    /// All names are validated before anything is added.
+    pub async fn add_dir_async(
+        &self,
+        dir: &Path,
+        name: &Name,
+        mode: AddMode,
+    ) -> Result<Vec<AddOutcome>> {
+        let files = walk_files(dir)?;
+        let mut jobs = Vec::with_capacity(files.len());
+        for file in files {
+            let relative = file
+                .strip_prefix(dir)
+                .expect("walked below dir")
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join("/");
+            jobs.push((file, name.join(&relative)?));
+        }
+        futures::stream::iter(jobs)
+            .map(|(file, name)| async move { self.add_path_async(&file, &name, mode).await })
+            .buffer_unordered(PARALLEL_ADDS)
+            .try_collect()
+            .await
+    }
+
+    /// Downloads `url` and adds it as `name`. A non-2xx answer is an error
+    /// and nothing is stored.
+    pub async fn add_url_async(&self, url: &str, name: &Name) -> Result<AddOutcome> {
+        let shown = crate::store::redact_url(url);
+        let source_err = |message: String| Error::Source {
+            source_desc: shown.clone(),
+            message,
+        };
+        let response = reqwest::get(url)
+            .await
+            .map_err(|e| source_err(scrub(&e.without_url().to_string())))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(source_err(format!("the server answered {status}")));
+        }
+        let progress = Progress::new(
+            self.inner.config.progress,
+            response.content_length().unwrap_or(0),
+            &format!("add {name}"),
+        );
+        let staged = self.inner.home.stage()?;
+        let (file, tmp_path) = staged.into_parts();
+        let mut file = tokio::fs::File::from_std(file);
+        let mut hasher = blake3::Hasher::new();
+        let mut size = 0u64;
+        let mut body = response.bytes_stream();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| source_err(scrub(&e.without_url().to_string())))?;
+            hasher.update(&chunk);
+            size += chunk.len() as u64;
+            file.write_all(&chunk)
+                .await
+                .map_err(|e| Error::io("write", &*tmp_path, e))?;
+            progress.inc(chunk.len() as u64);
+        }
+        file.flush()
+            .await
+            .map_err(|e| Error::io("write", &*tmp_path, e))?;
+        drop(file);
+        progress.finish();
+        let lineage = self.added_lineage(Some(shown.clone()));
+        self.commit_staged(tmp_path, hasher.finalize().into(), size, name, lineage)
+            .await
+    }
+
+    pub(crate) fn added_lineage(&self, source: Option<String>) -> Lineage {
+        Lineage::Added(AddedLineage {
+            source,
+            added_by: self.originator().to_owned(),
+            host: crate::lineage::host(),
+            added_at: Utc::now(),
+            lake_version: env!("CARGO_PKG_VERSION").to_owned(),
+        })
+    }
+
+    /// Commits staged content as `name`: blob first, then the name record
+    /// with a conditional create, so a name never points at missing bytes
+    /// and concurrent writers agree on one winner.
+    pub(crate) async fn commit_staged(
+        &self,
+        staged: tempfile::TempPath,
+        digest: Digest,
+        size: u64,
+        name: &Name,
+        lineage: Lineage,
+    ) -> Result<AddOutcome> {
+        if let Some(existing) = self.try_record(name).await? {
+            return self.same_content(existing, digest, name, staged);
+        }
+        let local = self.inner.home.install(staged, &digest)?;
+        self.upload_blob(&digest, size, &local).await?;
+        let record = Record {
+            schema_version: RECORD_SCHEMA_VERSION,
+            name: name.clone(),
+            blake3: digest,
+            size,
+            created_at: Utc::now(),
+            lineage,
+        };
+        let path = StorePath::name_record(name);
+        match self
+            .inner
+            .store
+            .put(&path, Bytes::from(record.to_json()), PutMode::Create)
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if e.is_already_exists() => {
+                // Lost a race: the winner's record stands if it has our bytes.
+                let existing = self
+                    .fetch_record_from_store(name)
+                    .await?
+                    .ok_or_else(|| Error::Store(e))?;
+                self.index().insert(&existing)?;
+                if existing.blake3 != digest {
+                    return Err(Error::NameTaken {
+                        name: name.clone(),
+                        existing: existing.blake3,
+                        offered: digest,
+                    });
+                }
+                return Ok(AddOutcome {
+                    record: existing,
+                    created: false,
+                });
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.index().insert(&record)?;
+        tracing::debug!(%name, blake3 = %digest, size, "committed");
+        Ok(AddOutcome {
+            record,
+            created: true,
+        })
+    }
+
+    fn same_content(
+        &self,
+        existing: Record,
+        digest: Digest,
+        name: &Name,
+        staged: tempfile::TempPath,
+    ) -> Result<AddOutcome> {
+        if existing.blake3 != digest {
+            return Err(Error::NameTaken {
+                name: name.clone(),
+                existing: existing.blake3,
+                offered: digest,
+            });
+        }
+        // Same bytes: keep them as the local copy if none is cached yet.
+        self.inner.home.install(staged, &digest)?;
+        Ok(AddOutcome {
+            record: existing,
+            created: false,
+        })
+    }
+
+    async fn upload_blob(&self, digest: &Digest, size: u64, local: &Path) -> Result<()> {
+        let path = StorePath::blob(digest);
+        match self.inner.store.head(&path).await {
+            // Content-addressed: same key and size means the same bytes
+            // (a tampered blob is `verify --store`'s job, not every add's).
+            Ok(meta) if meta.size == size => return Ok(()),
+            Ok(_) => {}
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(e.into()),
+        }
+        self.inner.store.put_file(&path, local).await?;
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- listing
+
+    /// Every name at or below `prefix`, refreshing the index from the store
+    /// first if it is older than the configured refresh interval (or if
+    /// `refresh` is true).
+    pub async fn list_async(&self, prefix: &str, refresh: bool) -> Result<Vec<ListEntry>> {
+        let prefix = prefix.trim_end_matches('/');
+        if !prefix.is_empty() {
+            Name::new(prefix)?;
+        }
+        if refresh || self.index_is_stale()? {
+            self.refresh_async().await?;
+        }
+        let entries = self.index().list(prefix)?;
+        Ok(entries
+            .into_iter()
+            .map(|e| ListEntry {
+                local: self.inner.home.has_blob(&e.blake3),
+                in_store: true,
+                name: e.name,
+                size: e.size,
+                blake3: e.blake3,
+            })
+            .collect())
+    }
+
+    /// Blocking [`Lake::list_async`].
+    pub fn list(&self, prefix: &str, refresh: bool) -> Result<Vec<ListEntry>> {
+        block_on(self.list_async(prefix, refresh))
+    }
+
+    fn index_is_stale(&self) -> Result<bool> {
+        let interval = self.inner.config.refresh_interval;
+        Ok(match self.index().last_refresh()? {
+            None => true,
+            Some(at) => {
+                let age = Utc::now().signed_duration_since(at);
+                age.to_std().map_or(false, |age| age >= interval)
+            }
+        })
+    }
+
+    /// Rebuilds the index from the store's name records: fetches records of
+    /// names it does not know and forgets names the store no longer has.
+    pub async fn refresh_async(&self) -> Result<usize> {
+        let prefix = StorePath::prefix(NAMES_PREFIX);
+        let mut in_store = BTreeSet::new();
+        let mut after: Option<StorePath> = None;
+        loop {
+            let page = self
+                .inner
+                .store
+                .list(&prefix, after.as_ref(), 1000)
+                .await?;
+            for object in &page.objects {
+                if let Some(name) = StorePath::name_from_record_path(object.path.as_str()) {
+                    in_store.insert(name);
+                }
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        let known: BTreeSet<Name> = self.index().names()?.into_iter().collect();
+        let new: Vec<Name> = in_store.difference(&known).cloned().collect();
+        let removed: Vec<Name> = known.difference(&in_store).cloned().collect();
+        let records: Vec<Record> = futures::stream::iter(new)
+            .map(|name| async move { self.fetch_record_from_store(&name).await })
+            .buffer_unordered(PARALLEL_REQUESTS)
+            .try_filter_map(|r| async move { Ok(r) })
+            .try_collect()
+            .await?;
+        let count = records.len();
+        self.index().apply_refresh(&records, &removed)?;
+        Ok(count)
+    }
+
+    // ------------------------------------------------------ verify and evict
+
+    /// Re-hashes the local copies of `names` (all cached names if empty) and,
+    /// with `check_store`, the store's blobs. With `repair`, a bad local copy
+    /// is replaced by a verified download, and a bad store blob by a good
+    /// local copy.
+    pub async fn verify_async(
+        &self,
+        names: &[Name],
+        check_store: bool,
+        repair: bool,
+    ) -> Result<VerifyReport> {
+        let names = if names.is_empty() {
+            if check_store {
+                self.refresh_async().await?;
+            }
+            self.index().names()?
+        } else {
+            names.to_vec()
+        };
+        let mut report = VerifyReport::default();
+        for name in names {
+            let record = self.record_async(&name).await?;
+            let local_path = self.inner.home.blob_path(&record.blake3);
+            let mut local_ok = None;
+            if local_path.exists() {
+                let path = local_path.clone();
+                let (digest, size) = tokio::task::spawn_blocking(move || hash_file(&path))
+                    .await
+                    .expect("hash task panicked")?;
+                let ok = digest == record.blake3 && size == record.size;
+                local_ok = Some(ok);
+                if !ok {
+                    report.problems.push(VerifyProblem {
+                        name: name.clone(),
+                        place: "local",
+                        message: format!(
+                            "local copy {} has blake3 {digest}, expected {}",
+                            local_path.display(),
+                            record.blake3
+                        ),
+                    });
+                    if repair {
+                        self.inner.home.remove_blob(&record.blake3)?;
+                        self.download(&record).await?;
+                        report.repaired.push(name.clone());
+                        local_ok = Some(true);
+                    }
+                }
+            }
+            let mut store_ok = true;
+            if check_store {
+                if let Some(problem) = self.verify_store_blob(&record).await? {
+                    store_ok = false;
+                    report.problems.push(VerifyProblem {
+                        name: name.clone(),
+                        place: "store",
+                        message: problem,
+                    });
+                    if repair && local_ok == Some(true) {
+                        self.inner.store.put_file(&StorePath::blob(&record.blake3), &local_path).await?;
+                        report.repaired.push(name.clone());
+                        store_ok = true;
+                    }
+                }
+            }
+            if local_ok != Some(false) && store_ok {
+                report.ok.push(name);
+            }
+        }
+        Ok(report)
+    }
+
+    /// Blocking [`Lake::verify_async`].
+    pub fn verify(&self, names: &[Name], check_store: bool, repair: bool) -> Result<VerifyReport> {
+        block_on(self.verify_async(names, check_store, repair))
+    }
+
+    async fn verify_store_blob(&self, record: &Record) -> Result<Option<String>> {
+        let path = StorePath::blob(&record.blake3);
+        let got = match self.inner.store.get(&path).await {
+            Ok(got) => got,
+            Err(e) if e.is_not_found() => return Ok(Some(format!("store object {path} is missing"))),
+            Err(e) => return Err(e.into()),
+        };
+        let mut hasher = blake3::Hasher::new();
+        let mut size = 0u64;
+        let mut chunks = got.chunks;
+        while let Some(chunk) = chunks.next().await {
+            let chunk = chunk?;
+            size += chunk.len() as u64;
+            hasher.update(&chunk);
+        }
+        let digest: Digest = hasher.finalize().into();
+        Ok((digest != record.blake3 || size != record.size).then(|| {
+            format!("store object {path} has blake3 {digest} ({size} bytes), expected {} ({} bytes)", record.blake3, record.size)
+        }))
+    }
+
+    /// Drops the local copies of `names` (all names if empty). Returns the
+    /// names whose copy was removed.
+    pub fn evict(&self, names: &[Name]) -> Result<Vec<Name>> {
+        let names = if names.is_empty() {
+            self.index().names()?
+        } else {
+            names.to_vec()
+        };
+        let mut evicted = Vec::new();
+        for name in names {
+            let record = self.record(&name)?;
+            if self.inner.home.remove_blob(&record.blake3)? {
+                evicted.push(name);
+            }
+        }
+        Ok(evicted)
+    }
+}
+
+struct Staged {
+    path: tempfile::TempPath,
+    digest: Digest,
+    size: u64,
+    /// Set when staging is a hard link to the source (a same-filesystem
+    /// move): the source's permissions, to restore if the commit fails,
+    /// because installing the blob makes the shared inode read-only.
+    linked: Option<std::fs::Permissions>,
+}
+
+/// Brings `source` into staging: as a hard link for a same-filesystem move
+/// (no copy; the source stays until the commit succeeds), else by one pass
+/// that copies and hashes.
+fn stage_source(home: &Home, source: &Path, mode: AddMode, progress: &Progress) -> Result<Staged> {
+    let staged = home.stage()?;
+    if mode == AddMode::Move {
+        let permissions = std::fs::metadata(source)
+            .map_err(|e| Error::io("read metadata of", source, e))?
+            .permissions();
+        let (file, tmp_path) = staged.into_parts();
+        drop(file);
+        std::fs::remove_file(&tmp_path).map_err(|e| Error::io("remove", &*tmp_path, e))?;
+        if std::fs::hard_link(source, &tmp_path).is_ok() {
+            let (digest, size) = hash_file(&tmp_path)?;
+            progress.inc(size);
+            return Ok(Staged {
+                path: tmp_path,
+                digest,
+                size,
+                linked: Some(permissions),
+            });
+        }
+        return copy_into(home.stage()?, source, progress);
+    }
+    copy_into(staged, source, progress)
+}
+
+fn copy_into(staged: tempfile::NamedTempFile, source: &Path, progress: &Progress) -> Result<Staged> {
+    let reader = std::fs::File::open(source).map_err(|e| Error::io("open", source, e))?;
+    let (file, tmp_path) = staged.into_parts();
+    let (digest, size) = copy_hashing(reader, file, |n| progress.inc(n))
+        .map_err(|e| Error::io("copy", source, e))?;
+    Ok(Staged {
+        path: tmp_path,
+        digest,
+        size,
+        linked: None,
+    })
+}
+
+/// Every regular file below `dir`, sorted; symlinked directories are not
+/// followed, so a cycle cannot make the walk endless.
+fn walk_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        let entries = std::fs::read_dir(&d).map_err(|e| Error::Source {
+            source_desc: d.display().to_string(),
+            message: e.to_string(),
+        })?;
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io("read directory", &d, e))?;
+            let path = entry.path();
+            let file_type = entry
+                .file_type()
+                .map_err(|e| Error::io("read metadata of", &path, e))?;
+            if file_type.is_dir() {
+                pending.push(path);
+            } else if file_type.is_file() || (file_type.is_symlink() && path.is_file()) {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Drops anything that looks like a credential from a message.
+fn scrub(message: &str) -> String {
+    crate::store::redact_url(message)
+}
