@@ -37,9 +37,27 @@ impl File {
         Lake::global()?.file(name)
     }
 
-    /// Starts writing `name` in the global lake; see [`FileWriter`].
+    /// Starts writing `name` in the current lake ([`Lake::current`]); see
+    /// [`FileWriter`]. Inside a `#[file_creator]` body only the names given
+    /// as `output_uid(s)` may be created.
     pub fn create(name: impl AsRef<str>) -> Result<FileWriter> {
-        Lake::global()?.create(name)
+        Lake::current()?.create(name)
+    }
+
+    /// Starts writing the next output of the `#[file_creator]` run in
+    /// progress, under its derived name (`<creator>/<key>` or
+    /// `<creator>/<key>/<i>`, or the next `output_uid(s)` name).
+    ///
+    /// Fails outside a creator body.
+    pub fn create_output() -> Result<FileWriter> {
+        let run = crate::run::current_run().ok_or_else(|| {
+            Error::Run(
+                "File::create_output() is only valid inside a #[file_creator] body; use File::create(name) elsewhere"
+                    .into(),
+            )
+        })?;
+        let name = run.next_output_name()?;
+        FileWriter::new_unchecked(run.lake.clone(), name)
     }
 
     pub(crate) fn from_parts(lake: Lake, name: Name) -> Self {
@@ -179,10 +197,20 @@ pub struct FileWriter {
     path: tempfile::TempPath,
     hasher: blake3::Hasher,
     size: u64,
+    /// The run this writer's output belongs to, captured at creation because
+    /// a blocking `commit` may finish on another thread.
+    run: Option<std::sync::Arc<crate::run::RunContext>>,
 }
 
 impl FileWriter {
     pub(crate) fn new(lake: Lake, name: Name) -> Result<Self> {
+        if let Some(run) = crate::run::current_run() {
+            run.check_explicit_name(&name)?;
+        }
+        Self::new_unchecked(lake, name)
+    }
+
+    fn new_unchecked(lake: Lake, name: Name) -> Result<Self> {
         let staged = lake.home().stage()?;
         let (file, path) = staged.into_parts();
         Ok(Self {
@@ -192,6 +220,7 @@ impl FileWriter {
             path,
             hasher: blake3::Hasher::new(),
             size: 0,
+            run: crate::run::current_run(),
         })
     }
 
@@ -213,6 +242,17 @@ impl FileWriter {
             .flush()
             .map_err(|e| Error::io("write", &*self.path, e))?;
         let digest: Digest = self.hasher.finalize().into();
+        if let Some(run) = self.run.take() {
+            // Inside a run the outputs are committed together, after the
+            // body returns, so a failing body leaves nothing visible.
+            self.lake.home().install(self.path, &digest)?;
+            run.add_pending(crate::run::ManifestOutput {
+                name: self.name.clone(),
+                blake3: digest,
+                size: self.size,
+            });
+            return Ok(File::from_parts(self.lake, self.name));
+        }
         let lineage = self.lake.added_lineage(None);
         self.lake
             .commit_staged(self.path, digest, self.size, &self.name, lineage)

@@ -20,6 +20,10 @@ CREATE TABLE IF NOT EXISTS names (
     created_at TEXT NOT NULL,
     record TEXT NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS runs (
+    key TEXT PRIMARY KEY NOT NULL,
+    manifest TEXT NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY NOT NULL,
     value TEXT NOT NULL
@@ -84,6 +88,23 @@ impl Index {
 
     pub(crate) fn insert(&mut self, record: &Record) -> Result<()> {
         insert_with(&self.conn, record).map_err(|e| self.err(e))
+    }
+
+    /// A cached run manifest (JSON), by key hex.
+    pub(crate) fn run_manifest(&self, key: &str) -> Result<Option<String>> {
+        self.conn
+            .prepare_cached("SELECT manifest FROM runs WHERE key = ?1")
+            .and_then(|mut s| s.query_row(params![key], |r| r.get(0)).optional())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Caches a run manifest; manifests are immutable once committed.
+    pub(crate) fn insert_run_manifest(&mut self, key: &str, json: &str) -> Result<()> {
+        self.conn
+            .prepare_cached("INSERT OR REPLACE INTO runs (key, manifest) VALUES (?1, ?2)")
+            .and_then(|mut s| s.execute(params![key, json]))
+            .map(drop)
+            .map_err(|e| self.err(e))
     }
 
     /// All entries at or below `prefix` (segment-wise), sorted by name.

@@ -20,7 +20,13 @@ use crate::config::{LakeConfig, LakeConfigBuilder};
 use crate::home::{Home, copy_hashing, hash_file};
 use crate::index::Index;
 use crate::progress::Progress;
+use crate::run::RunManifest;
+use lake_core::key::RunKey;
 use crate::{Error, File, Result};
+
+thread_local! {
+    static SCOPED_LAKE: std::cell::RefCell<Option<Lake>> = const { std::cell::RefCell::new(None) };
+}
 
 /// How many store requests run at once when many small objects move.
 const PARALLEL_REQUESTS: usize = 32;
@@ -169,6 +175,31 @@ impl Lake {
         }
         let lake = Self::open()?;
         Ok(GLOBAL.get_or_init(|| lake).clone())
+    }
+
+    /// The lake that [`File::new`] and creators without input files use:
+    /// the lake of the run in progress, else the one set by [`Lake::scope`]
+    /// on this thread, else [`Lake::global`].
+    pub fn current() -> Result<Self> {
+        if let Some(run) = crate::run::current_run() {
+            return Ok(run.lake.clone());
+        }
+        if let Some(lake) = SCOPED_LAKE.with(|l| l.borrow().clone()) {
+            return Ok(lake);
+        }
+        Self::global()
+    }
+
+    /// Runs `f` with this lake as [`Lake::current`] on this thread.
+    pub fn scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        struct Restore(Option<Lake>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                SCOPED_LAKE.with(|l| *l.borrow_mut() = self.0.take());
+            }
+        }
+        let _restore = Restore(SCOPED_LAKE.with(|l| l.borrow_mut().replace(self.clone())));
+        f()
     }
 
     /// The configuration this lake was opened with.
@@ -597,6 +628,105 @@ impl Lake {
         }
         self.inner.store.put_file(&path, local).await?;
         Ok(())
+    }
+
+    // ------------------------------------------------------------------- runs
+
+    /// The manifest of the finished run `key`, from the index or the store.
+    pub(crate) async fn run_manifest(&self, key: &RunKey) -> Result<Option<RunManifest>> {
+        if let Some(json) = self.index().run_manifest(&key.to_hex())? {
+            if let Ok(manifest) = serde_json::from_str::<RunManifest>(&json) {
+                return Ok(Some(manifest));
+            }
+        }
+        let path = StorePath::run_manifest(&key.to_hex());
+        let bytes = match self.get_small(&path).await {
+            Ok(bytes) => bytes,
+            Err(Error::Store(e)) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let manifest: RunManifest =
+            serde_json::from_slice(&bytes).map_err(|source| lake_core::Error::Decode {
+                what: format!("run manifest {path}"),
+                source,
+            })?;
+        self.index()
+            .insert_run_manifest(&key.to_hex(), &String::from_utf8_lossy(&bytes))?;
+        Ok(Some(manifest))
+    }
+
+    /// Commits one run output whose content is already in the home: uploads
+    /// the blob, then creates the name record. If the name already exists
+    /// (an earlier, interrupted run or a concurrent one), its record wins.
+    pub(crate) async fn commit_output(
+        &self,
+        name: &Name,
+        digest: Digest,
+        size: u64,
+        lineage: Lineage,
+    ) -> Result<Record> {
+        let local = self.inner.home.blob_path(&digest);
+        self.upload_blob(&digest, size, &local).await?;
+        let record = Record {
+            schema_version: RECORD_SCHEMA_VERSION,
+            name: name.clone(),
+            blake3: digest,
+            size,
+            created_at: Utc::now(),
+            lineage,
+        };
+        let path = StorePath::name_record(name);
+        match self
+            .inner
+            .store
+            .put(&path, Bytes::from(record.to_json()), PutMode::Create)
+            .await
+        {
+            Ok(_) => {
+                self.index().insert(&record)?;
+                Ok(record)
+            }
+            Err(e) if e.is_already_exists() => {
+                let existing = self
+                    .fetch_record_from_store(name)
+                    .await?
+                    .ok_or_else(|| Error::Store(e))?;
+                if existing.blake3 != digest {
+                    tracing::warn!(
+                        %name,
+                        "output already committed with other content by an earlier or concurrent run; keeping it"
+                    );
+                }
+                self.index().insert(&existing)?;
+                Ok(existing)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Creates the run manifest, the last step of a run. If another process
+    /// finished the same run first, its manifest wins and is returned.
+    pub(crate) async fn commit_manifest(&self, manifest: RunManifest) -> Result<RunManifest> {
+        let key = manifest.key.to_hex();
+        let path = StorePath::run_manifest(&key);
+        let json = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");
+        match self
+            .inner
+            .store
+            .put(&path, Bytes::from(json.clone()), PutMode::Create)
+            .await
+        {
+            Ok(_) => {
+                self.index()
+                    .insert_run_manifest(&key, &String::from_utf8_lossy(&json))?;
+                Ok(manifest)
+            }
+            Err(e) if e.is_already_exists() => Ok(self
+                .run_manifest(&manifest.key)
+                .await?
+                .ok_or_else(|| Error::Store(e))?),
+            Err(e) => Err(e.into()),
+        }
     }
 
     // ---------------------------------------------------------------- listing

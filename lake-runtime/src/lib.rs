@@ -46,6 +46,7 @@ mod index;
 mod lake;
 mod lineage;
 mod progress;
+mod run;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -53,6 +54,18 @@ pub mod testing;
 pub use config::{CONFIG_FILE_NAME, ConfigKey, LakeConfig, LakeConfigBuilder};
 pub use error::{Error, Result};
 pub use file::{File, FileWriter};
+pub use run::{CreatorInfo, ManifestOutput, RunManifest, creators};
 pub use lake::{AddMode, AddOutcome, Lake, ListEntry, VerifyProblem, VerifyReport};
 #[doc(inline)]
 pub use lake_core::*;
+
+/// Items used by code that `#[file_creator]` generates. Not public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::run::{
+        Call, CreatorInfo, CreatorReturn, InputFiles, Outputs, Registration, run_file_creator,
+        run_file_creator_async,
+    };
+    pub use inventory;
+    pub use lake_core::key::Shape;
+}

@@ -1,0 +1,704 @@
+//! Runs of `#[file_creator]` functions: key, hit check, body, commit.
+//!
+//! The macro emits a [`Call`] that gathers the run's inputs and arguments,
+//! then hands the body to [`run_file_creator`] (or the async twin). Order of
+//! a miss: compute the key → look for `runs/<key>.json` → run the body with a
+//! [`RunContext`] that hands out output names → upload blobs → create name
+//! records → create the run manifest last. A crash anywhere before the
+//! manifest leaves at most unreferenced blobs or complete name records, and
+//! the next call finishes the run.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use lake_core::key::{CodeIdentity, KeyParams, RunKey, Shape, encode_arg, open_output_name, output_name};
+use lake_core::{Digest, InputRef, Lineage, Name, ParamRecord, RunLineage};
+use serde::{Deserialize, Serialize};
+
+use crate::blocking::block_on;
+use crate::{Error, File, Lake, Result};
+
+/// What the macro knows about a creator, fixed at compile time.
+#[derive(Debug)]
+pub struct CreatorInfo {
+    /// The function's name.
+    pub name: &'static str,
+    /// `module_path!()` where it is defined.
+    pub module_path: &'static str,
+    /// `file!()` of its definition.
+    pub source_file: &'static str,
+    /// Line of its `fn` token.
+    pub source_line: u32,
+    /// blake3 of its tokens, hex.
+    pub code_hash: &'static str,
+    /// `#[file_creator(version = "...")]`.
+    pub version: Option<&'static str>,
+    /// `CARGO_PKG_NAME` of the defining crate.
+    pub crate_name: &'static str,
+    /// `CARGO_PKG_VERSION` of the defining crate.
+    pub crate_version: &'static str,
+    /// `CARGO_MANIFEST_DIR` of the defining crate, to find its git repository.
+    pub manifest_dir: &'static str,
+}
+
+impl CreatorInfo {
+    /// `module::path::name`.
+    pub fn path(&self) -> String {
+        format!("{}::{}", self.module_path, self.name)
+    }
+
+    fn code_identity(&self) -> CodeIdentity {
+        match self.version {
+            Some(v) => CodeIdentity::Version(v.to_owned()),
+            None => CodeIdentity::Hash(self.code_hash.to_owned()),
+        }
+    }
+}
+
+/// Registers a creator with `inventory`; see [`crate::creators`].
+#[derive(Debug)]
+pub struct Registration(pub &'static CreatorInfo);
+
+inventory::collect!(Registration);
+
+/// Version of the [`RunManifest`] JSON layout.
+pub const MANIFEST_SCHEMA_VERSION: u32 = 1;
+
+/// `runs/<key>.json`: the proof that a run finished, and its outputs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunManifest {
+    /// [`MANIFEST_SCHEMA_VERSION`] when written.
+    pub schema_version: u32,
+    /// The run key, hex.
+    pub key: RunKey,
+    /// The creator's path.
+    pub creator: String,
+    /// The creator's code hash at the time.
+    pub code_hash: String,
+    /// The creator's `version`, if any.
+    pub version: Option<String>,
+    /// Outputs in order.
+    pub outputs: Vec<ManifestOutput>,
+    /// When the manifest was written.
+    pub committed_at: DateTime<Utc>,
+}
+
+/// One output in a [`RunManifest`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestOutput {
+    /// Its name.
+    pub name: Name,
+    /// Its digest.
+    pub blake3: Digest,
+    /// Its size.
+    pub size: u64,
+}
+
+// ------------------------------------------------------------------ inputs
+
+/// Parameter types that carry input files.
+pub trait InputFiles {
+    /// The files, each with its index inside a list parameter.
+    fn input_files(&self) -> Vec<(Option<usize>, &File)>;
+}
+
+impl InputFiles for File {
+    fn input_files(&self) -> Vec<(Option<usize>, &File)> {
+        vec![(None, self)]
+    }
+}
+
+impl<T: InputFiles + ?Sized> InputFiles for &T {
+    fn input_files(&self) -> Vec<(Option<usize>, &File)> {
+        (**self).input_files()
+    }
+}
+
+impl InputFiles for [File] {
+    fn input_files(&self) -> Vec<(Option<usize>, &File)> {
+        self.iter().enumerate().map(|(i, f)| (Some(i), f)).collect()
+    }
+}
+
+impl InputFiles for Vec<File> {
+    fn input_files(&self) -> Vec<(Option<usize>, &File)> {
+        self.as_slice().input_files()
+    }
+}
+
+impl InputFiles for Option<File> {
+    fn input_files(&self) -> Vec<(Option<usize>, &File)> {
+        self.iter().map(|f| (None, f)).collect()
+    }
+}
+
+// ----------------------------------------------------------------- outputs
+
+/// Return shapes that hold a run's outputs: `File`, `Vec<File>`, tuples.
+pub trait Outputs: Sized {
+    /// The number of outputs if the type fixes it.
+    const ARITY: Option<usize>;
+    /// The files, in order.
+    fn into_files(self) -> Vec<File>;
+    /// Rebuilds the value from files (a cache hit).
+    fn from_files(files: Vec<File>) -> Result<Self>;
+}
+
+impl Outputs for File {
+    const ARITY: Option<usize> = Some(1);
+    fn into_files(self) -> Vec<File> {
+        vec![self]
+    }
+    fn from_files(files: Vec<File>) -> Result<Self> {
+        let count = files.len();
+        let mut it = files.into_iter();
+        match (it.next(), it.next()) {
+            (Some(file), None) => Ok(file),
+            _ => Err(arity_error(1, count)),
+        }
+    }
+}
+
+impl Outputs for Vec<File> {
+    const ARITY: Option<usize> = None;
+    fn into_files(self) -> Vec<File> {
+        self
+    }
+    fn from_files(files: Vec<File>) -> Result<Self> {
+        Ok(files)
+    }
+}
+
+fn arity_error(expected: usize, found: usize) -> Error {
+    Error::Run(format!(
+        "the run manifest lists {found} output(s) but the creator returns {expected}"
+    ))
+}
+
+macro_rules! tuple_outputs {
+    ($n:literal: $($f:ident),+) => {
+        impl Outputs for ($(tuple_outputs!(@file $f),)+) {
+            const ARITY: Option<usize> = Some($n);
+            fn into_files(self) -> Vec<File> {
+                let ($($f,)+) = self;
+                vec![$($f),+]
+            }
+            fn from_files(files: Vec<File>) -> Result<Self> {
+                let count = files.len();
+                let mut it = files.into_iter();
+                $(let $f = it.next().ok_or_else(|| arity_error($n, count))?;)+
+                if it.next().is_some() {
+                    return Err(arity_error($n, count));
+                }
+                Ok(($($f,)+))
+            }
+        }
+    };
+    (@file $f:ident) => { File };
+}
+
+tuple_outputs!(1: a);
+tuple_outputs!(2: a, b);
+tuple_outputs!(3: a, b, c);
+tuple_outputs!(4: a, b, c, d);
+tuple_outputs!(5: a, b, c, d, e);
+tuple_outputs!(6: a, b, c, d, e, f);
+tuple_outputs!(7: a, b, c, d, e, f, g);
+tuple_outputs!(8: a, b, c, d, e, f, g, h);
+tuple_outputs!(9: a, b, c, d, e, f, g, h, i);
+tuple_outputs!(10: a, b, c, d, e, f, g, h, i, j);
+tuple_outputs!(11: a, b, c, d, e, f, g, h, i, j, k);
+tuple_outputs!(12: a, b, c, d, e, f, g, h, i, j, k, l);
+
+/// What a creator returns: outputs, or `Result` of outputs.
+pub trait CreatorReturn: Sized {
+    /// The outputs inside.
+    type Outputs: Outputs;
+    /// The outputs, or the value to hand back unchanged (a user error).
+    fn into_outputs(self) -> std::result::Result<Self::Outputs, Self>;
+    /// Wraps outputs.
+    fn from_outputs(outputs: Self::Outputs) -> Self;
+    /// Reports a lake failure: an `Err` for `Result` returns, else a panic,
+    /// since a plain `File` return has no other way to fail.
+    fn from_lake_error(error: Error) -> Self;
+}
+
+impl<T: Outputs> CreatorReturn for T {
+    type Outputs = T;
+    fn into_outputs(self) -> std::result::Result<T, Self> {
+        Ok(self)
+    }
+    fn from_outputs(outputs: T) -> Self {
+        outputs
+    }
+    fn from_lake_error(error: Error) -> Self {
+        panic!("lake: {error}")
+    }
+}
+
+impl<T: Outputs, E: From<Error>> CreatorReturn for std::result::Result<T, E> {
+    type Outputs = T;
+    fn into_outputs(self) -> std::result::Result<T, Self> {
+        match self {
+            Ok(outputs) => Ok(outputs),
+            Err(e) => Err(Err(e)),
+        }
+    }
+    fn from_outputs(outputs: T) -> Self {
+        Ok(outputs)
+    }
+    fn from_lake_error(error: Error) -> Self {
+        Err(E::from(error))
+    }
+}
+
+// -------------------------------------------------------------------- call
+
+/// The inputs and arguments of one call, gathered by generated code.
+#[derive(Debug)]
+pub struct Call {
+    info: &'static CreatorInfo,
+    inputs: Vec<(String, File)>,
+    args: Vec<ArgValue>,
+    explicit_outputs: Option<Vec<Name>>,
+    error: Option<Error>,
+}
+
+#[derive(Debug)]
+struct ArgValue {
+    name: &'static str,
+    canonical: Vec<u8>,
+    json: serde_json::Value,
+}
+
+impl Call {
+    /// Starts gathering a call of `info`.
+    pub fn new(info: &'static CreatorInfo) -> Self {
+        Self {
+            info,
+            inputs: Vec::new(),
+            args: Vec::new(),
+            explicit_outputs: None,
+            error: None,
+        }
+    }
+
+    fn fail(&mut self, error: Error) {
+        self.error.get_or_insert(error);
+    }
+
+    /// Adds the input file parameter `param`.
+    pub fn input<I: InputFiles + ?Sized>(&mut self, param: &'static str, files: &I) {
+        for (index, file) in files.input_files() {
+            let label = match index {
+                Some(i) => format!("{param}[{i}]"),
+                None => param.to_owned(),
+            };
+            self.inputs.push((label, file.clone()));
+        }
+    }
+
+    /// Adds the argument `param`; maps are encoded sorted.
+    pub fn arg<T: Serialize + ?Sized>(&mut self, param: &'static str, value: &T) {
+        self.arg_shaped(param, value, &Shape::Opaque);
+    }
+
+    /// Adds the argument `param`, sorting the sets `shape` points at.
+    pub fn arg_shaped<T: Serialize + ?Sized>(
+        &mut self,
+        param: &'static str,
+        value: &T,
+        shape: &Shape,
+    ) {
+        let canonical = match encode_arg(param, value, shape) {
+            Ok(bytes) => bytes,
+            Err(e) => return self.fail(e.into()),
+        };
+        let json = serde_json::to_value(value).unwrap_or_else(|e| {
+            serde_json::Value::String(format!("<not representable as JSON: {e}>"))
+        });
+        self.args.push(ArgValue {
+            name: param,
+            canonical,
+            json,
+        });
+    }
+
+    /// Sets the single explicit output name (`output_uid`).
+    pub fn output_uid<N>(&mut self, name: N)
+    where
+        N: TryInto<Name>,
+        N::Error: Into<Error>,
+    {
+        match name.try_into() {
+            Ok(name) => self.explicit_outputs = Some(vec![name]),
+            Err(e) => self.fail(e.into()),
+        }
+    }
+
+    /// Sets several explicit output names (`output_uids`).
+    pub fn output_uids<I>(&mut self, names: I)
+    where
+        I: IntoIterator,
+        I::Item: TryInto<Name>,
+        <I::Item as TryInto<Name>>::Error: Into<Error>,
+    {
+        let mut out = Vec::new();
+        for name in names {
+            match name.try_into() {
+                Ok(name) => out.push(name),
+                Err(e) => return self.fail(e.into()),
+            }
+        }
+        self.explicit_outputs = Some(out);
+    }
+
+    /// Resolves input digests and computes the key.
+    async fn plan(self) -> Result<Plan> {
+        if let Some(error) = self.error {
+            return Err(error);
+        }
+        let lake = match self.inputs.first() {
+            Some((_, file)) => file.lake().clone(),
+            None => Lake::current()?,
+        };
+        let mut key = KeyParams::new(&self.info.path(), self.info.code_identity());
+        let mut params = Vec::with_capacity(self.args.len());
+        for arg in &self.args {
+            key = key.with_arg(arg.name, &arg.canonical);
+            params.push(ParamRecord {
+                name: arg.name.to_owned(),
+                json: arg.json.clone(),
+                hash: Digest::of(&arg.canonical),
+            });
+        }
+        let mut inputs = Vec::with_capacity(self.inputs.len());
+        for (param, file) in &self.inputs {
+            let digest = file.digest_async().await?;
+            key = key.with_input(param, file.name(), &digest);
+            inputs.push(InputRef {
+                param: param.clone(),
+                name: file.name().clone(),
+                blake3: digest,
+            });
+        }
+        Ok(Plan {
+            info: self.info,
+            lake,
+            key: key.compute(),
+            inputs,
+            params,
+            explicit_outputs: self.explicit_outputs,
+        })
+    }
+}
+
+struct Plan {
+    info: &'static CreatorInfo,
+    lake: Lake,
+    key: RunKey,
+    inputs: Vec<InputRef>,
+    params: Vec<ParamRecord>,
+    explicit_outputs: Option<Vec<Name>>,
+}
+
+impl Plan {
+    /// The outputs of a finished run, if there is one. Downloads no content.
+    async fn lookup(&self) -> Result<Option<Vec<File>>> {
+        if let Some(names) = &self.explicit_outputs {
+            // radops semantics: explicit names are skipped when they all
+            // exist, whatever made them.
+            for name in names {
+                if !self.lake.exists_in_store_async(name).await? {
+                    return Ok(None);
+                }
+            }
+            return Ok(Some(
+                names
+                    .iter()
+                    .map(|n| File::from_parts(self.lake.clone(), n.clone()))
+                    .collect(),
+            ));
+        }
+        let Some(manifest) = self.lake.run_manifest(&self.key).await? else {
+            return Ok(None);
+        };
+        Ok(Some(
+            manifest
+                .outputs
+                .into_iter()
+                .map(|o| File::from_parts(self.lake.clone(), o.name))
+                .collect(),
+        ))
+    }
+
+    fn context(&self, arity: Option<usize>) -> Arc<RunContext> {
+        Arc::new(RunContext {
+            lake: self.lake.clone(),
+            creator: self.info.path(),
+            creator_name: self.info.name,
+            key: self.key,
+            arity,
+            explicit: self.explicit_outputs.clone(),
+            issued: Mutex::new(0),
+            pending: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Commits the body's outputs: blobs, then name records, then manifest.
+    async fn commit(
+        &self,
+        context: &RunContext,
+        files: Vec<File>,
+        started_at: DateTime<Utc>,
+        ended_at: DateTime<Utc>,
+    ) -> Result<Vec<File>> {
+        let pending = std::mem::take(&mut *context.pending.lock().expect("run context poisoned"));
+        let mut outputs = Vec::with_capacity(files.len());
+        for file in &files {
+            let Some(p) = pending.iter().find(|p| &p.name == file.name()) else {
+                return Err(Error::Run(format!(
+                    "{} returned {:?}, which it did not create in this run; a creator returns only files it made with File::create_output()",
+                    self.info.path(),
+                    file.name().as_str()
+                )));
+            };
+            outputs.push(p.clone());
+        }
+        let names: Vec<Name> = outputs.iter().map(|o| o.name.clone()).collect();
+        let git = crate::lineage::git_info(self.info.manifest_dir, self.info.source_file, self.info.source_line);
+        let mut committed = Vec::with_capacity(outputs.len());
+        for (index, output) in outputs.iter().enumerate() {
+            let lineage = RunLineage {
+                creator: self.info.path(),
+                source_file: self.info.source_file.to_owned(),
+                source_line: self.info.source_line,
+                code_hash: self.info.code_hash.to_owned(),
+                version: self.info.version.map(str::to_owned),
+                run_key: self.key.to_hex(),
+                output_index: index as u32,
+                outputs: names.clone(),
+                inputs: self.inputs.clone(),
+                params: self.params.clone(),
+                originator: self.lake.originator().to_owned(),
+                lake_version: env!("CARGO_PKG_VERSION").to_owned(),
+                crate_name: self.info.crate_name.to_owned(),
+                crate_version: self.info.crate_version.to_owned(),
+                git: git.clone(),
+                started_at,
+                ended_at,
+                duration_ms: (ended_at - started_at).num_milliseconds().max(0) as u64,
+                host: crate::lineage::host(),
+            };
+            let record = self
+                .lake
+                .commit_output(&output.name, output.blake3, output.size, Lineage::Created(Box::new(lineage)))
+                .await?;
+            committed.push(ManifestOutput {
+                name: record.name.clone(),
+                blake3: record.blake3,
+                size: record.size,
+            });
+        }
+        let manifest = RunManifest {
+            schema_version: MANIFEST_SCHEMA_VERSION,
+            key: self.key,
+            creator: self.info.path(),
+            code_hash: self.info.code_hash.to_owned(),
+            version: self.info.version.map(str::to_owned),
+            outputs: committed,
+            committed_at: Utc::now(),
+        };
+        let manifest = self.lake.commit_manifest(manifest).await?;
+        Ok(manifest
+            .outputs
+            .into_iter()
+            .map(|o| File::from_parts(self.lake.clone(), o.name))
+            .collect())
+    }
+}
+
+// ------------------------------------------------------------ run context
+
+/// The run in progress on this thread or task: hands out output names and
+/// collects what the body wrote.
+#[derive(Debug)]
+pub(crate) struct RunContext {
+    pub(crate) lake: Lake,
+    creator: String,
+    creator_name: &'static str,
+    key: RunKey,
+    arity: Option<usize>,
+    explicit: Option<Vec<Name>>,
+    issued: Mutex<usize>,
+    pending: Mutex<Vec<ManifestOutput>>,
+}
+
+impl RunContext {
+    /// The name of the next implicit output.
+    pub(crate) fn next_output_name(&self) -> Result<Name> {
+        let index = {
+            let mut issued = self.issued.lock().expect("run context poisoned");
+            *issued += 1;
+            *issued - 1
+        };
+        if let Some(names) = &self.explicit {
+            return names.get(index).cloned().ok_or_else(|| {
+                Error::Run(format!(
+                    "{} creates more outputs than the {} name(s) given in output_uid(s)",
+                    self.creator,
+                    names.len()
+                ))
+            });
+        }
+        let name = match self.arity {
+            Some(1) if index == 0 => output_name(self.creator_name, &self.key, None),
+            Some(n) if index < n => output_name(self.creator_name, &self.key, Some((index, n))),
+            Some(n) => {
+                return Err(Error::Run(format!(
+                    "{} creates more than the {n} output(s) its return type holds",
+                    self.creator
+                )));
+            }
+            None => open_output_name(self.creator_name, &self.key, index),
+        };
+        Ok(name?)
+    }
+
+    /// Checks that the body may create `name`.
+    pub(crate) fn check_explicit_name(&self, name: &Name) -> Result<()> {
+        match &self.explicit {
+            Some(names) if names.contains(name) => Ok(()),
+            _ => Err(Error::Run(format!(
+                "{} tried to create {:?}; inside a creator, create outputs with File::create_output(), or pass the name as output_uid",
+                self.creator,
+                name.as_str()
+            ))),
+        }
+    }
+
+    pub(crate) fn add_pending(&self, output: ManifestOutput) {
+        self.pending
+            .lock()
+            .expect("run context poisoned")
+            .push(output);
+    }
+}
+
+thread_local! {
+    static CURRENT_RUN: RefCell<Option<Arc<RunContext>>> = const { RefCell::new(None) };
+}
+
+tokio::task_local! {
+    static CURRENT_ASYNC_RUN: Arc<RunContext>;
+}
+
+/// The run the caller is inside, if any.
+pub(crate) fn current_run() -> Option<Arc<RunContext>> {
+    CURRENT_ASYNC_RUN
+        .try_with(Arc::clone)
+        .ok()
+        .or_else(|| CURRENT_RUN.with(|c| c.borrow().clone()))
+}
+
+struct RunGuard(Option<Arc<RunContext>>);
+
+impl Drop for RunGuard {
+    fn drop(&mut self) {
+        CURRENT_RUN.with(|c| *c.borrow_mut() = self.0.take());
+    }
+}
+
+fn enter(context: Arc<RunContext>) -> RunGuard {
+    RunGuard(CURRENT_RUN.with(|c| c.borrow_mut().replace(context)))
+}
+
+// ------------------------------------------------------------ entry points
+
+/// Runs a sync creator: skip on a hit, else run `body` and commit.
+pub fn run_file_creator<R, F>(call: Call, body: F) -> R
+where
+    R: CreatorReturn,
+    F: FnOnce() -> R,
+{
+    let info = call.info;
+    let plan = match block_on(call.plan()) {
+        Ok(plan) => plan,
+        Err(e) => return R::from_lake_error(e),
+    };
+    match block_on(plan.lookup()) {
+        Ok(Some(files)) => {
+            tracing::info!("skipping {}: outputs exist", info.path());
+            return from_files::<R>(files);
+        }
+        Ok(None) => {}
+        Err(e) => return R::from_lake_error(e),
+    }
+    let context = plan.context(<R::Outputs as Outputs>::ARITY);
+    let started_at = Utc::now();
+    let result = {
+        let _guard = enter(context.clone());
+        body()
+    };
+    let ended_at = Utc::now();
+    let outputs = match result.into_outputs() {
+        Ok(outputs) => outputs,
+        // The body failed: its staged outputs are dropped uncommitted.
+        Err(user_error) => return user_error,
+    };
+    match block_on(plan.commit(&context, outputs.into_files(), started_at, ended_at)) {
+        Ok(files) => from_files::<R>(files),
+        Err(e) => R::from_lake_error(e),
+    }
+}
+
+/// Runs an async creator: skip on a hit, else await `body` and commit.
+pub async fn run_file_creator_async<R, Fut>(call: Call, body: Fut) -> R
+where
+    R: CreatorReturn,
+    Fut: Future<Output = R>,
+{
+    let info = call.info;
+    let plan = match call.plan().await {
+        Ok(plan) => plan,
+        Err(e) => return R::from_lake_error(e),
+    };
+    match plan.lookup().await {
+        Ok(Some(files)) => {
+            tracing::info!("skipping {}: outputs exist", info.path());
+            return from_files::<R>(files);
+        }
+        Ok(None) => {}
+        Err(e) => return R::from_lake_error(e),
+    }
+    let context = plan.context(<R::Outputs as Outputs>::ARITY);
+    let started_at = Utc::now();
+    let result = CURRENT_ASYNC_RUN.scope(context.clone(), body).await;
+    let ended_at = Utc::now();
+    let outputs = match result.into_outputs() {
+        Ok(outputs) => outputs,
+        Err(user_error) => return user_error,
+    };
+    match plan
+        .commit(&context, outputs.into_files(), started_at, ended_at)
+        .await
+    {
+        Ok(files) => from_files::<R>(files),
+        Err(e) => R::from_lake_error(e),
+    }
+}
+
+fn from_files<R: CreatorReturn>(files: Vec<File>) -> R {
+    match R::Outputs::from_files(files) {
+        Ok(outputs) => R::from_outputs(outputs),
+        Err(e) => R::from_lake_error(e),
+    }
+}
+
+/// Every `#[file_creator]` linked into this program.
+pub fn creators() -> impl Iterator<Item = &'static CreatorInfo> {
+    inventory::iter::<Registration>.into_iter().map(|r| r.0)
+}
+
