@@ -37,7 +37,9 @@ pub enum Error {
         source: serde_json::Error,
     },
     /// A record was written by a newer lake.
-    #[error("{what} has schema version {found}, but this lake reads up to {supported}; upgrade lake")]
+    #[error(
+        "{what} has schema version {found}, but this lake reads up to {supported}; upgrade lake"
+    )]
     SchemaTooNew {
         /// What was being decoded.
         what: String,

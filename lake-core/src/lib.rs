@@ -47,3 +47,8 @@ pub use store::{
     BLOBS_PREFIX, GetStream, ListPage, NAMES_PREFIX, NOTES_PREFIX, ObjectMeta, ObjectVersion,
     PutMode, RUNS_PREFIX, Store, StoreError, StorePath,
 };
+
+mod canonical;
+pub mod key;
+
+pub use key::{CodeIdentity, KEY_VERSION, KeyParams, RunKey, RunKeyError, canonical_bytes};

@@ -109,7 +109,11 @@ fn validate(name: &str) -> Result<(), NameError> {
     }
     for segment in name.split('/') {
         match segment {
-            "" => return Err(invalid("it has an empty segment ('//' or a trailing '/')".into())),
+            "" => {
+                return Err(invalid(
+                    "it has an empty segment ('//' or a trailing '/')".into(),
+                ));
+            }
             "." | ".." => {
                 return Err(invalid(format!("a segment cannot be '{segment}'")));
             }

@@ -2,6 +2,146 @@
 //!
 //! The `#[file_creator]` attribute of lake. Use it through `lake-runtime`,
 //! which re-exports it.
+//!
+//! ## Overview
+//! The macro reads the function into a model (`attr.rs`, `ast.rs`), checks
+//! it (`check.rs`), then emits one call into `lake_runtime::__private`
+//! (`expand.rs`). The contract between the two crates is
+//! `docs/design/0001-file-creator-expansion.md`.
+//!
+//! ## Quick start
+//! See [`macro@file_creator`].
+//!
+//! ## Feature flags
+//! None.
+//!
+//! ## Configuration
+//! None.
 
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 #![deny(rustdoc::broken_intra_doc_links)]
+
+mod ast;
+mod attr;
+mod check;
+mod ctxt;
+mod expand;
+
+/// Turns a function into a memoized creator of files.
+///
+/// A call of the function is a *run*. Its key is computed from the creator's
+/// path, its code (or `version`), its arguments and the content of its input
+/// files. If a run with that key already exists in the lake, the call
+/// returns handles to its outputs without running the body. Otherwise the
+/// body runs, and the files it returns are committed under names derived
+/// from the key: `<fn name>/<16 hex of the key>` for one output and
+/// `<fn name>/<16 hex>/<i>` for several.
+///
+/// ```ignore
+/// use lake_runtime::{file_creator, File};
+///
+/// #[file_creator]
+/// pub fn clean(raw: &File, columns: Vec<String>) -> lake_runtime::Result<File> {
+///     let text = raw.read_to_string()?;
+///     File::from_bytes(keep_columns(&text, &columns))
+/// }
+/// ```
+///
+/// # Parameters
+/// Each parameter must be a plain name (`x: T`, or `mut x: T`); its role is
+/// decided from its type and name:
+/// - **input files**: `File`, `&File`, `Vec<File>`, `&[File]` or
+///   `Option<File>` (any path ending in `File`). They enter the key by
+///   content: an input rebuilt with the same bytes, or the same bytes under
+///   another name, gives the same key.
+/// - **`output_uid`**: the explicit name of the single output, of any type
+///   that converts into a `Name`. It replaces the derived name and does not
+///   enter the key. The macro consumes it before the body runs.
+/// - **`output_uids`**: the explicit names of several outputs, an iterable
+///   of such values. At most one of `output_uid` and `output_uids`.
+/// - **arguments**: everything else. Each must implement
+///   `serde::Serialize`; its canonical bytes enter the key by parameter
+///   name. `HashMap`s are encoded sorted. A `HashSet` or `BTreeSet` is
+///   sorted when it appears in the parameter's type at the top level or
+///   inside `Option`, `Vec`, slices, arrays, `Box`/`Rc`/`Arc` or map values;
+///   inside your own structs, use
+///   `#[serde(serialize_with = "lake_core::key::sorted_set")]`.
+///
+/// # Return type
+/// `File`, `Vec<File>`, a tuple of 1 to 12 `File`s, or a `Result` of one of
+/// these whose error type implements `From<lake_runtime::Error>`. Without a
+/// `Result`, lake errors panic.
+///
+/// The function may be `async`; it may not be generic, `const`, or take
+/// `self`.
+///
+/// # Arguments
+/// ## `version = "<string>"`
+/// Keys the creator on this string instead of the hash of its code, so that
+/// cosmetic edits keep the cache. Change it when the output would change.
+/// ```ignore
+/// #[file_creator(version = "2")]
+/// fn tokenize(corpus: &File) -> File { /* … */ }
+/// ```
+///
+/// ## `ignore(param, …)`
+/// Leaves these arguments out of the key, e.g. verbosity or thread counts
+/// that do not change the output. Only arguments can be ignored, not input
+/// files or output names.
+/// ```ignore
+/// #[file_creator(ignore(verbose, threads))]
+/// fn train(data: &File, epochs: u32, verbose: bool, threads: usize) -> File { /* … */ }
+/// ```
+///
+/// ## `crate = "<path>"`
+/// Where the runtime lives, when `lake_runtime` is renamed or re-exported.
+/// Defaults to `::lake_runtime`.
+/// ```ignore
+/// #[file_creator(crate = "::my_platform::lake")]
+/// fn clean(raw: &File) -> File { /* … */ }
+/// ```
+///
+/// # Equivalent code without `#[file_creator]`
+/// The first example expands to roughly this (with `ignore(verbose)`, a
+/// `verbose: bool` parameter would simply not be passed to the call):
+/// ```ignore
+/// pub fn clean(raw: &File, columns: Vec<String>) -> lake_runtime::Result<File> {
+///     static __LAKE_CREATOR: ::lake_runtime::__private::CreatorInfo =
+///         ::lake_runtime::__private::CreatorInfo {
+///             name: "clean",
+///             module_path: ::core::module_path!(),
+///             source_file: ::core::file!(),
+///             source_line: 4,
+///             code_hash: "<blake3 hex of the function's tokens>",
+///             version: ::core::option::Option::None,
+///             crate_name: ::core::env!("CARGO_PKG_NAME"),
+///             crate_version: ::core::env!("CARGO_PKG_VERSION"),
+///         };
+///     ::lake_runtime::__private::inventory::submit! {
+///         ::lake_runtime::__private::Registration(&__LAKE_CREATOR)
+///     }
+///     let mut __lake_call = ::lake_runtime::__private::Call::new(&__LAKE_CREATOR);
+///     __lake_call.input("raw", &raw);
+///     __lake_call.arg("columns", &columns);
+///     ::lake_runtime::__private::run_file_creator(
+///         __lake_call,
+///         move || -> lake_runtime::Result<File> {
+///             let text = raw.read_to_string()?;
+///             File::from_bytes(keep_columns(&text, &columns))
+///         },
+///     )
+/// }
+/// ```
+/// An `async fn` instead ends with
+/// `run_file_creator_async(__lake_call, async move { … }).await`.
+///
+/// # Errors at compile time
+/// Every problem is reported at once, each at the offending tokens, and the
+/// function is then left as written so that no other errors pile up.
+#[proc_macro_attribute]
+pub fn file_creator(
+    args: proc_macro::TokenStream,
+    item: proc_macro::TokenStream,
+) -> proc_macro::TokenStream {
+    expand::file_creator(args.into(), item.into()).into()
+}

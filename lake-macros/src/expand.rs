@@ -1,0 +1,319 @@
+//! Emits the code of docs/design/0001-file-creator-expansion.md. The only
+//! file that uses `quote!`.
+
+use proc_macro2::{Delimiter, Literal, TokenStream, TokenTree};
+use quote::{ToTokens, quote, quote_spanned};
+use syn::ItemFn;
+use syn::spanned::Spanned;
+
+use crate::ast::{FileCreator, ParamKind, Shape};
+use crate::attr::{self, FileCreatorArgs};
+use crate::check;
+use crate::ctxt::Ctxt;
+
+/// Expands `#[file_creator(args)] item`.
+///
+/// On any error the function is emitted unchanged next to the errors, so
+/// the user sees only the macro's diagnostics, not a cascade from a
+/// half-generated body (thiserror's fallback).
+pub(crate) fn file_creator(args: TokenStream, item: TokenStream) -> TokenStream {
+    let func: ItemFn = match syn::parse2(item.clone()) {
+        Ok(func) => func,
+        Err(e) => return with_errors(item, e),
+    };
+    let mut cx = Ctxt::default();
+    let args = attr::parse(&mut cx, args);
+    let creator = FileCreator::from_ast(&func);
+    check::check(&mut cx, &args, &creator);
+    match cx.check() {
+        Ok(()) => expand(&args, &creator),
+        Err(e) => with_errors(item, e),
+    }
+}
+
+fn with_errors(item: TokenStream, errors: syn::Error) -> TokenStream {
+    let errors = errors.into_compile_error();
+    quote!(#item #errors)
+}
+
+fn expand(args: &FileCreatorArgs, creator: &FileCreator<'_>) -> TokenStream {
+    let func = creator.original;
+    let krate = match &args.krate {
+        Some((path, _)) => path.to_token_stream(),
+        None => quote!(::lake_runtime),
+    };
+    let private = quote!(#krate::__private);
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        block,
+        ..
+    } = func;
+    let name = sig.ident.to_string();
+    let line = Literal::u32_unsuffixed(u32::try_from(sig.fn_token.span.start().line).unwrap_or(0));
+    let code_hash = code_hash(func);
+    let version = match &args.version {
+        Some(v) => quote!(::core::option::Option::Some(#v)),
+        None => quote!(::core::option::Option::None),
+    };
+    let ignored = |ident: &syn::Ident| {
+        args.ignore
+            .as_ref()
+            .is_some_and(|(names, _)| names.iter().any(|n| n == ident))
+    };
+
+    let mut calls = TokenStream::new();
+    for param in &creator.params {
+        let Some(ident) = param.ident else {
+            continue;
+        };
+        let lit = ident.to_string();
+        // Spanned at the parameter's type, so that `T: Serialize` or
+        // `InputFiles` errors point at the parameter, not at the attribute.
+        let span = param.ty.span();
+        calls.extend(match &param.kind {
+            ParamKind::Input(_) | ParamKind::UnsupportedInput => {
+                quote_spanned!(span=> __lake_call.input(#lit, &#ident);)
+            }
+            ParamKind::Arg(_) if ignored(ident) => continue,
+            ParamKind::Arg(Shape::Opaque) => {
+                quote_spanned!(span=> __lake_call.arg(#lit, &#ident);)
+            }
+            ParamKind::Arg(shape) => {
+                let shape = shape_tokens(&private, shape);
+                quote_spanned!(span=> __lake_call.arg_shaped(#lit, &#ident, &#shape);)
+            }
+            ParamKind::OutputUid => quote_spanned!(span=> __lake_call.output_uid(#ident);),
+            ParamKind::OutputUids => quote_spanned!(span=> __lake_call.output_uids(#ident);),
+        });
+    }
+
+    let run = match (&sig.asyncness, &sig.output) {
+        (Some(_), _) => quote! {
+            #private::run_file_creator_async(__lake_call, async move #block).await
+        },
+        (None, syn::ReturnType::Type(_, ret)) => quote! {
+            #private::run_file_creator(__lake_call, move || -> #ret #block)
+        },
+        // Rejected by check.rs; kept total for safety.
+        (None, syn::ReturnType::Default) => quote! {
+            #private::run_file_creator(__lake_call, move || #block)
+        },
+    };
+
+    quote! {
+        #(#attrs)*
+        #vis #sig {
+            static __LAKE_CREATOR: #private::CreatorInfo = #private::CreatorInfo {
+                name: #name,
+                module_path: ::core::module_path!(),
+                source_file: ::core::file!(),
+                source_line: #line,
+                code_hash: #code_hash,
+                version: #version,
+                crate_name: ::core::env!("CARGO_PKG_NAME"),
+                crate_version: ::core::env!("CARGO_PKG_VERSION"),
+            };
+            #private::inventory::submit! {
+                #private::Registration(&__LAKE_CREATOR)
+            }
+            let mut __lake_call = #private::Call::new(&__LAKE_CREATOR);
+            #calls
+            #run
+        }
+    }
+}
+
+fn shape_tokens(private: &TokenStream, shape: &Shape) -> TokenStream {
+    match shape {
+        Shape::Opaque => quote!(#private::Shape::Opaque),
+        Shape::Set(s) => {
+            let s = shape_tokens(private, s);
+            quote!(#private::Shape::Set(&#s))
+        }
+        Shape::Seq(s) => {
+            let s = shape_tokens(private, s);
+            quote!(#private::Shape::Seq(&#s))
+        }
+        Shape::Option(s) => {
+            let s = shape_tokens(private, s);
+            quote!(#private::Shape::Option(&#s))
+        }
+        Shape::MapValues(s) => {
+            let s = shape_tokens(private, s);
+            quote!(#private::Shape::MapValues(&#s))
+        }
+    }
+}
+
+/// blake3 hex of the function's tokens, doc attributes left out.
+///
+/// The tokens are printed by [`write_tokens`] rather than by the compiler's
+/// `Display`, whose spacing may change between Rust releases; a toolchain
+/// upgrade must not invalidate every cache.
+fn code_hash(func: &ItemFn) -> String {
+    let mut text = String::new();
+    write_tokens(&mut text, func.to_token_stream());
+    blake3::hash(text.as_bytes()).to_hex().to_string()
+}
+
+/// Writes `tokens` one per space, with groups delimited and `#[doc ...]`
+/// attributes skipped at every depth (doc comments are comments).
+fn write_tokens(out: &mut String, tokens: TokenStream) {
+    let tokens: Vec<TokenTree> = tokens.into_iter().collect();
+    let mut i = 0;
+    while i < tokens.len() {
+        if let Some(len) = doc_attr_len(&tokens[i..]) {
+            i += len;
+            continue;
+        }
+        match &tokens[i] {
+            TokenTree::Group(g) => {
+                let (open, close) = match g.delimiter() {
+                    Delimiter::Parenthesis => ("(", ")"),
+                    Delimiter::Brace => ("{", "}"),
+                    Delimiter::Bracket => ("[", "]"),
+                    Delimiter::None => ("", ""),
+                };
+                out.push_str(open);
+                out.push(' ');
+                write_tokens(out, g.stream());
+                out.push_str(close);
+            }
+            TokenTree::Ident(t) => out.push_str(&t.to_string()),
+            TokenTree::Punct(t) => out.push(t.as_char()),
+            TokenTree::Literal(t) => out.push_str(&t.to_string()),
+        }
+        out.push(' ');
+        i += 1;
+    }
+}
+
+/// The length of a `#[doc ...]` or `#![doc ...]` attribute at the start of
+/// `tokens`, if there is one.
+fn doc_attr_len(tokens: &[TokenTree]) -> Option<usize> {
+    let is_punct = |t: &TokenTree, c| matches!(t, TokenTree::Punct(p) if p.as_char() == c);
+    if !is_punct(tokens.first()?, '#') {
+        return None;
+    }
+    let bang = usize::from(tokens.get(1).is_some_and(|t| is_punct(t, '!')));
+    match tokens.get(1 + bang)? {
+        TokenTree::Group(g) if g.delimiter() == Delimiter::Bracket => {
+            match g.stream().into_iter().next() {
+                Some(TokenTree::Ident(id)) if id == "doc" => Some(2 + bang),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expand_str(attr: &str, item: &str) -> String {
+        file_creator(syn::parse_str(attr).unwrap(), syn::parse_str(item).unwrap()).to_string()
+    }
+
+    const CLEAN: &str = "
+        /// Cleans the raw table.
+        pub fn clean(raw: &File, columns: Vec<String>, tags: HashSet<String>, verbose: bool)
+            -> Result<File, MyError>
+        {
+            if verbose { println!(\"cleaning\"); }
+            Ok(raw.clone())
+        }";
+
+    #[test]
+    fn expands_to_the_runtime_call() {
+        let out = expand_str("ignore(verbose)", CLEAN);
+        assert!(
+            out.contains(":: lake_runtime :: __private :: run_file_creator ("),
+            "{out}"
+        );
+        assert!(!out.contains("run_file_creator_async"), "{out}");
+        assert!(
+            out.contains(
+                ":: lake_runtime :: __private :: inventory :: submit ! { \
+                 :: lake_runtime :: __private :: Registration (& __LAKE_CREATOR) }"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains("__lake_call . input (\"raw\" , & raw) ;"),
+            "{out}"
+        );
+        assert!(
+            out.contains("__lake_call . arg (\"columns\" , & columns) ;"),
+            "{out}"
+        );
+        assert!(
+            out.contains(
+                "__lake_call . arg_shaped (\"tags\" , & tags , & :: lake_runtime :: __private \
+                 :: Shape :: Set (& :: lake_runtime :: __private :: Shape :: Opaque)) ;"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains("move || -> Result < File , MyError > {"),
+            "{out}"
+        );
+        assert!(
+            out.contains("version : :: core :: option :: Option :: None"),
+            "{out}"
+        );
+        // The ignored parameter is used by the body only, never by the call.
+        assert!(!out.contains("\"verbose\""), "{out}");
+        assert!(!out.contains("& verbose"), "{out}");
+        // The user's doc comment stays on the function.
+        assert!(out.contains("Cleans the raw table."), "{out}");
+    }
+
+    #[test]
+    fn expands_async_with_crate_and_version() {
+        let out = expand_str(
+            "crate = \"my::rt\", version = \"3\"",
+            "async fn fetch(output_uid: &str) -> File { make().await }",
+        );
+        assert!(
+            out.contains(
+                "my :: rt :: __private :: run_file_creator_async (__lake_call , async move {"
+            ),
+            "{out}"
+        );
+        assert!(out.contains(". await"), "{out}");
+        assert!(
+            out.contains("__lake_call . output_uid (output_uid) ;"),
+            "{out}"
+        );
+        assert!(out.contains("Option :: Some (\"3\")"), "{out}");
+        assert!(!out.contains(":: lake_runtime"), "{out}");
+    }
+
+    #[test]
+    fn errors_keep_the_function_unchanged() {
+        let item = "fn f(x: u8) -> String { String::new() }";
+        let out = expand_str("bogus", item);
+        let original: TokenStream = syn::parse_str(item).unwrap();
+        assert!(out.starts_with(&original.to_string()), "{out}");
+        assert!(out.contains("compile_error"), "{out}");
+        assert!(out.contains("unknown argument `bogus`"), "{out}");
+        assert!(out.contains("unsupported return type `String`"), "{out}");
+        assert!(!out.contains("__private"), "{out}");
+    }
+
+    #[test]
+    fn code_hash_ignores_docs_and_layout_only() {
+        let hash = |s: &str| code_hash(&syn::parse_str(s).unwrap());
+        let base = hash("fn f(a: u8) -> File { g(a) }");
+        assert_eq!(
+            base,
+            hash("/// doc\nfn f(a: u8)\n-> File {\n    g(a) // note\n}")
+        );
+        assert_ne!(base, hash("fn f(a: u8) -> File { g(a + 1) }"));
+        assert_ne!(base, hash("#[inline] fn f(a: u8) -> File { g(a) }"));
+        assert_eq!(base.len(), 64);
+    }
+}
