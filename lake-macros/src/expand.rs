@@ -114,6 +114,7 @@ fn expand(args: &FileCreatorArgs, creator: &FileCreator<'_>) -> TokenStream {
                 version: #version,
                 crate_name: ::core::env!("CARGO_PKG_NAME"),
                 crate_version: ::core::env!("CARGO_PKG_VERSION"),
+                manifest_dir: ::core::env!("CARGO_MANIFEST_DIR"),
             };
             #private::inventory::submit! {
                 #private::Registration(&__LAKE_CREATOR)

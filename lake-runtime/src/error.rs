@@ -86,6 +86,10 @@ pub enum Error {
         /// The SQLite error.
         source: rusqlite::Error,
     },
+    /// An I/O error without a known path, e.g. from writing a [`FileWriter`](crate::FileWriter)
+    /// inside a creator body with `?`.
+    #[error("i/o error: {0}")]
+    UnlabelledIo(#[from] std::io::Error),
     /// A `#[file_creator]` run was misused.
     #[error("{0}")]
     Run(String),

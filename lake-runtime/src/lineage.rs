@@ -43,10 +43,10 @@ pub(crate) fn git_info(manifest_dir: &str, source_file: &str, line: u32) -> Opti
         .ok()
         .or_else(|| {
             let names = repo.remotes().ok()?;
-            let first = names.iter().flatten().next()?.to_owned();
+            let first = names.iter().flatten().flatten().next()?.to_owned();
             repo.find_remote(&first).ok()
         })
-        .and_then(|r| r.url().map(strip_credentials));
+        .and_then(|r| r.url().ok().map(strip_credentials));
     let permalink = match (&remote, &commit) {
         (Some(remote), Some(commit)) => {
             let path = resolve_source(manifest_dir, source_file)
