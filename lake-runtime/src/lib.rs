@@ -71,3 +71,8 @@ pub mod __private {
     pub use inventory;
     pub use lake_core::key::Shape;
 }
+
+/// README.md's Rust examples, compiled as doctests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
