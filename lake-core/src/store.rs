@@ -229,6 +229,15 @@ pub enum StoreError {
         /// The store, redacted.
         store: String,
     },
+    /// A store URL or option that cannot be used: unknown scheme, missing
+    /// bucket, unparsable URL, bad option value.
+    #[error("cannot open store {url}: {message}")]
+    Config {
+        /// The URL, redacted.
+        url: String,
+        /// What is wrong with it, naming the offending part.
+        message: String,
+    },
     /// Anything else: network, permissions, server errors.
     #[error("{operation} {path} in {store} failed: {message}")]
     Backend {

@@ -149,12 +149,11 @@ impl Lake {
     pub fn open_with(config: LakeConfig) -> Result<Self> {
         let home = Home::open(&config.home)?;
         let index = Index::open(&home.index_path())?;
-        let store = crate::store::open_store_with(&config.store_url, &config.store_options)
-            .map_err(|e| Error::Config {
-                key: "store".into(),
-                value: crate::store::redact_url(&config.store_url),
-                message: e.to_string(),
-            })?;
+        let options = config
+            .store_options
+            .iter()
+            .fold(crate::store::StoreOptions::new(), |o, (k, v)| o.with(k, v));
+        let store = crate::store::open_store_with(&config.store_url, &options)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 config,

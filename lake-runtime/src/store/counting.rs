@@ -1,0 +1,208 @@
+//! [`CountingStore`]: counts the requests another store receives.
+//!
+//! Laziness (invariant 4) is a claim about requests, so tests check it by
+//! counting them: a cache hit must make zero content GETs.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
+use lake_core::{
+    GetStream, ListPage, ObjectMeta, ObjectVersion, PutMode, Store, StoreError, StorePath,
+};
+
+/// A snapshot of the requests a [`CountingStore`] has passed on.
+///
+/// Failed requests count too: they cost a round trip all the same.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RequestCounts {
+    /// `head` calls.
+    pub head: u64,
+    /// `get` calls.
+    pub get: u64,
+    /// Content bytes received through `get` streams.
+    pub get_bytes: u64,
+    /// `put` and `put_file` calls.
+    pub put: u64,
+    /// Bytes sent by `put` and `put_file`.
+    pub put_bytes: u64,
+    /// `list` calls (pages).
+    pub list: u64,
+    /// `delete` calls.
+    pub delete: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    head: AtomicU64,
+    get: AtomicU64,
+    get_bytes: AtomicU64,
+    put: AtomicU64,
+    put_bytes: AtomicU64,
+    list: AtomicU64,
+    delete: AtomicU64,
+}
+
+fn bump(counter: &AtomicU64, by: u64) {
+    counter.fetch_add(by, Ordering::Relaxed);
+}
+
+/// Wraps a [`Store`] and counts requests and bytes by kind.
+///
+/// # Example
+/// ```
+/// # async fn demo() -> Result<(), lake_core::StoreError> {
+/// use std::sync::Arc;
+/// use lake_core::{Store, StorePath};
+/// use lake_runtime::store::{CountingStore, open_store};
+///
+/// let store = Arc::new(CountingStore::new(open_store("memory://")?));
+/// let missing = StorePath::parse("names/a.json")?;
+/// assert!(store.head(&missing).await.is_err());
+/// assert_eq!(store.counts().head, 1);
+/// assert_eq!(store.counts().get, 0);
+/// # Ok(())
+/// # }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+/// ```
+pub struct CountingStore {
+    inner: Arc<dyn Store>,
+    counters: Arc<Counters>,
+}
+
+impl CountingStore {
+    /// Counts the requests sent to `inner`.
+    pub fn new(inner: Arc<dyn Store>) -> Self {
+        Self {
+            inner,
+            counters: Arc::default(),
+        }
+    }
+
+    /// The counts so far.
+    pub fn counts(&self) -> RequestCounts {
+        let c = &self.counters;
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        RequestCounts {
+            head: load(&c.head),
+            get: load(&c.get),
+            get_bytes: load(&c.get_bytes),
+            put: load(&c.put),
+            put_bytes: load(&c.put_bytes),
+            list: load(&c.list),
+            delete: load(&c.delete),
+        }
+    }
+
+    /// Sets every count back to zero, e.g. between the miss and the hit of a
+    /// test.
+    pub fn reset(&self) {
+        let c = &self.counters;
+        for a in [
+            &c.head,
+            &c.get,
+            &c.get_bytes,
+            &c.put,
+            &c.put_bytes,
+            &c.list,
+            &c.delete,
+        ] {
+            a.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// The wrapped store.
+    pub fn inner(&self) -> &Arc<dyn Store> {
+        &self.inner
+    }
+}
+
+impl fmt::Display for CountingStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.inner, f)
+    }
+}
+
+impl fmt::Debug for CountingStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CountingStore")
+            .field("inner", &self.inner)
+            .field("counts", &self.counts())
+            .finish()
+    }
+}
+
+impl Store for CountingStore {
+    fn head<'a>(&'a self, path: &'a StorePath) -> BoxFuture<'a, Result<ObjectMeta, StoreError>> {
+        bump(&self.counters.head, 1);
+        self.inner.head(path)
+    }
+
+    fn get<'a>(&'a self, path: &'a StorePath) -> BoxFuture<'a, Result<GetStream, StoreError>> {
+        bump(&self.counters.get, 1);
+        async move {
+            let GetStream { meta, chunks } = self.inner.get(path).await?;
+            // Count what is actually received: a reader that stops early
+            // (or a lazy one that never polls) has not downloaded the rest.
+            let counters = self.counters.clone();
+            let chunks = chunks
+                .inspect(move |chunk| {
+                    if let Ok(bytes) = chunk {
+                        bump(&counters.get_bytes, bytes.len() as u64);
+                    }
+                })
+                .boxed();
+            Ok(GetStream { meta, chunks })
+        }
+        .boxed()
+    }
+
+    fn put<'a>(
+        &'a self,
+        path: &'a StorePath,
+        bytes: Bytes,
+        mode: PutMode,
+    ) -> BoxFuture<'a, Result<ObjectVersion, StoreError>> {
+        bump(&self.counters.put, 1);
+        bump(&self.counters.put_bytes, bytes.len() as u64);
+        self.inner.put(path, bytes, mode)
+    }
+
+    fn put_file<'a>(
+        &'a self,
+        path: &'a StorePath,
+        file: &'a std::path::Path,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        bump(&self.counters.put, 1);
+        async move {
+            let result = self.inner.put_file(path, file).await;
+            if result.is_ok() {
+                let size = tokio::fs::metadata(file)
+                    .await
+                    .map(|m| m.len())
+                    .unwrap_or(0);
+                bump(&self.counters.put_bytes, size);
+            }
+            result
+        }
+        .boxed()
+    }
+
+    fn list<'a>(
+        &'a self,
+        prefix: &'a StorePath,
+        after: Option<&'a StorePath>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<ListPage, StoreError>> {
+        bump(&self.counters.list, 1);
+        self.inner.list(prefix, after, limit)
+    }
+
+    fn delete<'a>(&'a self, path: &'a StorePath) -> BoxFuture<'a, Result<(), StoreError>> {
+        bump(&self.counters.delete, 1);
+        self.inner.delete(path)
+    }
+}

@@ -1,0 +1,335 @@
+//! [`LocalBackend`]: a store in a local directory (`file://`).
+//!
+//! `object_store`'s `LocalFileSystem` does the reads, listings and
+//! conditional creates. It has no compare-and-swap, so this module adds one
+//! with advisory file locks, and it uploads files by hard link or copy
+//! instead of through memory.
+
+use std::fmt;
+use std::io::{self, Write};
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use lake_core::{
+    GetStream, ListPage, ObjectMeta, ObjectVersion, PutMode, Store, StoreError, StorePath,
+};
+use object_store::local::LocalFileSystem;
+
+use super::object::{ObjectBackend, to_path};
+
+/// Directory under the root that holds the lock files; hidden from listings.
+pub const LOCKS_DIR: &str = ".lake-locks";
+
+/// Number of lock files. Keys hash onto these stripes, so the directory stays
+/// bounded however many keys are written; two keys sharing a stripe only
+/// serialize their (short) writes.
+const LOCK_STRIPES: usize = 256;
+
+/// A [`Store`] in a local directory, safe for several processes at once.
+///
+/// # Concurrency
+/// - `put` with [`PutMode::Create`] publishes with a hard link, which fails
+///   atomically if the key exists.
+/// - `put` with [`PutMode::Update`], [`PutMode::Overwrite`], `put_file` and
+///   `delete` hold an exclusive lock (`flock`) on one of the lock files under
+///   [`LOCKS_DIR`], so an update's check of the current version and its
+///   rename happen with no other writer in between. Locks are advisory and
+///   need a filesystem with working `flock` (not every NFS mount has it).
+/// - Every write lands in a staging file next to its destination (named
+///   `<file>#<digits>`, which listings skip) and is renamed into place, so a
+///   reader never sees a partial object.
+///
+/// `put_file` hard-links the source when it is on the same filesystem: the
+/// caller must not modify the source in place afterwards (lake's own files
+/// are read-only).
+#[derive(Clone)]
+pub struct LocalBackend {
+    root: PathBuf,
+    fs: Arc<LocalFileSystem>,
+    object: ObjectBackend,
+}
+
+impl LocalBackend {
+    /// Opens (creating it if missing) the store rooted at the directory `root`.
+    pub fn open(root: &FsPath) -> Result<Self, StoreError> {
+        let config = |message: String| StoreError::Config {
+            url: format!("file://{}", root.display()),
+            message,
+        };
+        std::fs::create_dir_all(root.join(LOCKS_DIR))
+            .map_err(|e| config(format!("cannot create {}: {e}", root.display())))?;
+        let root = root
+            .canonicalize()
+            .map_err(|e| config(format!("cannot resolve {}: {e}", root.display())))?;
+        let fs =
+            Arc::new(LocalFileSystem::new_with_prefix(&root).map_err(|e| config(e.to_string()))?);
+        let object = ObjectBackend::new(fs.clone(), &format!("file://{}", root.display()))
+            .with_unsorted_listing()
+            .with_hidden_prefix(LOCKS_DIR);
+        Ok(Self { root, fs, object })
+    }
+
+    /// The store's root directory, absolute.
+    pub fn root(&self) -> &FsPath {
+        &self.root
+    }
+
+    /// Takes the write lock of `key`'s stripe; dropping the file releases it.
+    async fn lock(&self, key: &StorePath) -> Result<std::fs::File, StoreError> {
+        let stripe = blake3::hash(key.as_str().as_bytes()).as_bytes()[0] as usize % LOCK_STRIPES;
+        let lock_path = self.root.join(LOCKS_DIR).join(format!("{stripe:02x}.lock"));
+        let errors = self.object.errors().clone();
+        let task_key = key.to_string();
+        tokio::task::spawn_blocking(move || {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&lock_path)
+                .and_then(|file| file.lock().map(|()| file));
+            file.map_err(|e| errors.io("lock", &task_key, &lock_path, &e))
+        })
+        .await
+        .map_err(|e| {
+            self.object
+                .errors()
+                .backend("lock", key.as_str(), &e.to_string())
+        })?
+    }
+
+    async fn put_locked(
+        &self,
+        path: &StorePath,
+        bytes: Bytes,
+        mode: PutMode,
+    ) -> Result<ObjectVersion, StoreError> {
+        let expected = match mode {
+            // The hard link that publishes a create is atomic on its own.
+            PutMode::Create => return self.object.put_inner(path, bytes, mode).await,
+            PutMode::Overwrite => None,
+            PutMode::Update(version) => Some(version),
+        };
+        let dest = self.dest(path)?;
+        let _lock = self.lock(path).await?;
+        if let Some(expected) = expected {
+            // Missing key: NotFound, per the contract.
+            let current = self.object.head_inner(path).await?;
+            if expected.e_tag.is_none() || current.version.e_tag != expected.e_tag {
+                return Err(StoreError::Precondition {
+                    path: path.to_string(),
+                    store: self.object.to_string(),
+                });
+            }
+        }
+        let errors = self.object.errors().clone();
+        let key = path.to_string();
+        tokio::task::spawn_blocking(move || {
+            write_into_place(&bytes, &dest).map_err(|e| errors.io("put", &key, &dest, &e))
+        })
+        .await
+        .map_err(|e| {
+            self.object
+                .errors()
+                .backend("put", path.as_str(), &e.to_string())
+        })??;
+        // Still under the lock, so this is the version just written, in the
+        // e-tag format `LocalFileSystem` uses for head and get.
+        Ok(self.object.head_inner(path).await?.version)
+    }
+
+    /// The file that holds `path`.
+    fn dest(&self, path: &StorePath) -> Result<PathBuf, StoreError> {
+        self.fs
+            .path_to_filesystem(&to_path(path)?)
+            .map_err(|_| StoreError::InvalidPath {
+                path: path.to_string(),
+            })
+    }
+
+    async fn put_file_locked(&self, path: &StorePath, file: &FsPath) -> Result<(), StoreError> {
+        let dest = self.dest(path)?;
+        let _lock = self.lock(path).await?;
+        let source = file.to_owned();
+        let errors = self.object.errors().clone();
+        let key = path.to_string();
+        tokio::task::spawn_blocking(move || {
+            link_or_copy_into_place(&source, &dest)
+                .map_err(|e| errors.io("put_file", &key, &source, &e))
+        })
+        .await
+        .map_err(|e| {
+            self.object
+                .errors()
+                .backend("put_file", path.as_str(), &e.to_string())
+        })?
+    }
+
+    async fn delete_locked(&self, path: &StorePath) -> Result<(), StoreError> {
+        // Without the lock, an update that already checked the version could
+        // rename its staging file over the deleted key and resurrect it.
+        let _lock = self.lock(path).await?;
+        self.object.delete_inner(path).await
+    }
+}
+
+/// A fresh staging path next to `dest`: `<file>#<digits>`, which
+/// `LocalFileSystem` never lists, so a crash leaves nothing visible.
+fn staging_path(dest: &FsPath) -> PathBuf {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut name = dest.file_name().unwrap_or_default().to_owned();
+    name.push(format!("#{}{n:06}", std::process::id()));
+    dest.with_file_name(name)
+}
+
+/// Publishes `source` at `dest` atomically: hard link (same filesystem) or
+/// copy into a staging file, then rename over `dest`.
+fn link_or_copy_into_place(source: &FsPath, dest: &FsPath) -> io::Result<()> {
+    if let Some(parent) = dest.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    // Fail early and clearly on a missing source instead of in the copy.
+    if !std::fs::metadata(source)?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    for _ in 0..100 {
+        let staging = staging_path(dest);
+        match std::fs::hard_link(source, &staging) {
+            Ok(()) => return rename_into_place(&staging, dest),
+            // A leftover staging file from a crashed process: pick another name.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            // Another filesystem, or links unsupported: copy instead.
+            Err(_) => {}
+        }
+        let mut out = match std::fs::File::create_new(&staging) {
+            Ok(out) => out,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        };
+        let copied = std::fs::File::open(source)
+            .and_then(|mut input| io::copy(&mut input, &mut out))
+            .and_then(|_| out.sync_all());
+        drop(out);
+        if let Err(e) = copied {
+            let _ = std::fs::remove_file(&staging);
+            return Err(e);
+        }
+        return rename_into_place(&staging, dest);
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        "no free staging file name",
+    ))
+}
+
+/// Writes `bytes` to a staging file and renames it over `dest`.
+///
+/// The e-tag of a local object is inode, mtime and size. A freed inode can be
+/// reused at once, and kernels stamp mtimes from a coarse clock, so a write
+/// could repeat an earlier e-tag of the same key and let a stale
+/// compare-and-swap through. Writes of one key are serialized by its lock,
+/// so giving each an mtime strictly after the previous one rules that out.
+fn write_into_place(bytes: &[u8], dest: &FsPath) -> io::Result<()> {
+    if let Some(parent) = dest.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let now = SystemTime::now();
+    let mtime = match std::fs::metadata(dest).and_then(|m| m.modified()) {
+        Ok(previous) => now.max(previous + Duration::from_micros(1)),
+        Err(_) => now,
+    };
+    for _ in 0..100 {
+        let staging = staging_path(dest);
+        let mut out = match std::fs::File::create_new(&staging) {
+            Ok(out) => out,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        };
+        let written = out
+            .write_all(bytes)
+            .and_then(|()| out.set_modified(mtime))
+            .and_then(|()| out.sync_all());
+        drop(out);
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&staging);
+            return Err(e);
+        }
+        return rename_into_place(&staging, dest);
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        "no free staging file name",
+    ))
+}
+
+fn rename_into_place(staging: &FsPath, dest: &FsPath) -> io::Result<()> {
+    let renamed = std::fs::rename(staging, dest);
+    // POSIX rename does nothing when both names already link the same inode
+    // (the same source uploaded twice), which would leave the staging link.
+    match std::fs::remove_file(staging) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound && renamed.is_ok() => Err(e),
+        _ => renamed,
+    }
+}
+
+impl fmt::Display for LocalBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.object, f)
+    }
+}
+
+impl fmt::Debug for LocalBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalBackend")
+            .field("root", &self.root)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store for LocalBackend {
+    fn head<'a>(&'a self, path: &'a StorePath) -> BoxFuture<'a, Result<ObjectMeta, StoreError>> {
+        self.object.head(path)
+    }
+
+    fn get<'a>(&'a self, path: &'a StorePath) -> BoxFuture<'a, Result<GetStream, StoreError>> {
+        self.object.get(path)
+    }
+
+    fn put<'a>(
+        &'a self,
+        path: &'a StorePath,
+        bytes: Bytes,
+        mode: PutMode,
+    ) -> BoxFuture<'a, Result<ObjectVersion, StoreError>> {
+        self.put_locked(path, bytes, mode).boxed()
+    }
+
+    fn put_file<'a>(
+        &'a self,
+        path: &'a StorePath,
+        file: &'a FsPath,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.put_file_locked(path, file).boxed()
+    }
+
+    fn list<'a>(
+        &'a self,
+        prefix: &'a StorePath,
+        after: Option<&'a StorePath>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<ListPage, StoreError>> {
+        self.object.list(prefix, after, limit)
+    }
+
+    fn delete<'a>(&'a self, path: &'a StorePath) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.delete_locked(path).boxed()
+    }
+}

@@ -1,0 +1,655 @@
+//! [`ObjectBackend`]: the [`Store`] contract over any `object_store` backend.
+//!
+//! This is the one place that turns `object_store` errors into
+//! [`StoreError`]s, so the redaction of credentials lives here too.
+
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt, TryStreamExt};
+use lake_core::{
+    GetStream, ListPage, ObjectMeta, ObjectVersion, PutMode, Store, StoreError, StorePath,
+};
+use object_store::path::Path;
+use object_store::{
+    ObjectStore, ObjectStoreExt, PutOptions, PutPayload, UpdateVersion, WriteMultipart,
+};
+use tokio::io::AsyncReadExt;
+
+/// Files at least this large go up by multipart upload; smaller ones in a
+/// single request, which is cheaper and just as atomic.
+pub const MULTIPART_THRESHOLD: u64 = 16 * 1024 * 1024;
+
+/// Size of one multipart part. S3 needs at least 5 MiB for all but the last.
+const PART_SIZE: usize = 8 * 1024 * 1024;
+
+/// Parts in flight at once: bounds memory to about
+/// `(MAX_PARTS_IN_FLIGHT + 1) * PART_SIZE` per upload.
+const MAX_PARTS_IN_FLIGHT: usize = 4;
+
+/// Size of one read from disk while feeding a multipart upload.
+const READ_CHUNK: usize = 1024 * 1024;
+
+/// Query-string and option keys whose values are treated as secrets.
+///
+/// Matched as lowercase substrings, so `X-Amz-Signature`, `sig` (Azure SAS),
+/// `aws_secret_access_key` and `sessionToken` are all caught. Over-redacting a
+/// harmless value costs a less helpful message; under-redacting leaks a
+/// credential (invariant 8), so the list errs wide.
+const SECRET_KEY_PARTS: &[&str] = &[
+    "sig",
+    "token",
+    "key",
+    "secret",
+    "password",
+    "passwd",
+    "pwd",
+    "credential",
+    "auth",
+    "session",
+    "sas",
+];
+
+/// What replaces a secret.
+pub(crate) const REDACTED: &str = "***";
+
+/// True if a config key or query parameter named `key` holds a secret.
+pub(crate) fn is_secret_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    SECRET_KEY_PARTS.iter().any(|part| key.contains(part))
+}
+
+/// `url` with credentials removed, for messages and `Display`.
+///
+/// Removes the userinfo (`user:password@`; Azure's `abfs[s]://container@account`
+/// form keeps its container, which is not a secret), and the value of every
+/// query or fragment parameter whose name looks secret (`sig`, `token`, `key`,
+/// `secret`, `password`, `credential`, ...). Works on text, so an unparsable
+/// URL is redacted too and the rest keeps the user's spelling.
+///
+/// # Example
+/// ```
+/// use lake_runtime::store::redact_url;
+///
+/// assert_eq!(
+///     redact_url("https://me:hunter2@example.com/data?sig=abc&region=eu"),
+///     "https://***@example.com/data?sig=***&region=eu"
+/// );
+/// assert_eq!(redact_url("s3://bucket/prefix"), "s3://bucket/prefix");
+/// ```
+pub fn redact_url(url: &str) -> String {
+    let (main, fragment) = match url.split_once('#') {
+        Some((main, fragment)) => (main, Some(fragment)),
+        None => (url, None),
+    };
+    let (base, query) = match main.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (main, None),
+    };
+
+    let mut out = String::with_capacity(url.len());
+    match base.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            let (authority, path) = rest.split_at(authority_end);
+            out.push_str(scheme);
+            out.push_str("://");
+            match authority.rsplit_once('@') {
+                Some((userinfo, host)) => {
+                    let azure_container =
+                        matches!(scheme, "abfs" | "abfss") && !userinfo.contains(':');
+                    out.push_str(if azure_container { userinfo } else { REDACTED });
+                    out.push('@');
+                    out.push_str(host);
+                }
+                None => out.push_str(authority),
+            }
+            out.push_str(path);
+        }
+        None => out.push_str(base),
+    }
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(&redact_pairs(query));
+    }
+    if let Some(fragment) = fragment {
+        out.push('#');
+        out.push_str(&redact_pairs(fragment));
+    }
+    out
+}
+
+/// `a=1&sig=2` → `a=1&sig=***`.
+fn redact_pairs(pairs: &str) -> String {
+    pairs
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((key, _)) if is_secret_key(key) => format!("{key}={REDACTED}"),
+            _ => pair.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Removes credentials from a backend's error message.
+///
+/// Backends quote request URLs (possibly presigned), and some echo headers or
+/// config. Known secret values are replaced wherever they appear; URLs and
+/// `key=value` tokens go through [`redact_url`].
+pub(crate) fn scrub(message: &str, secrets: &[String]) -> String {
+    let mut message = message.to_owned();
+    for secret in secrets {
+        message = message.replace(secret.as_str(), REDACTED);
+    }
+    message
+        .split_inclusive(char::is_whitespace)
+        .map(|piece| {
+            let token = piece.trim_end();
+            let space = &piece[token.len()..];
+            let token = if token.contains("://") || token.contains('=') {
+                redact_token(token)
+            } else {
+                token.to_owned()
+            };
+            token + space
+        })
+        .collect()
+}
+
+/// Redacts one whitespace-free token of a message.
+fn redact_token(token: &str) -> String {
+    if token.contains("://") {
+        redact_url(token)
+    } else if token.contains('?') {
+        // `path?X-Amz-Signature=...` without a scheme.
+        redact_url(token)
+    } else {
+        redact_pairs(token)
+    }
+}
+
+/// What every error built by a backend needs: its redacted name and the
+/// secrets to scrub. Cheap to clone into `'static` streams.
+#[derive(Clone)]
+pub(crate) struct ErrorContext {
+    store: Arc<str>,
+    secrets: Arc<[String]>,
+}
+
+impl ErrorContext {
+    pub(crate) fn new(redacted_url: &str, secrets: Vec<String>) -> Self {
+        Self {
+            store: redacted_url.into(),
+            secrets: secrets.into(),
+        }
+    }
+
+    /// The store's redacted URL.
+    pub(crate) fn store(&self) -> &str {
+        &self.store
+    }
+
+    /// Maps an `object_store` error, keeping the variants the commit protocol
+    /// branches on distinct.
+    pub(crate) fn map(
+        &self,
+        operation: &'static str,
+        path: &str,
+        error: object_store::Error,
+    ) -> StoreError {
+        let store = self.store.to_string();
+        let path = path.to_owned();
+        match error {
+            object_store::Error::NotFound { .. } => StoreError::NotFound { path, store },
+            object_store::Error::AlreadyExists { .. } => StoreError::AlreadyExists { path, store },
+            object_store::Error::Precondition { .. } => StoreError::Precondition { path, store },
+            object_store::Error::NotImplemented {
+                operation: what, ..
+            } => StoreError::NotSupported {
+                operation: what,
+                store,
+            },
+            object_store::Error::NotSupported { .. } => StoreError::NotSupported {
+                operation: operation.to_owned(),
+                store,
+            },
+            other => self.backend(operation, &path, &other.to_string()),
+        }
+    }
+
+    /// A [`StoreError::Backend`] with `message` scrubbed.
+    pub(crate) fn backend(&self, operation: &'static str, path: &str, message: &str) -> StoreError {
+        StoreError::Backend {
+            operation,
+            path: path.to_owned(),
+            store: self.store.to_string(),
+            message: scrub(message, &self.secrets),
+        }
+    }
+
+    /// A local I/O error, e.g. reading the file given to `put_file`.
+    pub(crate) fn io(
+        &self,
+        operation: &'static str,
+        path: &str,
+        what: &std::path::Path,
+        error: &std::io::Error,
+    ) -> StoreError {
+        self.backend(operation, path, &format!("{}: {error}", what.display()))
+    }
+}
+
+/// Converts a [`StorePath`] (or a listing prefix, which may be empty) to an
+/// `object_store` path without re-encoding, so keys come back verbatim.
+pub(crate) fn to_path(key: &StorePath) -> Result<Path, StoreError> {
+    Path::parse(key.as_str()).map_err(|_| StoreError::InvalidPath {
+        path: key.as_str().to_owned(),
+    })
+}
+
+pub(crate) fn to_meta(meta: object_store::ObjectMeta) -> Result<ObjectMeta, StoreError> {
+    Ok(ObjectMeta {
+        path: StorePath::parse(meta.location.as_ref())?,
+        size: meta.size,
+        last_modified: meta.last_modified,
+        version: ObjectVersion {
+            e_tag: meta.e_tag,
+            version: meta.version,
+        },
+    })
+}
+
+fn to_mode(mode: PutMode) -> object_store::PutMode {
+    match mode {
+        PutMode::Overwrite => object_store::PutMode::Overwrite,
+        PutMode::Create => object_store::PutMode::Create,
+        PutMode::Update(v) => object_store::PutMode::Update(UpdateVersion {
+            e_tag: v.e_tag,
+            version: v.version,
+        }),
+    }
+}
+
+/// A [`Store`] over any [`ObjectStore`]: memory, S3, Azure, GCS, HTTP.
+///
+/// `Display` and `Debug` show only the redacted URL: the wrapped backends'
+/// own `Debug` may print their configuration, credentials included.
+#[derive(Clone)]
+pub struct ObjectBackend {
+    inner: Arc<dyn ObjectStore>,
+    errors: ErrorContext,
+    /// S3, GCS, Azure and memory list in key order, which lets a page stop
+    /// reading early; the local filesystem and HTTP do not.
+    sorted_listing: bool,
+    /// A prefix the backend uses for its own bookkeeping, never listed.
+    hidden_prefix: Option<&'static str>,
+}
+
+impl ObjectBackend {
+    /// Wraps `inner`, known to callers as `url` (redacted before it is kept).
+    ///
+    /// Assumes `inner` lists in key order, as S3, GCS, Azure and memory do.
+    pub fn new(inner: Arc<dyn ObjectStore>, url: &str) -> Self {
+        Self {
+            inner,
+            errors: ErrorContext::new(&redact_url(url), Vec::new()),
+            sorted_listing: true,
+            hidden_prefix: None,
+        }
+    }
+
+    /// Values never to show in an error message, e.g. the secret key the
+    /// backend was configured with, should the backend ever echo it.
+    pub fn with_secrets(mut self, secrets: impl IntoIterator<Item = String>) -> Self {
+        // Short values would mangle unrelated text and are no real secret.
+        let secrets = secrets.into_iter().filter(|s| s.len() >= 4).collect();
+        self.errors = ErrorContext::new(self.errors.store(), secrets);
+        self
+    }
+
+    /// Declares that `inner` lists in no particular order, so every page
+    /// reads the whole listing and sorts it.
+    pub fn with_unsorted_listing(mut self) -> Self {
+        self.sorted_listing = false;
+        self
+    }
+
+    pub(crate) fn with_hidden_prefix(mut self, prefix: &'static str) -> Self {
+        self.hidden_prefix = Some(prefix);
+        self
+    }
+
+    /// The wrapped `object_store` backend.
+    pub fn inner(&self) -> &Arc<dyn ObjectStore> {
+        &self.inner
+    }
+
+    pub(crate) fn errors(&self) -> &ErrorContext {
+        &self.errors
+    }
+
+    pub(crate) async fn head_inner(&self, path: &StorePath) -> Result<ObjectMeta, StoreError> {
+        let location = to_path(path)?;
+        let meta = self
+            .inner
+            .head(&location)
+            .await
+            .map_err(|e| self.errors.map("head", path.as_str(), e))?;
+        to_meta(meta)
+    }
+
+    pub(crate) async fn put_inner(
+        &self,
+        path: &StorePath,
+        bytes: Bytes,
+        mode: PutMode,
+    ) -> Result<ObjectVersion, StoreError> {
+        let location = to_path(path)?;
+        let is_update = matches!(mode, PutMode::Update(_));
+        let opts = PutOptions {
+            mode: to_mode(mode),
+            ..Default::default()
+        };
+        match self
+            .inner
+            .put_opts(&location, PutPayload::from(bytes), opts)
+            .await
+        {
+            Ok(result) => Ok(ObjectVersion {
+                e_tag: result.e_tag,
+                version: result.version,
+            }),
+            // object_store reports an Update of a missing key as a failed
+            // precondition; the contract says NotFound, so tell them apart.
+            Err(object_store::Error::Precondition { .. }) if is_update => {
+                match self.head_inner(path).await {
+                    Err(e) if e.is_not_found() => Err(e),
+                    _ => Err(StoreError::Precondition {
+                        path: path.to_string(),
+                        store: self.errors.store().to_owned(),
+                    }),
+                }
+            }
+            Err(e) => Err(self.errors.map("put", path.as_str(), e)),
+        }
+    }
+
+    async fn get_inner(&self, path: &StorePath) -> Result<GetStream, StoreError> {
+        let location = to_path(path)?;
+        let result = self
+            .inner
+            .get(&location)
+            .await
+            .map_err(|e| self.errors.map("get", path.as_str(), e))?;
+        let meta = to_meta(result.meta.clone())?;
+        let errors = self.errors.clone();
+        let key = path.to_string();
+        let chunks = result
+            .into_stream()
+            .map_err(move |e| errors.map("get", &key, e))
+            .boxed();
+        Ok(GetStream { meta, chunks })
+    }
+
+    async fn put_file_inner(
+        &self,
+        path: &StorePath,
+        file: &std::path::Path,
+    ) -> Result<(), StoreError> {
+        let io = |e: std::io::Error| self.errors.io("put_file", path.as_str(), file, &e);
+        let size = tokio::fs::metadata(file).await.map_err(io)?.len();
+        if size < MULTIPART_THRESHOLD {
+            let bytes = tokio::fs::read(file).await.map_err(io)?;
+            self.put_inner(path, bytes.into(), PutMode::Overwrite)
+                .await?;
+            return Ok(());
+        }
+
+        let location = to_path(path)?;
+        let upload = self
+            .inner
+            .put_multipart(&location)
+            .await
+            .map_err(|e| self.errors.map("put_file", path.as_str(), e))?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+        if let Err(e) = feed(&mut writer, file).await {
+            // Parts already uploaded cost storage until the upload is
+            // aborted; the abort's own failure would hide the real error.
+            let _ = writer.abort().await;
+            return Err(match e {
+                FeedError::Io(e) => io(e),
+                FeedError::Store(e) => self.errors.map("put_file", path.as_str(), e),
+            });
+        }
+        // `finish` aborts the upload itself when completing fails.
+        writer
+            .finish()
+            .await
+            .map_err(|e| self.errors.map("put_file", path.as_str(), e))?;
+        Ok(())
+    }
+
+    async fn list_inner(
+        &self,
+        prefix: &StorePath,
+        after: Option<&StorePath>,
+        limit: usize,
+    ) -> Result<ListPage, StoreError> {
+        // A zero limit could never make progress; treat it as the smallest page.
+        let limit = limit.max(1);
+        let prefix_path = to_path(prefix)?;
+        let prefix_path = (!prefix_path.as_ref().is_empty()).then_some(prefix_path);
+        let stream = match after {
+            Some(after) => self
+                .inner
+                .list_with_offset(prefix_path.as_ref(), &to_path(after)?),
+            None => self.inner.list(prefix_path.as_ref()),
+        };
+        let errors = self.errors.clone();
+        let key = prefix.to_string();
+        let hidden = self.hidden_prefix;
+        let stream = stream
+            .map_err(move |e| errors.map("list", &key, e))
+            .try_filter(move |meta| {
+                let visible = hidden.is_none_or(|hidden| {
+                    let key = meta.location.as_ref();
+                    !(key == hidden
+                        || key
+                            .strip_prefix(hidden)
+                            .is_some_and(|rest| rest.starts_with('/')))
+                });
+                std::future::ready(visible)
+            });
+
+        // One extra object tells whether this is the last page.
+        let mut objects: Vec<object_store::ObjectMeta> = if self.sorted_listing {
+            stream.take(limit + 1).try_collect().await?
+        } else {
+            let mut all: Vec<object_store::ObjectMeta> = stream.try_collect().await?;
+            all.sort_by(|a, b| a.location.cmp(&b.location));
+            all.truncate(limit + 1);
+            all
+        };
+        let more = objects.len() > limit;
+        objects.truncate(limit);
+        let objects = objects
+            .into_iter()
+            .map(to_meta)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = if more {
+            objects.last().map(|m| m.path.clone())
+        } else {
+            None
+        };
+        Ok(ListPage { objects, next })
+    }
+
+    pub(crate) async fn delete_inner(&self, path: &StorePath) -> Result<(), StoreError> {
+        let location = to_path(path)?;
+        match self.inner.delete(&location).await {
+            // Some backends report a missing key; deletes are idempotent.
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.errors.map("delete", path.as_str(), e)),
+        }
+    }
+}
+
+enum FeedError {
+    Io(std::io::Error),
+    Store(object_store::Error),
+}
+
+/// Streams `file` into `writer`, never holding more than the parts in flight.
+async fn feed(writer: &mut WriteMultipart, file: &std::path::Path) -> Result<(), FeedError> {
+    let mut file = tokio::fs::File::open(file).await.map_err(FeedError::Io)?;
+    loop {
+        writer
+            .wait_for_capacity(MAX_PARTS_IN_FLIGHT)
+            .await
+            .map_err(FeedError::Store)?;
+        let mut buf = BytesMut::with_capacity(READ_CHUNK);
+        // `read_buf` may return less than asked; keep filling the chunk so
+        // parts are assembled from few, large pieces.
+        while buf.len() < READ_CHUNK {
+            if file.read_buf(&mut buf).await.map_err(FeedError::Io)? == 0 {
+                break;
+            }
+        }
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let full = buf.len() == READ_CHUNK;
+        writer.put(buf.freeze());
+        if !full {
+            return Ok(());
+        }
+    }
+}
+
+impl fmt::Display for ObjectBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.errors.store())
+    }
+}
+
+impl fmt::Debug for ObjectBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ObjectBackend")
+            .field("url", &self.errors.store())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store for ObjectBackend {
+    fn head<'a>(&'a self, path: &'a StorePath) -> BoxFuture<'a, Result<ObjectMeta, StoreError>> {
+        self.head_inner(path).boxed()
+    }
+
+    fn get<'a>(&'a self, path: &'a StorePath) -> BoxFuture<'a, Result<GetStream, StoreError>> {
+        self.get_inner(path).boxed()
+    }
+
+    fn put<'a>(
+        &'a self,
+        path: &'a StorePath,
+        bytes: Bytes,
+        mode: PutMode,
+    ) -> BoxFuture<'a, Result<ObjectVersion, StoreError>> {
+        self.put_inner(path, bytes, mode).boxed()
+    }
+
+    fn put_file<'a>(
+        &'a self,
+        path: &'a StorePath,
+        file: &'a std::path::Path,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.put_file_inner(path, file).boxed()
+    }
+
+    fn list<'a>(
+        &'a self,
+        prefix: &'a StorePath,
+        after: Option<&'a StorePath>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<ListPage, StoreError>> {
+        self.list_inner(prefix, after, limit).boxed()
+    }
+
+    fn delete<'a>(&'a self, path: &'a StorePath) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.delete_inner(path).boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_url_removes_userinfo() {
+        assert_eq!(redact_url("s3://AKIA:wJalr@bucket/p"), "s3://***@bucket/p");
+        assert_eq!(
+            redact_url("https://token@example.com/x"),
+            "https://***@example.com/x"
+        );
+        // Azure's container@account is not a secret, but a password is.
+        assert_eq!(
+            redact_url("abfss://data@acct.dfs.core.windows.net/p"),
+            "abfss://data@acct.dfs.core.windows.net/p"
+        );
+        assert_eq!(redact_url("abfss://data:pw@acct/p"), "abfss://***@acct/p");
+    }
+
+    #[test]
+    fn redact_url_removes_secret_query_values() {
+        assert_eq!(
+            redact_url("https://a.blob.core.windows.net/c?sv=2020&sig=abc%2F&se=2030"),
+            "https://a.blob.core.windows.net/c?sv=2020&sig=***&se=2030"
+        );
+        assert_eq!(
+            redact_url(
+                "https://b.s3.amazonaws.com/k?X-Amz-Credential=AKIA&X-Amz-Signature=ff&X-Amz-Security-Token=t"
+            ),
+            "https://b.s3.amazonaws.com/k?X-Amz-Credential=***&X-Amz-Signature=***&X-Amz-Security-Token=***"
+        );
+        assert_eq!(
+            redact_url("memory://x?password=p#token=t"),
+            "memory://x?password=***#token=***"
+        );
+        assert_eq!(
+            redact_url("gs://b/p?region=eu&flag"),
+            "gs://b/p?region=eu&flag"
+        );
+    }
+
+    #[test]
+    fn redact_url_keeps_plain_urls_and_paths() {
+        for plain in [
+            "s3://bucket/prefix",
+            "file:///tmp/a b",
+            "/tmp/x",
+            "./rel",
+            "memory://",
+            "not a url",
+        ] {
+            assert_eq!(redact_url(plain), plain);
+        }
+        // Unparsable, yet still redacted.
+        assert_eq!(
+            redact_url("s3://u:p@[bad/x?key=v"),
+            "s3://***@[bad/x?key=***"
+        );
+    }
+
+    #[test]
+    fn scrub_hides_known_secrets_and_urls() {
+        let secrets = vec!["hunter2-long".to_owned()];
+        let message = "error sending request for url (https://h/k?sig=zzz): bad key hunter2-long\nsecret_key=abc";
+        let scrubbed = scrub(message, &secrets);
+        assert!(!scrubbed.contains("hunter2-long"), "{scrubbed}");
+        assert!(!scrubbed.contains("zzz"), "{scrubbed}");
+        assert!(!scrubbed.contains("abc"), "{scrubbed}");
+        assert!(scrubbed.contains("error sending request"), "{scrubbed}");
+    }
+}

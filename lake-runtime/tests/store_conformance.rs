@@ -1,0 +1,263 @@
+//! The `Store` conformance suite against every backend that runs here, and
+//! the URL handling of `open_store`.
+
+#![cfg(feature = "testing")]
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::TryStreamExt;
+use lake_core::{PutMode, Store, StoreError, StorePath};
+use lake_runtime::store::{
+    CountingStore, RequestCounts, StoreOptions, open_store, open_store_with, redact_url,
+};
+use lake_runtime::testing::{Fixture, unique_memory_url};
+
+/// Planted in every URL below; no output may show it.
+const PLANTED: &str = "planted-secret-5f3a9c";
+
+fn memory_fixture() -> Fixture {
+    let url = format!("{}?token={PLANTED}", unique_memory_url());
+    Fixture::new(open_store(&url).expect("open a memory store")).with_planted_secret(PLANTED)
+}
+
+fn file_fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("create a temporary directory");
+    let url = format!("file://{}/store?sig={PLANTED}", dir.path().display());
+    let store = open_store(&url).expect("open a file store");
+    Fixture::new(store)
+        .with_guard(dir)
+        .with_planted_secret(PLANTED)
+}
+
+mod memory {
+    lake_runtime::store_conformance_tests!(super::memory_fixture());
+}
+
+mod file {
+    lake_runtime::store_conformance_tests!(super::file_fixture());
+}
+
+/// The counting wrapper must not change behaviour.
+mod counting {
+    use super::*;
+
+    lake_runtime::store_conformance_tests!(Arc::new(CountingStore::new(
+        open_store(&unique_memory_url()).expect("open")
+    )) as Arc<dyn Store>);
+}
+
+/// Runs when `LAKE_TEST_S3_URL` names a bucket (and prefix) on a server the
+/// `AWS_*` variables point at, e.g. the moto server of the test script.
+mod s3 {
+    use super::*;
+
+    fn s3_store() -> Option<Fixture> {
+        match std::env::var("LAKE_TEST_S3_URL") {
+            Ok(url) => Some(Fixture::new(
+                open_store(&url).expect("open LAKE_TEST_S3_URL"),
+            )),
+            Err(_) => {
+                eprintln!(
+                    "SKIPPED: set LAKE_TEST_S3_URL=s3://bucket/prefix (and AWS_* for the server) to run"
+                );
+                None
+            }
+        }
+    }
+
+    lake_runtime::store_conformance_tests!(s3_store());
+}
+
+fn key(raw: &str) -> StorePath {
+    StorePath::parse(raw).expect("a valid key")
+}
+
+async fn read_all(store: &dyn Store, path: &StorePath) -> Vec<u8> {
+    let chunks: Vec<Bytes> = store
+        .get(path)
+        .await
+        .expect("get")
+        .chunks
+        .try_collect()
+        .await
+        .expect("read");
+    chunks.concat()
+}
+
+#[test]
+fn unknown_scheme_is_named_and_redacted() {
+    let err = open_store("ftp://user:hunter2@example.com/x").unwrap_err();
+    let message = err.to_string();
+    assert!(matches!(err, StoreError::Config { .. }), "{err:?}");
+    assert!(
+        message.contains("\"ftp\"") && message.contains("example.com"),
+        "{message}"
+    );
+    assert!(!message.contains("hunter2"), "{message}");
+}
+
+#[test]
+fn bucket_is_required() {
+    for url in ["s3://", "gs://", "az:///prefix"] {
+        let message = open_store(url).unwrap_err().to_string();
+        assert!(message.contains("missing bucket"), "{url}: {message}");
+    }
+}
+
+#[test]
+fn unparsable_url_is_an_error_naming_it() {
+    let message = open_store("s3://[bad/x?sig=hidden-value")
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("s3://[bad/x"), "{message}");
+    assert!(!message.contains("hidden-value"), "{message}");
+    assert!(open_store("").is_err());
+    assert!(open_store("file://remote-host/x").is_err());
+}
+
+#[test]
+fn cloud_urls_open_without_network() {
+    // Client options apply to every cloud store.
+    let options = StoreOptions::new()
+        .without_env()
+        .with("timeout", "30s")
+        .with("max_retries", "2");
+    for url in [
+        "s3://bucket",
+        "s3://bucket/a/prefix",
+        "gs://bucket/p",
+        "https://example.com/webdav",
+    ] {
+        let store = open_store_with(url, &options).unwrap_or_else(|e| panic!("{url}: {e}"));
+        assert_eq!(store.to_string(), url);
+    }
+}
+
+#[tokio::test]
+async fn same_memory_name_is_the_same_store() {
+    let url = unique_memory_url();
+    let a = open_store(&url).unwrap();
+    let b = open_store(&url).unwrap();
+    assert!(Arc::ptr_eq(&a, &b));
+    let k = key("names/x.json");
+    a.put(&k, Bytes::from_static(b"shared"), PutMode::Create)
+        .await
+        .unwrap();
+    assert_eq!(read_all(&*b, &k).await, b"shared");
+
+    // A prefix is a view into the same named store.
+    let sub = open_store(&format!("{url}/names")).unwrap();
+    assert_eq!(read_all(&*sub, &key("x.json")).await, b"shared");
+
+    // A bare memory:// is private to its caller.
+    let c = open_store("memory://").unwrap();
+    let d = open_store("memory://").unwrap();
+    c.put(&k, Bytes::from_static(b"c"), PutMode::Create)
+        .await
+        .unwrap();
+    assert!(d.head(&k).await.unwrap_err().is_not_found());
+}
+
+#[tokio::test]
+async fn relative_path_becomes_an_absolute_file_store() {
+    // Relative to the current directory, which tests must not change.
+    let dir = tempfile::tempdir_in(".").unwrap();
+    let name = dir.path().file_name().unwrap().to_str().unwrap();
+    let relative = open_store(&format!("./{name}/store")).unwrap();
+    let absolute = dir.path().canonicalize().unwrap().join("store");
+    assert_eq!(
+        relative.to_string(),
+        format!("file://{}", absolute.display())
+    );
+
+    let k = key("blobs/x");
+    relative
+        .put(&k, Bytes::from_static(b"x"), PutMode::Create)
+        .await
+        .unwrap();
+    let again = open_store(&format!("file://{}", absolute.display())).unwrap();
+    assert_eq!(read_all(&*again, &k).await, b"x");
+    assert!(absolute.join("blobs/x").is_file());
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn put_file_hard_links_on_the_same_filesystem() {
+    use std::os::unix::fs::MetadataExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("source");
+    std::fs::write(&source, b"linked").unwrap();
+    let store = open_store(&format!("file://{}/store", dir.path().display())).unwrap();
+    let k = key("blobs/linked");
+    store.put_file(&k, &source).await.unwrap();
+    let dest = dir.path().join("store/blobs/linked");
+    assert_eq!(
+        std::fs::metadata(&dest).unwrap().ino(),
+        std::fs::metadata(&source).unwrap().ino()
+    );
+    let names: Vec<_> = std::fs::read_dir(dir.path().join("store/blobs"))
+        .unwrap()
+        .collect();
+    assert_eq!(names.len(), 1, "staging files left behind: {names:?}");
+}
+
+#[test]
+fn redact_url_examples() {
+    assert_eq!(
+        redact_url("s3://key:secret@bucket/p?region=x"),
+        "s3://***@bucket/p?region=x"
+    );
+    assert_eq!(redact_url("az://c/p?sv=1&sig=abc"), "az://c/p?sv=1&sig=***");
+    assert_eq!(
+        redact_url("https://h/p?X-Amz-Signature=s&token=t"),
+        "https://h/p?X-Amz-Signature=***&token=***"
+    );
+    assert_eq!(redact_url("file:///tmp/lake"), "file:///tmp/lake");
+}
+
+#[test]
+fn options_display_is_redacted() {
+    let options = StoreOptions::new()
+        .with("timeout", "30s")
+        .with("azure_storage_account_key", "c2VjcmV0")
+        .with("google_service_account_key", "{\"private\":1}");
+    let shown = format!("{} {options:?}", options.redacted());
+    assert!(shown.contains("timeout=30s"), "{shown}");
+    assert!(
+        !shown.contains("c2VjcmV0") && !shown.contains("private"),
+        "{shown}"
+    );
+}
+
+#[tokio::test]
+async fn counting_store_counts_requests_and_bytes() {
+    let store = CountingStore::new(open_store(&unique_memory_url()).unwrap());
+    let k = key("blobs/a");
+    store
+        .put(&k, Bytes::from_static(b"12345"), PutMode::Create)
+        .await
+        .unwrap();
+    store.head(&k).await.unwrap();
+    assert_eq!(
+        store.counts(),
+        RequestCounts {
+            head: 1,
+            put: 1,
+            put_bytes: 5,
+            ..RequestCounts::default()
+        }
+    );
+    // Opening a stream is a GET; its bytes count as they arrive.
+    let stream = store.get(&k).await.unwrap();
+    assert_eq!((store.counts().get, store.counts().get_bytes), (1, 0));
+    let _: Vec<Bytes> = stream.chunks.try_collect().await.unwrap();
+    assert_eq!(store.counts().get_bytes, 5);
+    store.list(&key("blobs"), None, 10).await.unwrap();
+    store.delete(&k).await.unwrap();
+    let counts = store.counts();
+    assert_eq!((counts.list, counts.delete), (1, 1));
+    store.reset();
+    assert_eq!(store.counts(), RequestCounts::default());
+}
