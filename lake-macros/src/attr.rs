@@ -58,6 +58,9 @@ fn parse_args(cx: &mut Ctxt, out: &mut FileCreatorArgs, input: ParseStream<'_>) 
         if input.is_empty() {
             break;
         }
+        if !input.peek(Token![,]) {
+            return Err(input.error("expected `,` between the arguments of `#[file_creator]`"));
+        }
         input.parse::<Token![,]>()?;
     }
     Ok(())

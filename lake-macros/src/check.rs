@@ -117,8 +117,8 @@ fn check_params(cx: &mut Ctxt, creator: &FileCreator<'_>) {
                     cx.error_spanned_by(
                         ident,
                         format!(
-                            "parameter `{ident}` looks like a misspelled `{right}`; \
-                             did you mean `{right}`? (rename it if it is an argument)"
+                            "parameter `{ident}` looks like a misspelling; did you mean \
+                             `{right}`? (if it is an argument, pick a name less like `{right}`)"
                         ),
                     );
                 }
@@ -298,6 +298,7 @@ pub(crate) fn pretty(tokens: &dyn ToTokens) -> String {
         ("( ", "("),
         (" )", ")"),
         (" ;", ";"),
+        (" : ", ": "),
     ] {
         s = s.replace(from, to);
     }
@@ -361,6 +362,8 @@ mod tests {
     #[test]
     fn pretty_types() {
         let ty: syn::Type = syn::parse_str("&std::vec::Vec<Option<[u8; 4]>>").unwrap();
+        let generics: syn::Generics = syn::parse_str("<T: Default>").unwrap();
+        assert_eq!(pretty(&generics), "<T: Default>");
         assert_eq!(pretty(&ty), "&std::vec::Vec<Option<[u8; 4]>>");
     }
 }

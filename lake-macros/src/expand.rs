@@ -19,7 +19,7 @@ use crate::ctxt::Ctxt;
 pub(crate) fn file_creator(args: TokenStream, item: TokenStream) -> TokenStream {
     let func: ItemFn = match syn::parse2(item.clone()) {
         Ok(func) => func,
-        Err(e) => return with_errors(item, e),
+        Err(e) => return with_errors(item.clone(), not_a_fn(&item, e)),
     };
     let mut cx = Ctxt::default();
     let args = attr::parse(&mut cx, args);
@@ -28,6 +28,28 @@ pub(crate) fn file_creator(args: TokenStream, item: TokenStream) -> TokenStream 
     match cx.check() {
         Ok(()) => expand(&args, &creator),
         Err(e) => with_errors(item, e),
+    }
+}
+
+/// A function with a syntax error gets syn's message; anything else is not a
+/// function at all, which deserves a plainer one.
+fn not_a_fn(item: &TokenStream, err: syn::Error) -> syn::Error {
+    let has_fn = item
+        .clone()
+        .into_iter()
+        .any(|t| matches!(&t, TokenTree::Ident(id) if id == "fn"));
+    if has_fn {
+        return err;
+    }
+    let first = item.clone().into_iter().find(|t| {
+        // Skip outer attributes and visibility to point at the item keyword.
+        !matches!(t, TokenTree::Punct(_) | TokenTree::Group(_))
+            && !matches!(t, TokenTree::Ident(id) if id == "pub")
+    });
+    let msg = "`#[file_creator]` only applies to functions; put it on a `fn`";
+    match first {
+        Some(t) => syn::Error::new(t.span(), msg),
+        None => syn::Error::new(err.span(), msg),
     }
 }
 
