@@ -27,6 +27,7 @@ mod rt {
             pub version: Option<&'static str>,
             pub crate_name: &'static str,
             pub crate_version: &'static str,
+            pub manifest_dir: &'static str,
         }
 
         pub struct Registration(pub &'static CreatorInfo);
@@ -230,5 +231,6 @@ fn creators_are_registered() {
     assert!(clean.0.source_file.ends_with("expansion.rs"));
     assert!(clean.0.source_line > 100, "line of the `fn` token");
     assert_eq!(clean.0.crate_name, "lake-macros");
+    assert!(clean.0.manifest_dir.ends_with("lake-macros"));
     assert!(!clean.0.crate_version.is_empty());
 }

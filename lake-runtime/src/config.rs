@@ -170,7 +170,10 @@ impl LakeConfigBuilder {
                 None => std::env::current_dir().map_err(|e| Error::io("read", ".", e))?,
             };
             match find_config_file(&start) {
-                Some(path) => (read_config_file(&path)?, path.parent().map(Path::to_path_buf)),
+                Some(path) => (
+                    read_config_file(&path)?,
+                    path.parent().map(Path::to_path_buf),
+                ),
                 None => (FileConfig::default(), None),
             }
         } else {

@@ -127,7 +127,10 @@ pub(crate) fn hash_file(path: &Path) -> Result<(Digest, u64)> {
     let mut hasher = blake3::Hasher::new();
     // mmap + rayon would be faster on huge files; a plain buffered read keeps
     // memory flat and needs no extra dependency.
-    let n = io::copy(&mut io::BufReader::with_capacity(COPY_BUFFER, file), &mut hasher)
-        .map_err(|e| Error::io("read", path, e))?;
+    let n = io::copy(
+        &mut io::BufReader::with_capacity(COPY_BUFFER, file),
+        &mut hasher,
+    )
+    .map_err(|e| Error::io("read", path, e))?;
     Ok((hasher.finalize().into(), n))
 }

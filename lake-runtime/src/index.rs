@@ -53,8 +53,10 @@ impl Index {
         let conn = Connection::open(path).map_err(err)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(err)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
         Ok(Self {
             conn,
@@ -73,10 +75,7 @@ impl Index {
         let json: Option<String> = self
             .conn
             .prepare_cached("SELECT record FROM names WHERE name = ?1")
-            .and_then(|mut s| {
-                s.query_row(params![name.as_str()], |r| r.get(0))
-                    .optional()
-            })
+            .and_then(|mut s| s.query_row(params![name.as_str()], |r| r.get(0)).optional())
             .map_err(|e| self.err(e))?;
         match json {
             // A row that no longer parses (written by a newer lake) is
@@ -168,9 +167,7 @@ impl Index {
             )?;
             Ok(())
         })();
-        result
-            .and_then(|()| tx.commit())
-            .map_err(|e| self.err(e))
+        result.and_then(|()| tx.commit()).map_err(|e| self.err(e))
     }
 
     /// When the index was last refreshed from the store.

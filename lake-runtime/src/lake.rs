@@ -21,8 +21,8 @@ use crate::home::{Home, copy_hashing, hash_file};
 use crate::index::Index;
 use crate::progress::Progress;
 use crate::run::RunManifest;
-use lake_core::key::RunKey;
 use crate::{Error, File, Result};
+use lake_core::key::RunKey;
 
 thread_local! {
     static SCOPED_LAKE: std::cell::RefCell<Option<Lake>> = const { std::cell::RefCell::new(None) };
@@ -245,7 +245,9 @@ impl Lake {
 
     /// Who is acting: git `user.email`, else `$USER@host`.
     pub fn originator(&self) -> &str {
-        self.inner.originator.get_or_init(crate::lineage::originator)
+        self.inner
+            .originator
+            .get_or_init(crate::lineage::originator)
     }
 
     // ---------------------------------------------------------------- records
@@ -420,10 +422,15 @@ impl Lake {
 
         let home = self.inner.home.clone();
         let src = source.to_path_buf();
-        let progress = Progress::new(self.inner.config.progress, meta.len(), &format!("add {name}"));
-        let staged = tokio::task::spawn_blocking(move || stage_source(&home, &src, mode, &progress))
-            .await
-            .expect("staging task panicked")?;
+        let progress = Progress::new(
+            self.inner.config.progress,
+            meta.len(),
+            &format!("add {name}"),
+        );
+        let staged =
+            tokio::task::spawn_blocking(move || stage_source(&home, &src, mode, &progress))
+                .await
+                .expect("staging task panicked")?;
         let linked = staged.linked;
         let result = self
             .commit_staged(staged.path, staged.digest, staged.size, name, lineage)
@@ -633,10 +640,10 @@ impl Lake {
 
     /// The manifest of the finished run `key`, from the index or the store.
     pub(crate) async fn run_manifest(&self, key: &RunKey) -> Result<Option<RunManifest>> {
-        if let Some(json) = self.index().run_manifest(&key.to_hex())? {
-            if let Ok(manifest) = serde_json::from_str::<RunManifest>(&json) {
-                return Ok(Some(manifest));
-            }
+        if let Some(json) = self.index().run_manifest(&key.to_hex())?
+            && let Ok(manifest) = serde_json::from_str::<RunManifest>(&json)
+        {
+            return Ok(Some(manifest));
         }
         let path = StorePath::run_manifest(&key.to_hex());
         let bytes = match self.get_small(&path).await {
@@ -765,7 +772,7 @@ impl Lake {
             None => true,
             Some(at) => {
                 let age = Utc::now().signed_duration_since(at);
-                age.to_std().map_or(false, |age| age >= interval)
+                age.to_std().is_ok_and(|age| age >= interval)
             }
         })
     }
@@ -777,11 +784,7 @@ impl Lake {
         let mut in_store = BTreeSet::new();
         let mut after: Option<StorePath> = None;
         loop {
-            let page = self
-                .inner
-                .store
-                .list(&prefix, after.as_ref(), 1000)
-                .await?;
+            let page = self.inner.store.list(&prefix, after.as_ref(), 1000).await?;
             for object in &page.objects {
                 if let Some(name) = StorePath::name_from_record_path(object.path.as_str()) {
                     in_store.insert(name);
@@ -830,6 +833,7 @@ impl Lake {
         for name in names {
             let record = self.record_async(&name).await?;
             let local_path = self.inner.home.blob_path(&record.blake3);
+            // None: no local copy to check.
             let mut local_ok = None;
             if local_path.exists() {
                 let path = local_path.clone();
@@ -856,23 +860,23 @@ impl Lake {
                     }
                 }
             }
-            let mut store_ok = true;
-            if check_store {
-                if let Some(problem) = self.verify_store_blob(&record).await? {
-                    store_ok = false;
-                    report.problems.push(VerifyProblem {
-                        name: name.clone(),
-                        place: "store",
-                        message: problem,
-                    });
-                    if repair && local_ok == Some(true) {
-                        self.inner.store.put_file(&StorePath::blob(&record.blake3), &local_path).await?;
+            if check_store && let Some(problem) = self.verify_store_blob(&record).await? {
+                report.problems.push(VerifyProblem {
+                    name: name.clone(),
+                    place: "store",
+                    message: problem,
+                });
+                if repair && local_ok == Some(true) {
+                    self.inner
+                        .store
+                        .put_file(&StorePath::blob(&record.blake3), &local_path)
+                        .await?;
+                    if !report.repaired.contains(&name) {
                         report.repaired.push(name.clone());
-                        store_ok = true;
                     }
                 }
             }
-            if local_ok != Some(false) && store_ok {
+            if !report.problems.iter().any(|p| p.name == name) {
                 report.ok.push(name);
             }
         }
@@ -888,7 +892,9 @@ impl Lake {
         let path = StorePath::blob(&record.blake3);
         let got = match self.inner.store.get(&path).await {
             Ok(got) => got,
-            Err(e) if e.is_not_found() => return Ok(Some(format!("store object {path} is missing"))),
+            Err(e) if e.is_not_found() => {
+                return Ok(Some(format!("store object {path} is missing")));
+            }
             Err(e) => return Err(e.into()),
         };
         let mut hasher = blake3::Hasher::new();
@@ -901,7 +907,10 @@ impl Lake {
         }
         let digest: Digest = hasher.finalize().into();
         Ok((digest != record.blake3 || size != record.size).then(|| {
-            format!("store object {path} has blake3 {digest} ({size} bytes), expected {} ({} bytes)", record.blake3, record.size)
+            format!(
+                "store object {path} has blake3 {digest} ({size} bytes), expected {} ({} bytes)",
+                record.blake3, record.size
+            )
         }))
     }
 
@@ -961,7 +970,11 @@ fn stage_source(home: &Home, source: &Path, mode: AddMode, progress: &Progress) 
     copy_into(staged, source, progress)
 }
 
-fn copy_into(staged: tempfile::NamedTempFile, source: &Path, progress: &Progress) -> Result<Staged> {
+fn copy_into(
+    staged: tempfile::NamedTempFile,
+    source: &Path,
+    progress: &Progress,
+) -> Result<Staged> {
     let reader = std::fs::File::open(source).map_err(|e| Error::io("open", source, e))?;
     let (file, tmp_path) = staged.into_parts();
     let (digest, size) = copy_hashing(reader, file, |n| progress.inc(n))

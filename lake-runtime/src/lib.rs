@@ -54,12 +54,12 @@ pub mod testing;
 pub use config::{CONFIG_FILE_NAME, ConfigKey, LakeConfig, LakeConfigBuilder};
 pub use error::{Error, Result};
 pub use file::{File, FileWriter};
-pub use run::{CreatorInfo, MANIFEST_SCHEMA_VERSION, ManifestOutput, RunManifest, creators};
 pub use lake::{AddMode, AddOutcome, Lake, ListEntry, VerifyProblem, VerifyReport};
 #[doc(inline)]
 pub use lake_core::*;
 #[doc(inline)]
 pub use lake_macros::file_creator;
+pub use run::{CreatorInfo, MANIFEST_SCHEMA_VERSION, ManifestOutput, RunManifest, creators};
 
 /// Items used by code that `#[file_creator]` generates. Not public API.
 #[doc(hidden)]

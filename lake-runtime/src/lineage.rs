@@ -24,7 +24,11 @@ pub(crate) fn host() -> String {
 /// `source_file` is `file!()`, relative to the workspace root (or absolute);
 /// it is resolved against `manifest_dir` and its ancestors to build the
 /// permalink.
-pub(crate) fn git_info(manifest_dir: &str, source_file: &str, line: u32) -> Option<lake_core::GitInfo> {
+pub(crate) fn git_info(
+    manifest_dir: &str,
+    source_file: &str,
+    line: u32,
+) -> Option<lake_core::GitInfo> {
     let repo = git2::Repository::discover(manifest_dir).ok()?;
     let workdir = repo.workdir()?.to_path_buf();
     let commit = repo
@@ -106,8 +110,14 @@ pub(crate) fn permalink(remote: &str, commit: &str, path: &str, line: u32) -> Op
         return None;
     }
     let repo_path = repo_path.trim_end_matches('/').trim_end_matches(".git");
-    let separator = if host.contains("gitlab") { "/-/blob/" } else { "/blob/" };
-    Some(format!("https://{host}/{repo_path}{separator}{commit}/{path}#L{line}"))
+    let separator = if host.contains("gitlab") {
+        "/-/blob/"
+    } else {
+        "/blob/"
+    };
+    Some(format!(
+        "https://{host}/{repo_path}{separator}{commit}/{path}#L{line}"
+    ))
 }
 
 #[cfg(test)]
@@ -120,7 +130,10 @@ mod tests {
             strip_credentials("https://user:s3cret@github.com/org/repo.git?token=abc"),
             "https://github.com/org/repo.git"
         );
-        assert_eq!(strip_credentials("git@github.com:org/repo.git"), "git@github.com:org/repo.git");
+        assert_eq!(
+            strip_credentials("git@github.com:org/repo.git"),
+            "git@github.com:org/repo.git"
+        );
     }
 
     #[test]

@@ -13,7 +13,9 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use lake_core::key::{CodeIdentity, KeyParams, RunKey, Shape, encode_arg, open_output_name, output_name};
+use lake_core::key::{
+    CodeIdentity, KeyParams, RunKey, Shape, encode_arg, open_output_name, output_name,
+};
 use lake_core::{Digest, InputRef, Lineage, Name, ParamRecord, RunLineage};
 use serde::{Deserialize, Serialize};
 
@@ -468,7 +470,11 @@ impl Plan {
             outputs.push(p.clone());
         }
         let names: Vec<Name> = outputs.iter().map(|o| o.name.clone()).collect();
-        let git = crate::lineage::git_info(self.info.manifest_dir, self.info.source_file, self.info.source_line);
+        let git = crate::lineage::git_info(
+            self.info.manifest_dir,
+            self.info.source_file,
+            self.info.source_line,
+        );
         let mut committed = Vec::with_capacity(outputs.len());
         for (index, output) in outputs.iter().enumerate() {
             let lineage = RunLineage {
@@ -494,7 +500,12 @@ impl Plan {
             };
             let record = self
                 .lake
-                .commit_output(&output.name, output.blake3, output.size, Lineage::Created(Box::new(lineage)))
+                .commit_output(
+                    &output.name,
+                    output.blake3,
+                    output.size,
+                    Lineage::Created(Box::new(lineage)),
+                )
                 .await?;
             committed.push(ManifestOutput {
                 name: record.name.clone(),
@@ -701,4 +712,3 @@ fn from_files<R: CreatorReturn>(files: Vec<File>) -> R {
 pub fn creators() -> impl Iterator<Item = &'static CreatorInfo> {
     inventory::iter::<Registration>.into_iter().map(|r| r.0)
 }
-

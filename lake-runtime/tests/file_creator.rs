@@ -45,10 +45,18 @@ fn miss_then_hit_in_memory() {
     let before = PROCESS_RUNS.load(Ordering::SeqCst);
     let first = process(&input, "additional data\n".into());
     let second = process(&input, "additional data\n".into());
-    assert_eq!(PROCESS_RUNS.load(Ordering::SeqCst) - before, 1, "second call must skip");
+    assert_eq!(
+        PROCESS_RUNS.load(Ordering::SeqCst) - before,
+        1,
+        "second call must skip"
+    );
     assert_eq!(first, second);
     assert_eq!(first.read_to_string().unwrap(), "data\nadditional data\n");
-    assert!(first.name().as_str().starts_with("process/"), "{}", first.name());
+    assert!(
+        first.name().as_str().starts_with("process/"),
+        "{}",
+        first.name()
+    );
 }
 
 #[file_creator(version = "1")]
@@ -67,7 +75,12 @@ fn error_in_body_commits_nothing() {
     let input = add(&lake, "in", b"x");
     let err = fails(&input, true).unwrap_err();
     assert!(err.to_string().contains("asked to fail"));
-    let names: Vec<_> = lake.list("", true).unwrap().into_iter().map(|e| e.name.to_string()).collect();
+    let names: Vec<_> = lake
+        .list("", true)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name.to_string())
+        .collect();
     assert_eq!(names, ["in"]);
     let ok = fails(&input, false).unwrap();
     assert_eq!(ok.read().unwrap(), b"x");

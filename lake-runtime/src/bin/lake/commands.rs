@@ -197,7 +197,11 @@ async fn add(
         }
     };
     for outcome in outcomes {
-        let verb = if outcome.created { "added" } else { "unchanged" };
+        let verb = if outcome.created {
+            "added"
+        } else {
+            "unchanged"
+        };
         println!(
             "{verb} {} ({} bytes, blake3 {})",
             outcome.record.name,
@@ -219,7 +223,8 @@ fn copy_out(from: &Path, target: &Path) -> Result<()> {
         .with_context(|| format!("cannot write in {}", dir.display()))?;
     let mut src =
         std::fs::File::open(from).with_context(|| format!("cannot open {}", from.display()))?;
-    std::io::copy(&mut src, &mut tmp).with_context(|| format!("cannot write {}", target.display()))?;
+    std::io::copy(&mut src, &mut tmp)
+        .with_context(|| format!("cannot write {}", target.display()))?;
     tmp.persist(target)
         .with_context(|| format!("cannot write {}", target.display()))?;
     Ok(())

@@ -58,7 +58,12 @@ pub(crate) fn listing(
 /// `info`: the record, one field a line.
 pub(crate) fn info(out: &mut impl Write, record: &Record, local: bool) -> io::Result<()> {
     writeln!(out, "name:        {}", record.name)?;
-    writeln!(out, "size:        {} ({} bytes)", human_size(record.size), record.size)?;
+    writeln!(
+        out,
+        "size:        {} ({} bytes)",
+        human_size(record.size),
+        record.size
+    )?;
     writeln!(out, "blake3:      {}", record.blake3)?;
     writeln!(out, "created at:  {}", record.created_at.to_rfc3339())?;
     writeln!(out, "local copy:  {}", if local { "yes" } else { "no" })?;
