@@ -50,7 +50,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut writer = lake.create("walkthrough/data.txt")?;
     writer.write_all(b"some data\n")?;
     let input = writer.commit()?;
-    println!("added {} (blake3 {})", input.name(), input.digest()?.short(16));
+    println!(
+        "added {} (blake3 {})",
+        input.name(),
+        input.digest()?.short(16)
+    );
 
     // 2. The first call computes (unless an earlier run of this example did).
     let output = process(&input)?;

@@ -42,7 +42,7 @@ pub(crate) enum Command {
         /// Remove the source once the lake holds it.
         #[arg(long = "move")]
         move_source: bool,
-        /// Add every file below a directory as NAME/<relative path>.
+        /// Add every file below a directory as `NAME/<relative path>`.
         #[arg(short, long)]
         recursive: bool,
     },
