@@ -38,14 +38,39 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::OnceLock;
 
-/// The `lake` binary under test; panics with instructions if it is missing.
+/// The `lake` binary under test; panics with instructions if it is missing
+/// or is not the real command line (checked once, with `lake --version`).
 pub fn lake_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let bin = find_lake_bin();
+        // A shared target directory can hold another checkout's `lake`
+        // (a stub `fn main() {}` in a worktree, say): refuse it up front
+        // rather than let every test fail on empty output.
+        let version = Command::new(&bin)
+            .arg("--version")
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
+        assert!(
+            String::from_utf8_lossy(&version.stdout).starts_with("lake "),
+            "{} is not the lake command line (`--version` printed {:?}); rebuild it with \
+             `cargo build -p lake-runtime --bin lake` or point LAKE_TEST_BIN at it",
+            bin.display(),
+            String::from_utf8_lossy(&version.stdout)
+        );
+        bin
+    })
+    .clone()
+}
+
+fn find_lake_bin() -> PathBuf {
     if let Some(path) = std::env::var_os("LAKE_TEST_BIN") {
         return PathBuf::from(path);
     }
     let exe = std::env::current_exe().expect("the test executable has a path");
-    // target/<profile>/deps/<test>-<hash> → target/<profile>/lake
+    // target/<profile>/deps/<test>-<hash> -> target/<profile>/lake
     let profile_dir = exe
         .parent()
         .and_then(Path::parent)
@@ -228,6 +253,13 @@ pub fn overwrite(path: &Path, bytes: impl AsRef<[u8]>) {
     #[allow(clippy::permissions_set_readonly_false)] // test files in a temp dir
     perms.set_readonly(false);
     std::fs::set_permissions(path, perms).unwrap();
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// Replaces `path` with a new file (a new inode) holding `bytes`, leaving
+/// any other hard link to the old file untouched.
+pub fn replace(path: &Path, bytes: impl AsRef<[u8]>) {
+    std::fs::remove_file(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     std::fs::write(path, bytes).unwrap();
 }
 

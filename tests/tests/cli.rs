@@ -6,7 +6,9 @@
 
 use std::path::Path;
 
-use lake_tests::{HttpServer, NOT_FOUND_PAGE, Response, TEST_EMAIL, TestDir, files_in, overwrite};
+use lake_tests::{
+    HttpServer, NOT_FOUND_PAGE, Response, TEST_EMAIL, TestDir, files_in, overwrite, replace,
+};
 use serde_json::Value;
 
 /// Bytes that are not UTF-8 and hold NULs, to check byte-exact round trips.
@@ -674,6 +676,40 @@ fn corrupted_local_copy_is_found_by_verify_and_fixed_by_repair() {
         t.lake().args(["cat", "good/one.txt"]).ok(),
         "the real thing"
     );
+}
+
+#[test]
+fn corrupted_local_copy_does_not_corrupt_the_store_object() {
+    // With a file:// store the home may share bytes with the store (a hard
+    // link): then corrupting the local copy in place silently corrupts the
+    // store, the source of truth, and nothing can repair it.
+    let t = TestDir::new();
+    add(&t, &t.write("a", "pristine"), "p.txt", &[]);
+    let hex = digest_of(&t, "p.txt");
+    overwrite(&t.home_blob(&hex), "spoiled");
+    assert_eq!(
+        std::fs::read(t.store_blob(&hex)).unwrap(),
+        b"pristine",
+        "writing the local copy changed the store object (they share an inode)"
+    );
+}
+
+#[test]
+fn replaced_local_copy_is_found_by_verify_and_fixed_by_repair() {
+    // The same as above, with the corrupt copy as a new file (a new inode),
+    // so the store object stays good whether or not the two were linked.
+    let t = TestDir::new();
+    add(&t, &t.write("a", "the real thing"), "r/one.txt", &[]);
+    let hex = digest_of(&t, "r/one.txt");
+    let local = t.home_blob(&hex);
+    replace(&local, "rotten");
+    let err = t.lake().args(["verify"]).fails();
+    assert!(err.contains("r/one.txt"), "{err}");
+    let repaired = t.lake().args(["verify", "--repair"]).ok();
+    assert!(repaired.contains("1 repaired"), "{repaired}");
+    t.lake().args(["verify", "--store"]).ok();
+    assert_eq!(std::fs::read(&local).unwrap(), b"the real thing");
+    assert!(std::fs::metadata(&local).unwrap().permissions().readonly());
 }
 
 #[test]
