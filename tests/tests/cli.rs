@@ -1008,3 +1008,167 @@ fn quiet_flag_is_accepted_and_prints_no_progress() {
     );
     assert_eq!(t.lake().args(["cat", "big.bin"]).ok_bytes().len(), 5 << 20);
 }
+
+// ------------------------------------------------------ more edge cases
+
+#[test]
+fn add_recursive_with_one_bad_file_name_stores_nothing() {
+    let t = TestDir::new();
+    t.write("tree/good.txt", "good");
+    t.write("tree/bad\\name.txt", "bad");
+    let err = t.lake().args(["add", "tree", "t", "-r"]).fails();
+    assert_one_line(&err);
+    assert!(err.contains("bad\\\\name.txt"), "{err}");
+    assert_nothing_stored(&t);
+    assert!(t.path().join("tree/good.txt").is_file());
+}
+
+#[test]
+fn unicode_names_are_accepted() {
+    let t = TestDir::new();
+    add(&t, &t.write("a", "ok"), "données/été 2026.csv", &[]);
+    assert_eq!(t.lake().args(["cat", "données/été 2026.csv"]).ok(), "ok");
+    let listing = t.lake().args(["ls", "données"]).ok();
+    assert!(listing.starts_with("données/été 2026.csv"), "{listing}");
+}
+
+#[test]
+fn add_url_with_move_is_refused() {
+    let t = TestDir::new();
+    let err = t
+        .lake()
+        .args(["add", "http://127.0.0.1:9/x", "x", "--move"])
+        .fails();
+    assert_one_line(&err);
+    assert!(err.contains("--move"), "{err}");
+    assert_nothing_stored(&t);
+}
+
+#[test]
+fn add_http_500_is_an_error_and_stores_nothing() {
+    let t = TestDir::new();
+    let server = HttpServer::start([(
+        "/boom",
+        Response {
+            status: 500,
+            body: b"internal error page".to_vec(),
+        },
+    )]);
+    let err = t.lake().args(["add", &server.url("/boom"), "b"]).fails();
+    assert_one_line(&err);
+    assert!(err.contains("500"), "{err}");
+    assert_nothing_stored(&t);
+}
+
+#[test]
+fn url_credentials_never_reach_errors_or_lineage() {
+    // DESIGN invariant 8: no secrets in output.
+    let t = TestDir::new();
+    let server = HttpServer::start([(
+        "/ok.txt",
+        Response {
+            status: 200,
+            body: b"fine".to_vec(),
+        },
+    )]);
+    let with_secret = |path: &str| server.url(path).replace("http://", "http://user:s3cr3t@");
+    let err = t
+        .lake()
+        .args(["add", &with_secret("/missing"), "m"])
+        .fails();
+    assert!(!err.contains("s3cr3t"), "{err}");
+    let out = t
+        .lake()
+        .args(["add", &with_secret("/ok.txt"), "ok.txt"])
+        .ok();
+    assert!(!out.contains("s3cr3t"), "{out}");
+    let info = t.lake().args(["info", "ok.txt", "--json"]).ok();
+    assert!(!info.contains("s3cr3t"), "{info}");
+    let record = std::fs::read_to_string(t.store_dir().join("names/ok.txt.json")).unwrap();
+    assert!(!record.contains("s3cr3t"), "{record}");
+}
+
+#[test]
+fn get_into_a_missing_directory_is_an_error_naming_it() {
+    let t = TestDir::new();
+    add(&t, &t.write("a", "a"), "a.txt", &[]);
+    let err = t
+        .lake()
+        .args(["get", "a.txt", "-o", "no/such/dir/a.txt"])
+        .fails();
+    assert_one_line(&err);
+    assert!(err.contains("no/such/dir"), "{err}");
+}
+
+#[test]
+fn readding_identical_content_with_move_removes_the_source() {
+    let t = TestDir::new();
+    add(&t, &t.write("a", "same"), "n.txt", &[]);
+    let again = t.write("b", "same");
+    let out = add(&t, &again, "n.txt", &["--move"]);
+    assert!(out.starts_with("unchanged n.txt"), "{out}");
+    assert!(
+        !again.exists(),
+        "the lake holds the bytes, so --move removes the source"
+    );
+    assert_eq!(t.lake().args(["cat", "n.txt"]).ok(), "same");
+}
+
+#[test]
+fn verify_passes_for_store_only_names() {
+    let t = TestDir::new();
+    add(&t, &t.write("a", "a"), "a.txt", &[]);
+    t.lake().args(["evict"]).ok();
+    t.lake().args(["verify"]).ok();
+    t.lake().args(["verify", "--store"]).ok();
+    t.lake().args(["verify", "a.txt"]).ok();
+    // verify never downloads.
+    assert_eq!(t.home_blobs(t.home()), Vec::<std::path::PathBuf>::new());
+}
+
+#[test]
+fn tampered_store_object_is_repaired_from_a_good_local_copy() {
+    let t = TestDir::new();
+    add(&t, &t.write("a", "keep me safe"), "s.txt", &[]);
+    let hex = digest_of(&t, "s.txt");
+    // A new inode, so the local copy stays good even if it was a link.
+    replace(&t.store_blob(&hex), "evil");
+    let err = t.lake().args(["verify", "--store"]).fails();
+    assert!(err.contains("s.txt") && err.contains("store"), "{err}");
+    t.lake().args(["verify", "--store", "--repair"]).ok();
+    t.lake().args(["verify", "--store"]).ok();
+    assert_eq!(std::fs::read(t.store_blob(&hex)).unwrap(), b"keep me safe");
+}
+
+#[test]
+fn missing_store_object_is_a_clear_error_and_found_by_verify() {
+    let t = TestDir::new();
+    add(&t, &t.write("a", "gone soon"), "g.txt", &[]);
+    let hex = digest_of(&t, "g.txt");
+    std::fs::remove_file(t.store_blob(&hex)).unwrap();
+    t.lake().args(["evict"]).ok();
+    let err = t.lake().args(["cat", "g.txt"]).fails();
+    assert_one_line(&err);
+    assert!(
+        err.contains("\"g.txt\"") && err.contains("missing"),
+        "{err}"
+    );
+    let err = t.lake().args(["verify", "--store"]).fails();
+    assert!(err.contains("g.txt"), "{err}");
+}
+
+#[test]
+fn corrupt_download_error_is_one_line() {
+    // Issue 2: "Errors are one clear line on stderr".
+    let t = TestDir::new();
+    add(&t, &t.write("a", "genuine"), "c.txt", &[]);
+    let hex = digest_of(&t, "c.txt");
+    t.lake().args(["evict"]).ok();
+    replace(&t.store_blob(&hex), "forgery");
+    let err = t.lake().args(["cat", "c.txt"]).fails();
+    assert_one_line(&err);
+    assert!(
+        err.contains("corrupt") && err.contains("\"c.txt\""),
+        "{err}"
+    );
+}
