@@ -126,3 +126,405 @@ async fn async_creator_and_sync_creator_inside_tokio() {
     let processed = process(&input, "!".into());
     assert_eq!(processed.read_to_string().unwrap(), "hi!");
 }
+
+// ------------------------------------------------------------------ helpers
+
+fn names_in(lake: &Lake) -> Vec<String> {
+    lake.list("", true)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name.to_string())
+        .collect()
+}
+
+/// A fresh `file://` store directory and a lake on it.
+fn lake_on_dir() -> (Lake, tempfile::TempDir, tempfile::TempDir) {
+    let store = tempfile::tempdir().unwrap();
+    let (lake, home) = lake_on(&format!("file://{}", store.path().display()));
+    (lake, home, store)
+}
+
+/// Runs `check` against a memory store and a file store.
+fn on_both_stores(test: &str, check: impl Fn(&Lake)) {
+    let (lake, _home) = lake_on(&format!("memory://{test}"));
+    check(&lake);
+    let (lake, _home, _store) = lake_on_dir();
+    check(&lake);
+}
+
+// ------------------------------------------------------ recompute on change
+
+static TAG_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[file_creator]
+fn tag(input: &File, label: String) -> File {
+    TAG_RUNS.fetch_add(1, Ordering::SeqCst);
+    let mut out = File::create_output().unwrap();
+    write!(out, "{label}:{}", input.read_to_string().unwrap()).unwrap();
+    out.commit().unwrap()
+}
+
+#[test]
+fn changed_argument_recomputes() {
+    on_both_stores("creator-changed-arg", |lake| {
+        let input = add(lake, "in.txt", b"body");
+        let a = tag(&input, "a".into());
+        let b = tag(&input, "b".into());
+        assert_ne!(a.name(), b.name());
+        assert_eq!(a.read_to_string().unwrap(), "a:body");
+        assert_eq!(b.read_to_string().unwrap(), "b:body");
+        assert_eq!(tag(&input, "a".into()), a, "same argument again is a hit");
+    });
+}
+
+#[test]
+fn changed_input_content_recomputes() {
+    on_both_stores("creator-changed-input", |lake| {
+        let first = add(lake, "v1.txt", b"one");
+        let second = add(lake, "v2.txt", b"two");
+        let a = tag(&first, "x".into());
+        let b = tag(&second, "x".into());
+        assert_ne!(a.name(), b.name());
+        assert_eq!(b.read_to_string().unwrap(), "x:two");
+    });
+}
+
+static LENGTH_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[file_creator]
+fn length(input: &File) -> File {
+    LENGTH_RUNS.fetch_add(1, Ordering::SeqCst);
+    let mut out = File::create_output().unwrap();
+    write!(out, "{}", input.size().unwrap()).unwrap();
+    out.commit().unwrap()
+}
+
+#[test]
+fn same_content_under_a_new_name_is_a_hit() {
+    // The only test that calls `length`; the stores run one after the other.
+    on_both_stores("creator-renamed-input", |lake| {
+        let original = add(lake, "original.txt", b"identical bytes");
+        let copy = add(lake, "elsewhere/copy.txt", b"identical bytes");
+        let before = LENGTH_RUNS.load(Ordering::SeqCst);
+        let a = length(&original);
+        let b = length(&copy);
+        assert_eq!(a.name(), b.name());
+        assert_eq!(
+            LENGTH_RUNS.load(Ordering::SeqCst) - before,
+            1,
+            "no recompute"
+        );
+        assert_eq!(b.read_to_string().unwrap(), "15");
+    });
+}
+
+mod v1 {
+    use super::*;
+
+    #[file_creator(version = "1")]
+    pub fn versioned(input: &File) -> File {
+        let mut out = File::create_output().unwrap();
+        out.write_all(&input.read().unwrap()).unwrap();
+        out.commit().unwrap()
+    }
+}
+
+mod v2 {
+    use super::*;
+
+    #[file_creator(version = "2")]
+    pub fn versioned(input: &File) -> File {
+        let mut out = File::create_output().unwrap();
+        out.write_all(&input.read().unwrap()).unwrap();
+        out.commit().unwrap()
+    }
+}
+
+#[test]
+fn changed_version_recomputes() {
+    on_both_stores("creator-version", |lake| {
+        let input = add(lake, "in", b"v");
+        let a = v1::versioned(&input);
+        let b = v2::versioned(&input);
+        assert_ne!(a.name(), b.name());
+        assert_eq!(v1::versioned(&input), a);
+        let version = |f: &File| match f.record().unwrap().lineage {
+            lake_runtime::Lineage::Created(run) => run.version,
+            other => panic!("not created by a run: {other:?}"),
+        };
+        assert_eq!(version(&a).as_deref(), Some("1"));
+        assert_eq!(version(&b).as_deref(), Some("2"));
+    });
+}
+
+// ------------------------------------------------------ HashMap, 2 processes
+
+const CHILD_STORE_ENV: &str = "LAKE_TEST_HASHMAP_STORE";
+const CHILD_PREFIX: &str = "HASHMAP_OUTPUT_NAME=";
+
+fn hashmap_weights(reverse: bool) -> HashMap<String, u32> {
+    let mut map = HashMap::new();
+    let order: Vec<u32> = if reverse {
+        (0..64).rev().collect()
+    } else {
+        (0..64).collect()
+    };
+    for i in order {
+        map.insert(format!("key-{i}"), i * 7);
+    }
+    map
+}
+
+/// Run by `hashmap_argument_same_name_in_two_processes` in a child process.
+#[test]
+#[ignore = "run as a child process by hashmap_argument_same_name_in_two_processes"]
+fn hashmap_child_process() {
+    let Ok(store) = std::env::var(CHILD_STORE_ENV) else {
+        return;
+    };
+    let (lake, _home) = lake_on(&format!("file://{store}"));
+    let out = lake.scope(|| weighted(hashmap_weights(true)));
+    println!("{CHILD_PREFIX}{}", out.name());
+}
+
+#[test]
+fn hashmap_argument_same_name_in_two_processes() {
+    let store = tempfile::tempdir().unwrap();
+    let (lake, _home) = lake_on(&format!("file://{}", store.path().display()));
+    let parent = lake.scope(|| weighted(hashmap_weights(false)));
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "hashmap_child_process",
+            "--nocapture",
+            "--ignored",
+        ])
+        .env(CHILD_STORE_ENV, store.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "child failed: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let child = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(CHILD_PREFIX))
+        .unwrap_or_else(|| panic!("child printed no name: {stdout}"));
+    assert_eq!(parent.name().as_str(), child);
+}
+
+// ------------------------------------------------------------ panic in body
+
+#[file_creator]
+fn explodes(input: &File) -> File {
+    let mut out = File::create_output().unwrap();
+    out.write_all(&input.read().unwrap()).unwrap();
+    let _staged = out;
+    panic!("boom");
+}
+
+#[test]
+fn panic_in_body_leaves_nothing_visible() {
+    on_both_stores("creator-panic", |lake| {
+        let input = add(lake, "in", b"x");
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| explodes(&input)));
+        assert!(result.is_err());
+        assert_eq!(names_in(lake), ["in"]);
+    });
+}
+
+#[file_creator]
+fn explodes_after_commit(input: &File) -> File {
+    let mut out = File::create_output().unwrap();
+    out.write_all(&input.read().unwrap()).unwrap();
+    let _committed = out.commit().unwrap();
+    panic!("boom after commit");
+}
+
+#[test]
+fn panic_after_output_commit_leaves_nothing_visible() {
+    on_both_stores("creator-panic-after-commit", |lake| {
+        let input = add(lake, "in", b"x");
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            explodes_after_commit(&input)
+        }));
+        assert!(result.is_err());
+        assert_eq!(names_in(lake), ["in"]);
+    });
+}
+
+// ---------------------------------------------------------- partial outputs
+
+static SPLIT_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[file_creator]
+fn split(input: &File) -> (File, File) {
+    SPLIT_RUNS.fetch_add(1, Ordering::SeqCst);
+    let text = input.read_to_string().unwrap();
+    let (head, tail) = text.split_at(text.len() / 2);
+    let mut a = File::create_output().unwrap();
+    a.write_all(head.as_bytes()).unwrap();
+    let mut b = File::create_output().unwrap();
+    b.write_all(tail.as_bytes()).unwrap();
+    (a.commit().unwrap(), b.commit().unwrap())
+}
+
+fn run_manifests(store: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![store.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "json")
+                && path
+                    .parent()
+                    .and_then(|p| p.file_name())
+                    .is_some_and(|n| n == "runs")
+            {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn partial_outputs_are_completed_by_the_next_call() {
+    let (lake, _home, store) = lake_on_dir();
+    let input = add(&lake, "in.txt", b"abcdef");
+    let (a, b) = split(&input);
+    let manifests = run_manifests(store.path());
+    assert_eq!(manifests.len(), 1, "{manifests:?}");
+    // Simulate a crash after the name records but before the manifest.
+    std::fs::remove_file(&manifests[0]).unwrap();
+
+    // A second home (the first one remembers the manifest in its index).
+    let (lake2, _home2) = lake_on(&format!("file://{}", store.path().display()));
+    let input2 = lake2.file("in.txt").unwrap();
+    let (a2, b2) = split(&input2);
+    assert_eq!(a.name(), a2.name());
+    assert_eq!(b.name(), b2.name());
+    assert_eq!(a2.read_to_string().unwrap(), "abc");
+    assert_eq!(b2.read_to_string().unwrap(), "def");
+    assert_eq!(
+        run_manifests(store.path()).len(),
+        1,
+        "the manifest is rewritten"
+    );
+
+    // And the run is now complete: a third home skips it.
+    let (lake3, _home3) = lake_on(&format!("file://{}", store.path().display()));
+    let before = SPLIT_RUNS.load(Ordering::SeqCst);
+    let (a3, _) = split(&lake3.file("in.txt").unwrap());
+    assert_eq!(a3.name(), a.name());
+    assert_eq!(SPLIT_RUNS.load(Ordering::SeqCst), before);
+}
+
+// --------------------------------------------------------- undeclared names
+
+#[file_creator]
+fn sneaky(input: &File) -> lake_runtime::Result<File> {
+    let mut other = File::create("other")?;
+    other.write_all(&input.read()?)?;
+    other.commit()
+}
+
+#[test]
+fn undeclared_name_inside_body_is_refused() {
+    on_both_stores("creator-undeclared", |lake| {
+        let input = add(lake, "in", b"x");
+        let err = sneaky(&input).unwrap_err();
+        assert!(err.to_string().contains("other"), "{err}");
+        assert_eq!(names_in(lake), ["in"]);
+    });
+}
+
+// ------------------------------------------------------------ output_uid(s)
+
+static NAMED_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[file_creator]
+fn named(output_uid: &str, n: u32) -> File {
+    NAMED_RUNS.fetch_add(1, Ordering::SeqCst);
+    let mut out = File::create_output().unwrap();
+    write!(out, "n={n}").unwrap();
+    out.commit().unwrap()
+}
+
+#[test]
+fn explicit_output_uid_skips_when_the_name_exists() {
+    on_both_stores("creator-output-uid", |lake| {
+        let first = lake.scope(|| named("reports/fixed.txt", 1));
+        assert_eq!(first.name().as_str(), "reports/fixed.txt");
+        assert_eq!(first.read_to_string().unwrap(), "n=1");
+        // radops semantics: the name exists, so even other arguments skip.
+        let second = lake.scope(|| named("reports/fixed.txt", 2));
+        assert_eq!(second, first);
+        assert_eq!(second.read_to_string().unwrap(), "n=1");
+        let third = lake.scope(|| named("reports/other.txt", 2));
+        assert_eq!(third.read_to_string().unwrap(), "n=2");
+    });
+}
+
+#[file_creator]
+fn named_many(output_uids: Vec<String>) -> Vec<File> {
+    let mut files = Vec::new();
+    for i in 0..2 {
+        let mut out = File::create_output().unwrap();
+        write!(out, "part {i}").unwrap();
+        files.push(out.commit().unwrap());
+    }
+    files
+}
+
+#[test]
+fn explicit_output_uids_skip_only_when_all_exist() {
+    on_both_stores("creator-output-uids", |lake| {
+        let names = vec!["many/a".to_owned(), "many/b".to_owned()];
+        let files = lake.scope(|| named_many(names.clone()));
+        let got: Vec<_> = files.iter().map(|f| f.name().to_string()).collect();
+        assert_eq!(got, names);
+        assert_eq!(files[1].read_to_string().unwrap(), "part 1");
+        let again = lake.scope(|| named_many(names.clone()));
+        assert_eq!(again, files);
+    });
+}
+
+// ----------------------------------------------------------------- creators
+
+#[test]
+fn creators_lists_this_tests_creators() {
+    let all: Vec<_> = lake_runtime::creators().collect();
+    for name in ["process", "tag", "split", "shout", "named"] {
+        let info = all
+            .iter()
+            .find(|c| c.name == name && c.module_path == module_path!())
+            .unwrap_or_else(|| panic!("{name} not registered"));
+        assert!(info.source_file.ends_with("file_creator.rs"), "{info:?}");
+        assert!(info.source_line > 0);
+        assert_eq!(info.code_hash.len(), 64, "{info:?}");
+        assert!(info.code_hash.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(info.version, None);
+    }
+    let v1 = all
+        .iter()
+        .find(|c| c.path().ends_with("v1::versioned"))
+        .expect("v1::versioned registered");
+    assert_eq!(v1.version, Some("1"));
+    // `process` is defined on this line relative to its `#[file_creator]`.
+    let process = all.iter().find(|c| c.name == "process").unwrap();
+    let source = include_str!("file_creator.rs");
+    let line = source
+        .lines()
+        .nth(process.source_line as usize - 1)
+        .unwrap();
+    assert!(
+        line.contains("fn process("),
+        "line {}: {line}",
+        process.source_line
+    );
+}
