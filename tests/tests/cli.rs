@@ -1172,3 +1172,16 @@ fn corrupt_download_error_is_one_line() {
         "{err}"
     );
 }
+
+#[test]
+fn identical_content_under_two_names_is_stored_once() {
+    let t = TestDir::new();
+    let src = t.write("a", binary_bytes());
+    add(&t, &src, "one.bin", &[]);
+    let out = add(&t, &src, "two.bin", &[]);
+    assert!(out.starts_with("added two.bin"), "{out}");
+    assert_eq!(digest_of(&t, "one.bin"), digest_of(&t, "two.bin"));
+    assert_eq!(files_in(&t.store_dir().join("blobs")).len(), 1);
+    assert_eq!(t.home_blobs(t.home()).len(), 1);
+    assert_eq!(t.lake().args(["cat", "two.bin"]).ok_bytes(), binary_bytes());
+}
