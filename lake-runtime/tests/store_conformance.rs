@@ -54,9 +54,13 @@ mod s3 {
 
     fn s3_store() -> Option<Fixture> {
         match std::env::var("LAKE_TEST_S3_URL") {
-            Ok(url) => Some(Fixture::new(
-                open_store(&url).expect("open LAKE_TEST_S3_URL"),
-            )),
+            Ok(url) => {
+                let mut fixture = Fixture::new(open_store(&url).expect("open LAKE_TEST_S3_URL"));
+                if let Ok(secret) = std::env::var("AWS_SECRET_ACCESS_KEY") {
+                    fixture = fixture.with_planted_secret(secret);
+                }
+                Some(fixture)
+            }
             Err(_) => {
                 eprintln!(
                     "SKIPPED: set LAKE_TEST_S3_URL=s3://bucket/prefix (and AWS_* for the server) to run"
@@ -260,4 +264,28 @@ async fn counting_store_counts_requests_and_bytes() {
     assert_eq!((counts.list, counts.delete), (1, 1));
     store.reset();
     assert_eq!(store.counts(), RequestCounts::default());
+}
+
+#[tokio::test]
+async fn backend_errors_are_scrubbed() {
+    // Nothing listens on port 1: the request fails inside the HTTP client,
+    // whose message quotes the request.
+    let options = StoreOptions::new()
+        .without_env()
+        .with("aws_access_key_id", "AKIAPLANTEDKEYID")
+        .with("aws_secret_access_key", PLANTED)
+        .with("aws_endpoint", "http://127.0.0.1:1")
+        .with("aws_region", "us-east-1")
+        .with("allow_http", "true")
+        .with("max_retries", "0");
+    let store = open_store_with(&format!("s3://bucket/p?token={PLANTED}"), &options).unwrap();
+    let err = store.head(&key("names/a.json")).await.unwrap_err();
+    assert!(matches!(err, StoreError::Backend { .. }), "{err:?}");
+    let shown = format!("{err} {err:?} {store} {store:?}");
+    assert!(!shown.contains(PLANTED), "{shown}");
+    assert!(
+        shown.contains("names/a.json") && shown.contains("s3://bucket/p"),
+        "{shown}"
+    );
+    eprintln!("{err}");
 }
