@@ -289,3 +289,46 @@ async fn backend_errors_are_scrubbed() {
     );
     eprintln!("{err}");
 }
+
+/// Two handles on one directory stand for two processes: their
+/// compare-and-swaps must exclude each other through the lock files.
+#[tokio::test(flavor = "multi_thread")]
+async fn file_cas_holds_across_handles() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", dir.path().display());
+    let (a, b) = (open_store(&url).unwrap(), open_store(&url).unwrap());
+    assert!(!Arc::ptr_eq(&a, &b));
+    let k = key("notes/counter.json");
+    a.put(&k, Bytes::from_static(b"0"), PutMode::Create)
+        .await
+        .unwrap();
+
+    let increment = |store: Arc<dyn Store>, k: StorePath| async move {
+        for _ in 0..20 {
+            loop {
+                let got = store.get(&k).await.unwrap();
+                let version = got.meta.version.clone();
+                let bytes: Vec<Bytes> = got.chunks.try_collect().await.unwrap();
+                let n: u32 = String::from_utf8(bytes.concat()).unwrap().parse().unwrap();
+                let next = Bytes::from((n + 1).to_string());
+                match store.put(&k, next, PutMode::Update(version)).await {
+                    Ok(_) => break,
+                    Err(StoreError::Precondition { .. }) => continue,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        }
+    };
+    let tasks: Vec<_> = (0..4)
+        .map(|i| {
+            tokio::spawn(increment(
+                if i % 2 == 0 { a.clone() } else { b.clone() },
+                k.clone(),
+            ))
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(read_all(&*b, &k).await, b"80");
+}
