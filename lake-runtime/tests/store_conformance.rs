@@ -54,9 +54,13 @@ mod s3 {
 
     fn s3_store() -> Option<Fixture> {
         match std::env::var("LAKE_TEST_S3_URL") {
-            Ok(url) => Some(Fixture::new(
-                open_store(&url).expect("open LAKE_TEST_S3_URL"),
-            )),
+            Ok(url) => {
+                let mut fixture = Fixture::new(open_store(&url).expect("open LAKE_TEST_S3_URL"));
+                if let Ok(secret) = std::env::var("AWS_SECRET_ACCESS_KEY") {
+                    fixture = fixture.with_planted_secret(secret);
+                }
+                Some(fixture)
+            }
             Err(_) => {
                 eprintln!(
                     "SKIPPED: set LAKE_TEST_S3_URL=s3://bucket/prefix (and AWS_* for the server) to run"
@@ -260,4 +264,71 @@ async fn counting_store_counts_requests_and_bytes() {
     assert_eq!((counts.list, counts.delete), (1, 1));
     store.reset();
     assert_eq!(store.counts(), RequestCounts::default());
+}
+
+#[tokio::test]
+async fn backend_errors_are_scrubbed() {
+    // Nothing listens on port 1: the request fails inside the HTTP client,
+    // whose message quotes the request.
+    let options = StoreOptions::new()
+        .without_env()
+        .with("aws_access_key_id", "AKIAPLANTEDKEYID")
+        .with("aws_secret_access_key", PLANTED)
+        .with("aws_endpoint", "http://127.0.0.1:1")
+        .with("aws_region", "us-east-1")
+        .with("allow_http", "true")
+        .with("max_retries", "0");
+    let store = open_store_with(&format!("s3://bucket/p?token={PLANTED}"), &options).unwrap();
+    let err = store.head(&key("names/a.json")).await.unwrap_err();
+    assert!(matches!(err, StoreError::Backend { .. }), "{err:?}");
+    let shown = format!("{err} {err:?} {store} {store:?}");
+    assert!(!shown.contains(PLANTED), "{shown}");
+    assert!(
+        shown.contains("names/a.json") && shown.contains("s3://bucket/p"),
+        "{shown}"
+    );
+    eprintln!("{err}");
+}
+
+/// Two handles on one directory stand for two processes: their
+/// compare-and-swaps must exclude each other through the lock files.
+#[tokio::test(flavor = "multi_thread")]
+async fn file_cas_holds_across_handles() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", dir.path().display());
+    let (a, b) = (open_store(&url).unwrap(), open_store(&url).unwrap());
+    assert!(!Arc::ptr_eq(&a, &b));
+    let k = key("notes/counter.json");
+    a.put(&k, Bytes::from_static(b"0"), PutMode::Create)
+        .await
+        .unwrap();
+
+    let increment = |store: Arc<dyn Store>, k: StorePath| async move {
+        for _ in 0..20 {
+            loop {
+                let got = store.get(&k).await.unwrap();
+                let version = got.meta.version.clone();
+                let bytes: Vec<Bytes> = got.chunks.try_collect().await.unwrap();
+                let n: u32 = String::from_utf8(bytes.concat()).unwrap().parse().unwrap();
+                let next = Bytes::from((n + 1).to_string());
+                match store.put(&k, next, PutMode::Update(version)).await {
+                    Ok(_) => break,
+                    Err(StoreError::Precondition { .. }) => continue,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        }
+    };
+    let tasks: Vec<_> = (0..4)
+        .map(|i| {
+            tokio::spawn(increment(
+                if i % 2 == 0 { a.clone() } else { b.clone() },
+                k.clone(),
+            ))
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(read_all(&*b, &k).await, b"80");
 }

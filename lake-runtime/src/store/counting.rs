@@ -178,15 +178,12 @@ impl Store for CountingStore {
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         bump(&self.counters.put, 1);
         async move {
-            let result = self.inner.put_file(path, file).await;
-            if result.is_ok() {
-                let size = tokio::fs::metadata(file)
-                    .await
-                    .map(|m| m.len())
-                    .unwrap_or(0);
-                bump(&self.counters.put_bytes, size);
+            // Counted up front like `put`'s bytes: a failed upload may still
+            // have sent most of them.
+            if let Ok(meta) = tokio::fs::metadata(file).await {
+                bump(&self.counters.put_bytes, meta.len());
             }
-            result
+            self.inner.put_file(path, file).await
         }
         .boxed()
     }

@@ -352,6 +352,9 @@ fn open_cloud(raw: &str, url: &Url, options: &StoreOptions) -> Result<Arc<dyn St
         env,
         retry,
     };
+    // The builders are called directly rather than through
+    // `object_store::parse_url_opts` (which does the same key parsing)
+    // because retries are configured with `with_retry`, not with options.
     let built = |e: object_store::Error| {
         format!(
             "cannot configure the store: {}",
