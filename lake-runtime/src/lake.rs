@@ -380,7 +380,7 @@ impl Lake {
         progress.finish();
         let actual: Digest = hasher.finalize().into();
         if actual != record.blake3 || size != record.size {
-            tracing::warn!(name = %record.name, %path, "refusing corrupt download");
+            tracing::debug!(name = %record.name, %path, "refusing corrupt download");
             return Err(Error::Corrupt {
                 what: format!("store object {path} for {:?}", record.name.as_str()),
                 expected: record.blake3,

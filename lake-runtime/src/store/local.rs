@@ -2,7 +2,7 @@
 //!
 //! `object_store`'s `LocalFileSystem` does the reads, listings and
 //! conditional creates. It has no compare-and-swap, so this module adds one
-//! with advisory file locks, and it uploads files by hard link or copy
+//! with advisory file locks, and it uploads files by a streaming copy
 //! instead of through memory.
 
 use std::fmt;
@@ -44,9 +44,8 @@ const LOCK_STRIPES: usize = 256;
 ///   `<file>#<digits>`, which listings skip) and is renamed into place, so a
 ///   reader never sees a partial object.
 ///
-/// `put_file` hard-links the source when it is on the same filesystem: the
-/// caller must not modify the source in place afterwards (lake's own files
-/// are read-only).
+/// `put_file` copies the source (reflinking where the filesystem can), so
+/// the store never shares an inode with a home's cached copy.
 #[derive(Clone)]
 pub struct LocalBackend {
     root: PathBuf,
@@ -158,8 +157,7 @@ impl LocalBackend {
         let errors = self.object.errors().clone();
         let key = path.to_string();
         tokio::task::spawn_blocking(move || {
-            link_or_copy_into_place(&source, &dest)
-                .map_err(|e| errors.io("put_file", &key, &source, &e))
+            copy_into_place(&source, &dest).map_err(|e| errors.io("put_file", &key, &source, &e))
         })
         .await
         .map_err(|e| {
@@ -187,9 +185,9 @@ fn staging_path(dest: &FsPath) -> PathBuf {
     dest.with_file_name(name)
 }
 
-/// Publishes `source` at `dest` atomically: hard link (same filesystem) or
-/// copy into a staging file, then rename over `dest`.
-fn link_or_copy_into_place(source: &FsPath, dest: &FsPath) -> io::Result<()> {
+/// Publishes `source` at `dest` atomically: copy into a staging file, fsync,
+/// then rename over `dest`.
+fn copy_into_place(source: &FsPath, dest: &FsPath) -> io::Result<()> {
     if let Some(parent) = dest.parent() {
         std::fs::create_dir_all(parent)?;
     }
@@ -201,14 +199,11 @@ fn link_or_copy_into_place(source: &FsPath, dest: &FsPath) -> io::Result<()> {
         ));
     }
     for _ in 0..100 {
+        // Always a copy, never a hard link: the store must not share an
+        // inode with the caller's file (a home's cached copy, say), or
+        // damage to that file would silently damage the store too.
+        // `io::copy` uses copy_file_range, which reflinks where it can.
         let staging = staging_path(dest);
-        match std::fs::hard_link(source, &staging) {
-            Ok(()) => return rename_into_place(&staging, dest),
-            // A leftover staging file from a crashed process: pick another name.
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            // Another filesystem, or links unsupported: copy instead.
-            Err(_) => {}
-        }
         let mut out = match std::fs::File::create_new(&staging) {
             Ok(out) => out,
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
