@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-use lake_runtime::{Lineage, ListEntry, Record};
+use lake_runtime::{Lineage, ListEntry, Record, RunLineage};
 
 const BOLD: &str = "\x1b[1m";
 const ITALIC: &str = "\x1b[3m";
@@ -78,12 +78,108 @@ pub(crate) fn info(out: &mut impl Write, record: &Record, local: bool) -> io::Re
             writeln!(out, "added at:    {}", added.added_at.to_rfc3339())?;
             writeln!(out, "lake:        {}", added.lake_version)?;
         }
-        Lineage::Created(run) => {
-            writeln!(out, "creator:     {}", run.creator)?;
-            writeln!(out, "originator:  {}", run.originator)?;
-        }
+        Lineage::Created(run) => created(out, record, run)?,
     }
     Ok(())
+}
+
+/// radops' three boxes, top to bottom: inputs → creation method → outputs,
+/// then provenance.
+fn created(out: &mut impl Write, record: &Record, run: &RunLineage) -> io::Result<()> {
+    let inputs: Vec<String> = if run.inputs.is_empty() {
+        vec!["(none)".into()]
+    } else {
+        run.inputs
+            .iter()
+            .map(|i| format!("{}: {} ({})", i.param, i.name, i.blake3.short(12)))
+            .collect()
+    };
+    let mut method = vec![run.creator.clone()];
+    method.extend(
+        run.params
+            .iter()
+            .map(|p| format!("{} = {}", p.name, p.json)),
+    );
+    let mut outputs: Vec<String> = run
+        .outputs
+        .iter()
+        .map(|n| {
+            if n == &record.name {
+                format!("{n}  <- this file")
+            } else {
+                n.to_string()
+            }
+        })
+        .collect();
+    outputs.push(format!("by {} on {}", run.originator, run.host));
+    let width = inputs
+        .iter()
+        .chain(&method)
+        .chain(&outputs)
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(20);
+    writeln!(out)?;
+    draw_box(out, "input files", &inputs, width)?;
+    arrow(out, width)?;
+    draw_box(out, "creation method", &method, width)?;
+    arrow(out, width)?;
+    draw_box(out, "outputs", &outputs, width)?;
+    writeln!(out)?;
+    if let Some(git) = &run.git {
+        if let Some(link) = &git.permalink {
+            writeln!(out, "permalink:   {link}")?;
+        }
+        writeln!(
+            out,
+            "git:         {}{}",
+            git.commit.as_deref().unwrap_or("(no commit)"),
+            if git.dirty { " (dirty)" } else { "" }
+        )?;
+        if let Some(remote) = &git.remote {
+            writeln!(out, "remote:      {remote}")?;
+        }
+    } else {
+        writeln!(out, "git:         (not in a git repository)")?;
+    }
+    writeln!(out, "source:      {}:{}", run.source_file, run.source_line)?;
+    writeln!(
+        out,
+        "versions:    {} {}, lake {}, code {}{}",
+        run.crate_name,
+        run.crate_version,
+        run.lake_version,
+        &run.code_hash[..run.code_hash.len().min(16)],
+        run.version
+            .as_deref()
+            .map(|v| format!(", version {v:?}"))
+            .unwrap_or_default()
+    )?;
+    writeln!(
+        out,
+        "ran:         {} -> {} ({} ms)",
+        run.started_at.to_rfc3339(),
+        run.ended_at.to_rfc3339(),
+        run.duration_ms
+    )?;
+    writeln!(out, "run key:     {}", run.run_key)
+}
+
+fn draw_box(out: &mut impl Write, title: &str, lines: &[String], width: usize) -> io::Result<()> {
+    let rule = width + 2 - title.chars().count() - 3;
+    writeln!(out, "┌─ {title} {}┐", "─".repeat(rule))?;
+    for line in lines {
+        let pad = width - line.chars().count();
+        writeln!(out, "│ {line}{} │", " ".repeat(pad))?;
+    }
+    writeln!(out, "└{}┘", "─".repeat(width + 2))
+}
+
+fn arrow(out: &mut impl Write, width: usize) -> io::Result<()> {
+    let indent = " ".repeat(width / 2 + 1);
+    writeln!(out, "{indent}│")?;
+    writeln!(out, "{indent}▼")
 }
 
 pub(crate) fn human_size(bytes: u64) -> String {
