@@ -142,6 +142,25 @@ impl Index {
         Ok(out)
     }
 
+    /// Every record in the index, sorted by name.
+    pub(crate) fn records(&self) -> Result<Vec<Record>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT record FROM names ORDER BY name")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let json = row.map_err(|e| self.err(e))?;
+            if let Ok(record) = Record::from_json(json.as_bytes()) {
+                out.push(record);
+            }
+        }
+        Ok(out)
+    }
+
     /// Names currently in the index.
     pub(crate) fn names(&self) -> Result<Vec<Name>> {
         Ok(self.list("")?.into_iter().map(|e| e.name).collect())

@@ -914,6 +914,34 @@ impl Lake {
         }))
     }
 
+    /// Committed outputs of the creators linked into this program whose
+    /// code hash (or `version`) differs from the current one, with the reason.
+    /// Outputs of creators this program does not link are not judged.
+    pub fn stale_outputs(&self) -> Result<Vec<crate::run::StaleOutput>> {
+        if self.index_is_stale()? {
+            block_on(self.refresh_async())?;
+        }
+        let creators: std::collections::HashMap<String, &'static crate::CreatorInfo> =
+            crate::creators().map(|c| (c.path(), c)).collect();
+        let mut stale = Vec::new();
+        for record in self.index().records()? {
+            let Lineage::Created(run) = &record.lineage else {
+                continue;
+            };
+            let Some(current) = creators.get(&run.creator) else {
+                continue;
+            };
+            if let Some(reason) = crate::run::staleness(run, current) {
+                stale.push(crate::run::StaleOutput {
+                    name: record.name.clone(),
+                    creator: run.creator.clone(),
+                    reason,
+                });
+            }
+        }
+        Ok(stale)
+    }
+
     /// Drops the local copies of `names` (all names if empty). Returns the
     /// names whose copy was removed.
     pub fn evict(&self, names: &[Name]) -> Result<Vec<Name>> {

@@ -59,7 +59,9 @@ pub use lake::{AddMode, AddOutcome, Lake, ListEntry, VerifyProblem, VerifyReport
 pub use lake_core::*;
 #[doc(inline)]
 pub use lake_macros::file_creator;
-pub use run::{CreatorInfo, MANIFEST_SCHEMA_VERSION, ManifestOutput, RunManifest, creators};
+pub use run::{
+    CreatorInfo, MANIFEST_SCHEMA_VERSION, ManifestOutput, RunManifest, StaleOutput, creators,
+};
 
 /// Items used by code that `#[file_creator]` generates. Not public API.
 #[doc(hidden)]

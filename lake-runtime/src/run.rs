@@ -708,6 +708,99 @@ fn from_files<R: CreatorReturn>(files: Vec<File>) -> R {
     }
 }
 
+/// A committed output whose creator's code identity differs from the one
+/// linked into this program; see [`Lake::stale_outputs`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StaleOutput {
+    /// The output's name.
+    pub name: Name,
+    /// The creator's path.
+    pub creator: String,
+    /// Why it is stale, e.g. `code changed (hash 1a2b… → 3c4d…)`.
+    pub reason: String,
+}
+
+/// Why an output made by `lineage` is stale against `current`, if it is.
+pub(crate) fn staleness(lineage: &RunLineage, current: &CreatorInfo) -> Option<String> {
+    let short = |h: &str| h.chars().take(12).collect::<String>();
+    match (lineage.version.as_deref(), current.version) {
+        (Some(old), Some(new)) if old != new => {
+            Some(format!("version changed from {old:?} to {new:?}"))
+        }
+        (Some(_), Some(_)) => None,
+        (None, Some(new)) => Some(format!("version {new:?} was added since it ran")),
+        (Some(old), None) => Some(format!("version {old:?} was removed since it ran")),
+        (None, None) if lineage.code_hash != current.code_hash => Some(format!(
+            "code changed (hash {}… → {}…)",
+            short(&lineage.code_hash),
+            short(current.code_hash)
+        )),
+        (None, None) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(version: Option<&'static str>, code_hash: &'static str) -> CreatorInfo {
+        CreatorInfo {
+            name: "f",
+            module_path: "m",
+            source_file: "src/lib.rs",
+            source_line: 1,
+            code_hash,
+            version,
+            crate_name: "c",
+            crate_version: "0.1.0",
+            manifest_dir: ".",
+        }
+    }
+
+    fn lineage(version: Option<&str>, code_hash: &str) -> RunLineage {
+        let now = Utc::now();
+        RunLineage {
+            creator: "m::f".into(),
+            source_file: "src/lib.rs".into(),
+            source_line: 1,
+            code_hash: code_hash.into(),
+            version: version.map(str::to_owned),
+            run_key: "00".repeat(32),
+            output_index: 0,
+            outputs: vec![],
+            inputs: vec![],
+            params: vec![],
+            originator: "a@b".into(),
+            lake_version: "0.1.0".into(),
+            crate_name: "c".into(),
+            crate_version: "0.1.0".into(),
+            git: None,
+            started_at: now,
+            ended_at: now,
+            duration_ms: 0,
+            host: "h".into(),
+        }
+    }
+
+    #[test]
+    fn staleness_compares_version_before_code_hash() {
+        assert_eq!(staleness(&lineage(None, "aaaa"), &info(None, "aaaa")), None);
+        assert!(
+            staleness(&lineage(None, "aaaa"), &info(None, "bbbb"))
+                .unwrap()
+                .starts_with("code changed")
+        );
+        // A pinned version keeps the output fresh across code edits.
+        assert_eq!(
+            staleness(&lineage(Some("1"), "aaaa"), &info(Some("1"), "bbbb")),
+            None
+        );
+        assert!(staleness(&lineage(Some("1"), "a"), &info(Some("2"), "a")).is_some());
+        assert!(staleness(&lineage(None, "a"), &info(Some("2"), "a")).is_some());
+        assert!(staleness(&lineage(Some("1"), "a"), &info(None, "a")).is_some());
+    }
+}
+
 /// Every `#[file_creator]` linked into this program.
 pub fn creators() -> impl Iterator<Item = &'static CreatorInfo> {
     inventory::iter::<Registration>.into_iter().map(|r| r.0)
