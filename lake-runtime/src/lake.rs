@@ -63,6 +63,16 @@ struct Inner {
     home: Home,
     index: Mutex<Index>,
     originator: OnceLock<String>,
+    memo: Mutex<Memo>,
+}
+
+/// In-process memo of immutable facts: a name's digest never changes once
+/// committed, nor does a finished run's output list. A warm cache hit is
+/// answered from here without SQLite, JSON or the async runtime.
+#[derive(Default)]
+struct Memo {
+    digests: std::collections::HashMap<Name, Digest>,
+    runs: std::collections::HashMap<RunKey, Arc<[Name]>>,
 }
 
 impl fmt::Debug for Lake {
@@ -161,6 +171,7 @@ impl Lake {
                 home,
                 index: Mutex::new(index),
                 originator: OnceLock::new(),
+                memo: Mutex::new(Memo::default()),
             }),
         })
     }
@@ -267,13 +278,44 @@ impl Lake {
 
     pub(crate) async fn try_record(&self, name: &Name) -> Result<Option<Record>> {
         if let Some(record) = self.index().get(name)? {
+            self.remember_digest(&record);
             return Ok(Some(record));
         }
         let Some(record) = self.fetch_record_from_store(name).await? else {
             return Ok(None);
         };
         self.index().insert(&record)?;
+        self.remember_digest(&record);
         Ok(Some(record))
+    }
+
+    fn memo(&self) -> MutexGuard<'_, Memo> {
+        // The memo holds only immutable facts, valid even after a panic.
+        self.inner
+            .memo
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    fn remember_digest(&self, record: &Record) {
+        self.memo()
+            .digests
+            .insert(record.name.clone(), record.blake3);
+    }
+
+    /// The digest of `name` if this process has already seen its record.
+    pub(crate) fn cached_digest(&self, name: &Name) -> Option<Digest> {
+        self.memo().digests.get(name).copied()
+    }
+
+    /// The outputs of run `key` if this process has already seen its manifest.
+    pub(crate) fn cached_run(&self, key: &RunKey) -> Option<Arc<[Name]>> {
+        self.memo().runs.get(key).cloned()
+    }
+
+    fn remember_run(&self, manifest: &RunManifest) {
+        let names: Arc<[Name]> = manifest.outputs.iter().map(|o| o.name.clone()).collect();
+        self.memo().runs.insert(manifest.key, names);
     }
 
     async fn fetch_record_from_store(&self, name: &Name) -> Result<Option<Record>> {
@@ -643,6 +685,7 @@ impl Lake {
         if let Some(json) = self.index().run_manifest(&key.to_hex())?
             && let Ok(manifest) = serde_json::from_str::<RunManifest>(&json)
         {
+            self.remember_run(&manifest);
             return Ok(Some(manifest));
         }
         let path = StorePath::run_manifest(&key.to_hex());
@@ -658,6 +701,7 @@ impl Lake {
             })?;
         self.index()
             .insert_run_manifest(&key.to_hex(), &String::from_utf8_lossy(&bytes))?;
+        self.remember_run(&manifest);
         Ok(Some(manifest))
     }
 
@@ -725,6 +769,7 @@ impl Lake {
             Ok(_) => {
                 self.index()
                     .insert_run_manifest(&key, &String::from_utf8_lossy(&json))?;
+                self.remember_run(&manifest);
                 Ok(manifest)
             }
             Err(e) if e.is_already_exists() => Ok(self

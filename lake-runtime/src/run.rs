@@ -357,6 +357,33 @@ impl Call {
         self.explicit_outputs = Some(out);
     }
 
+    /// A warm hit answered from the in-process memo alone: no runtime, no
+    /// SQLite, no JSON. `None` means "ask the slow path", never "miss".
+    fn memo_hit(&self) -> Option<Vec<File>> {
+        if self.error.is_some() || self.explicit_outputs.is_some() {
+            return None;
+        }
+        let lake = match self.inputs.first() {
+            Some((_, file)) => file.lake().clone(),
+            None => Lake::current().ok()?,
+        };
+        let mut key = KeyParams::new(&self.info.path(), self.info.code_identity());
+        for arg in &self.args {
+            key = key.with_arg(arg.name, &arg.canonical);
+        }
+        for (param, file) in &self.inputs {
+            let digest = file.lake().cached_digest(file.name())?;
+            key = key.with_input(param, file.name(), &digest);
+        }
+        let names = lake.cached_run(&key.compute())?;
+        Some(
+            names
+                .iter()
+                .map(|n| File::from_parts(lake.clone(), n.clone()))
+                .collect(),
+        )
+    }
+
     /// Resolves input digests and computes the key.
     async fn plan(self) -> Result<Plan> {
         if let Some(error) = self.error {
@@ -635,6 +662,10 @@ where
     F: FnOnce() -> R,
 {
     let info = call.info;
+    if let Some(files) = call.memo_hit() {
+        tracing::info!("skipping {}: outputs exist", info.path());
+        return from_files::<R>(files);
+    }
     let plan = match block_on(call.plan()) {
         Ok(plan) => plan,
         Err(e) => return R::from_lake_error(e),
@@ -672,6 +703,10 @@ where
     Fut: Future<Output = R>,
 {
     let info = call.info;
+    if let Some(files) = call.memo_hit() {
+        tracing::info!("skipping {}: outputs exist", info.path());
+        return from_files::<R>(files);
+    }
     let plan = match call.plan().await {
         Ok(plan) => plan,
         Err(e) => return R::from_lake_error(e),
