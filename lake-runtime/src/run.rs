@@ -774,6 +774,11 @@ pub(crate) fn staleness(lineage: &RunLineage, current: &CreatorInfo) -> Option<S
     }
 }
 
+/// Every `#[file_creator]` linked into this program.
+pub fn creators() -> impl Iterator<Item = &'static CreatorInfo> {
+    inventory::iter::<Registration>.into_iter().map(|r| r.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -834,9 +839,4 @@ mod tests {
         assert!(staleness(&lineage(None, "a"), &info(Some("2"), "a")).is_some());
         assert!(staleness(&lineage(Some("1"), "a"), &info(None, "a")).is_some());
     }
-}
-
-/// Every `#[file_creator]` linked into this program.
-pub fn creators() -> impl Iterator<Item = &'static CreatorInfo> {
-    inventory::iter::<Registration>.into_iter().map(|r| r.0)
 }
