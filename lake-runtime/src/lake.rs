@@ -157,13 +157,20 @@ impl Lake {
 
     /// Opens the lake described by `config`, creating the home if needed.
     pub fn open_with(config: LakeConfig) -> Result<Self> {
-        let home = Home::open(&config.home)?;
-        let index = Index::open(&home.index_path())?;
         let options = config
             .store_options
             .iter()
             .fold(crate::store::StoreOptions::new(), |o, (k, v)| o.with(k, v));
         let store = crate::store::open_store_with(&config.store_url, &options)?;
+        Self::open_with_store(config, store)
+    }
+
+    /// Opens a lake on an already built store, e.g. a
+    /// [`CountingStore`](crate::store::CountingStore) wrapping the real one.
+    /// `config.store_url` is then only used for display.
+    pub fn open_with_store(config: LakeConfig, store: Arc<dyn Store>) -> Result<Self> {
+        let home = Home::open(&config.home)?;
+        let index = Index::open(&home.index_path())?;
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
