@@ -41,6 +41,7 @@ mod blocking;
 mod config;
 mod error;
 mod file;
+mod gc;
 mod home;
 mod index;
 mod lake;
@@ -54,6 +55,7 @@ pub mod testing;
 pub use config::{CONFIG_FILE_NAME, ConfigKey, LakeConfig, LakeConfigBuilder};
 pub use error::{Error, Result};
 pub use file::{File, FileWriter};
+pub use gc::{DEFAULT_GC_GRACE, GcItem, GcOptions, GcReport, GcTally};
 pub use lake::{AddMode, AddOutcome, Lake, ListEntry, VerifyProblem, VerifyReport};
 #[doc(inline)]
 pub use lake_core::*;
