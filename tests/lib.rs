@@ -438,3 +438,126 @@ fn read_request_path(stream: &mut std::net::TcpStream) -> String {
         .unwrap_or("")
         .to_owned()
 }
+
+// ------------------------------------------------------- real test servers
+
+/// A real object-store server for the tests, from `LAKE_TEST_<X>_URL` and
+/// `LAKE_TEST_<X>_OPTS` (comma-separated `key=value` store options), as
+/// exported by `scripts/servers`.
+#[derive(Debug, Clone)]
+pub struct TestServer {
+    /// `MOTO`, `S3S` or `AZURITE`.
+    pub kind: String,
+    /// The store URL, e.g. `s3://lake-test`.
+    pub url: String,
+    /// The store options.
+    pub options: Vec<(String, String)>,
+}
+
+impl TestServer {
+    /// The server `kind` if its variables are set. Otherwise prints a loud
+    /// skip message and returns `None`, or panics when `CI=true`, where every
+    /// server must be present.
+    pub fn from_env(kind: &str) -> Option<Self> {
+        let url = std::env::var(format!("LAKE_TEST_{kind}_URL")).ok();
+        let Some(url) = url.filter(|u| !u.trim().is_empty()) else {
+            let message = format!(
+                "LAKE_TEST_{kind}_URL is not set: SKIPPING this test against {kind}; \
+                 start the servers with scripts/servers"
+            );
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "{message} (CI=true requires it)"
+            );
+            eprintln!("=== {message} ===");
+            return None;
+        };
+        let options = std::env::var(format!("LAKE_TEST_{kind}_OPTS"))
+            .unwrap_or_default()
+            .split(',')
+            .filter_map(|kv| {
+                let (k, v) = kv.split_once('=')?;
+                Some((k.trim().to_owned(), v.trim().to_owned()))
+            })
+            .collect();
+        Some(Self {
+            kind: kind.to_owned(),
+            url: url.trim_end_matches('/').to_owned(),
+            options,
+        })
+    }
+
+    /// A store URL below a fresh, unique prefix, so tests never collide.
+    pub fn fresh_url(&self, tag: &str) -> String {
+        format!("{}/{}", self.url, unique_prefix(tag))
+    }
+
+    /// The value of option `key`, if set.
+    pub fn option(&self, key: &str) -> Option<&str> {
+        self.options
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The options as `lake_runtime` store options (environment ignored).
+    pub fn store_options(&self) -> lake_runtime::store::StoreOptions {
+        self.options
+            .iter()
+            .fold(lake_runtime::store::StoreOptions::new(), |o, (k, v)| {
+                o.with(k, v)
+            })
+    }
+
+    /// The options as `(LAKE_STORE_OPT_<KEY>, value)` variables.
+    pub fn env_vars(&self) -> Vec<(String, String)> {
+        self.options
+            .iter()
+            .map(|(k, v)| {
+                (
+                    format!("LAKE_STORE_OPT_{}", k.to_ascii_uppercase()),
+                    v.clone(),
+                )
+            })
+            .collect()
+    }
+
+    /// Points `cmd` at `store_url` on this server.
+    pub fn apply(&self, cmd: &mut LakeCmd, store_url: &str) {
+        cmd.env("LAKE_STORE", store_url);
+        for (k, v) in self.env_vars() {
+            cmd.env(k, v);
+        }
+    }
+}
+
+/// `<tag>-<pid>-<nanos>-<counter>`: unique across processes and calls.
+pub fn unique_prefix(tag: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!(
+        "{tag}-{}-{nanos}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The example binary `name`, built next to the `lake` binary
+/// (`cargo build -p lake-examples --examples`).
+pub fn example_bin(name: &str) -> PathBuf {
+    let bin = lake_bin()
+        .parent()
+        .expect("lake lives in target/<profile>")
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.is_file(),
+        "{} is missing; run `cargo test --workspace` or `cargo build -p lake-examples --examples`",
+        bin.display()
+    );
+    bin
+}

@@ -3,9 +3,10 @@
 //! Laziness (invariant 4) is a claim about requests, so tests check it by
 //! counting them: a cache hit must make zero content GETs.
 
+use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -71,6 +72,9 @@ fn bump(counter: &AtomicU64, by: u64) {
 pub struct CountingStore {
     inner: Arc<dyn Store>,
     counters: Arc<Counters>,
+    /// `get` calls and bytes received, by the key's first segment
+    /// (`blobs`, `names`, `runs`, `notes`).
+    gets_by_top: Arc<Mutex<BTreeMap<String, (u64, u64)>>>,
 }
 
 impl CountingStore {
@@ -79,6 +83,7 @@ impl CountingStore {
         Self {
             inner,
             counters: Arc::default(),
+            gets_by_top: Arc::default(),
         }
     }
 
@@ -97,6 +102,17 @@ impl CountingStore {
         }
     }
 
+    /// `get` calls and content bytes received for keys whose first segment
+    /// is `top`: `gets_under("blobs")` counts content downloads only.
+    pub fn gets_under(&self, top: &str) -> (u64, u64) {
+        self.gets_by_top
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(top)
+            .copied()
+            .unwrap_or_default()
+    }
+
     /// Sets every count back to zero, e.g. between the miss and the hit of a
     /// test.
     pub fn reset(&self) {
@@ -112,6 +128,10 @@ impl CountingStore {
         ] {
             a.store(0, Ordering::Relaxed);
         }
+        self.gets_by_top
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 
     /// The wrapped store.
@@ -143,15 +163,34 @@ impl Store for CountingStore {
 
     fn get<'a>(&'a self, path: &'a StorePath) -> BoxFuture<'a, Result<GetStream, StoreError>> {
         bump(&self.counters.get, 1);
+        let top = path
+            .as_str()
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        self.gets_by_top
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(top.clone())
+            .or_default()
+            .0 += 1;
         async move {
             let GetStream { meta, chunks } = self.inner.get(path).await?;
             // Count what is actually received: a reader that stops early
             // (or a lazy one that never polls) has not downloaded the rest.
             let counters = self.counters.clone();
+            let by_top = self.gets_by_top.clone();
             let chunks = chunks
                 .inspect(move |chunk| {
                     if let Ok(bytes) = chunk {
                         bump(&counters.get_bytes, bytes.len() as u64);
+                        by_top
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .entry(top.clone())
+                            .or_default()
+                            .1 += bytes.len() as u64;
                     }
                 })
                 .boxed();
