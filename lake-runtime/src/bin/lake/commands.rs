@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use lake_runtime::{AddMode, Lake, LakeConfigBuilder, Name};
+use lake_runtime::{AddMode, GcOptions, Lake, LakeConfigBuilder, Name};
 
 use crate::lowargs::{Command, GlobalArgs, LowArgs};
 use crate::render;
@@ -163,6 +163,25 @@ async fn dispatch(lake: &Lake, command: Command) -> Result<ExitCode> {
             } else {
                 ExitCode::from(1)
             })
+        }
+        Command::Gc {
+            grace,
+            dry_run,
+            json,
+        } => {
+            let options = GcOptions {
+                grace: std::time::Duration::from_secs(grace),
+                dry_run,
+            };
+            let report = lake.gc_async(&options).await?;
+            let mut out = std::io::stdout().lock();
+            if json {
+                serde_json::to_writer_pretty(&mut out, &report)?;
+                writeln!(out)?;
+            } else {
+                render::gc(&mut out, &report)?;
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Evict { names } => {
             let names = names

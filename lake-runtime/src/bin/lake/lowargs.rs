@@ -105,6 +105,20 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Remove unreferenced blobs (store and home) and staging leftovers
+    /// older than the grace period.
+    Gc {
+        /// Only remove leftovers at least this many seconds old, so a run in
+        /// flight keeps its blobs.
+        #[arg(long, value_name = "SECS", default_value_t = 3600)]
+        grace: u64,
+        /// Show what would be removed; remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Drop local copies (they stay in the store).
     Evict {
         /// Names to evict (default: all).

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-use lake_runtime::{Lineage, ListEntry, Record, RunLineage};
+use lake_runtime::{GcReport, GcTally, Lineage, ListEntry, Record, RunLineage};
 
 const BOLD: &str = "\x1b[1m";
 const ITALIC: &str = "\x1b[3m";
@@ -180,6 +180,41 @@ fn arrow(out: &mut impl Write, width: usize) -> io::Result<()> {
     let indent = " ".repeat(width / 2 + 1);
     writeln!(out, "{indent}│")?;
     writeln!(out, "{indent}▼")
+}
+
+/// `gc`: what was removed (or would be, in a dry run), by kind.
+pub(crate) fn gc(out: &mut impl Write, report: &GcReport) -> io::Result<()> {
+    let verb = if report.dry_run {
+        "would remove"
+    } else {
+        "removed"
+    };
+    for item in &report.removed {
+        writeln!(
+            out,
+            "{verb} {:<13} {:>10}  {}",
+            item.kind,
+            human_size(item.bytes),
+            item.path
+        )?;
+    }
+    let line = |t: GcTally| format!("{} ({})", t.count, human_size(t.bytes));
+    writeln!(
+        out,
+        "{verb} {}: {} store blob(s), {} store staging file(s), {} home staging file(s), {} home blob(s)",
+        line(report.total()),
+        line(report.store_blobs),
+        line(report.store_staging),
+        line(report.home_staging),
+        line(report.home_blobs),
+    )?;
+    writeln!(
+        out,
+        "kept {} referenced blob(s) and {} leftover(s) younger than {} s",
+        report.referenced_blobs,
+        line(report.kept_young),
+        report.grace_secs
+    )
 }
 
 pub(crate) fn human_size(bytes: u64) -> String {
