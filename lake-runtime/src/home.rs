@@ -97,28 +97,62 @@ pub(crate) fn set_read_only(path: &Path) -> Result<()> {
 }
 
 /// Writes everything read from `reader` to `writer`, hashing it on the way.
+///
+/// Hashing runs on a second thread, fed the same buffers, so a large copy
+/// costs about max(copy, hash) instead of copy + hash.
 pub(crate) fn copy_hashing(
     mut reader: impl Read,
     mut writer: impl Write,
     mut on_progress: impl FnMut(u64),
 ) -> io::Result<(Digest, u64)> {
-    let mut hasher = blake3::Hasher::new();
-    let mut buf = vec![0u8; COPY_BUFFER];
+    use std::sync::mpsc;
+
+    // Buffers travel reader → hasher → back for reuse, so memory stays at a
+    // few buffers however large the file is.
+    const BUFFERS: usize = 4;
+    let (to_hasher, hasher_rx) = mpsc::sync_channel::<(Vec<u8>, usize)>(BUFFERS);
+    let (recycle_tx, recycle) = mpsc::channel::<Vec<u8>>();
+    let hasher = std::thread::spawn(move || {
+        let mut hasher = blake3::Hasher::new();
+        for (buf, len) in hasher_rx {
+            hasher.update(&buf[..len]);
+            // The copier may have stopped early; a closed channel is fine.
+            let _ = recycle_tx.send(buf);
+        }
+        hasher.finalize()
+    });
+    let hasher_gone = || io::Error::other("hasher thread ended");
     let mut total = 0u64;
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+    let mut allocated = 0;
+    let copied = (|| loop {
+        let mut buf = match recycle.try_recv() {
+            Ok(buf) => buf,
+            Err(_) if allocated < BUFFERS + 1 => {
+                allocated += 1;
+                vec![0u8; COPY_BUFFER]
+            }
+            Err(_) => recycle.recv().map_err(|_| hasher_gone())?,
         };
-        hasher.update(&buf[..n]);
-        writer.write_all(&buf[..n])?;
-        total += n as u64;
-        on_progress(n as u64);
-    }
+        let filled = loop {
+            match reader.read(&mut buf) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        };
+        if filled == 0 {
+            return Ok(());
+        }
+        writer.write_all(&buf[..filled])?;
+        total += filled as u64;
+        on_progress(filled as u64);
+        to_hasher.send((buf, filled)).map_err(|_| hasher_gone())?;
+    })();
+    drop(to_hasher);
+    let digest = hasher.join().expect("hasher thread panicked");
+    copied?;
     writer.flush()?;
-    Ok((hasher.finalize().into(), total))
+    Ok((digest.into(), total))
 }
 
 /// The blake3 and length of a file.
@@ -133,4 +167,42 @@ pub(crate) fn hash_file(path: &Path) -> Result<(Digest, u64)> {
     )
     .map_err(|e| Error::io("read", path, e))?;
     Ok((hasher.finalize().into(), n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_hashing_copies_and_hashes_every_size() {
+        for len in [
+            0,
+            1,
+            COPY_BUFFER - 1,
+            COPY_BUFFER,
+            3 * COPY_BUFFER + 5,
+            11 * COPY_BUFFER,
+        ] {
+            let data: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+            let mut out = Vec::new();
+            let mut progress = 0;
+            let (digest, n) = copy_hashing(&data[..], &mut out, |k| progress += k).unwrap();
+            assert_eq!(n, len as u64);
+            assert_eq!(progress, len as u64);
+            assert_eq!(out, data);
+            assert_eq!(digest, Digest::of(&data), "len {len}");
+        }
+    }
+
+    #[test]
+    fn copy_hashing_reports_read_errors() {
+        struct Failing;
+        impl Read for Failing {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::Error::other("disk on fire"))
+            }
+        }
+        let err = copy_hashing(Failing, io::sink(), |_| {}).unwrap_err();
+        assert!(err.to_string().contains("disk on fire"));
+    }
 }
