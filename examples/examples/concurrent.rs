@@ -40,6 +40,8 @@ fn roll(seed: &File) -> lake_runtime::Result<File> {
             .unwrap_or_default(),
     );
     hasher.write_u32(std::process::id());
+    // The concurrency test counts these to show that the runs really raced.
+    eprintln!("computing roll");
     let mut out = File::create_output()?;
     writeln!(
         out,
