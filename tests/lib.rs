@@ -561,3 +561,15 @@ pub fn example_bin(name: &str) -> PathBuf {
     );
     bin
 }
+
+impl LakeCmd {
+    /// Starts it without waiting, stdout and stderr piped (for tests that
+    /// act while the command runs).
+    pub fn spawn_piped(&mut self) -> std::process::Child {
+        self.cmd
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {self:?}: {e}"))
+    }
+}
