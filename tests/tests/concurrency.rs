@@ -101,6 +101,10 @@ fn one_round(server: &TestServer, round: usize) -> usize {
     server.apply(&mut info, &store_url);
     let json = info.args(["info", roll[1], "--json"]).json();
     assert_eq!(json["blake3"], roll[2], "{json}");
+    assert!(
+        computed >= 1,
+        "nobody computed the random step: is the concurrent example up to date?"
+    );
     let mut verify = dir.lake_with_home(dir.path().join("checker"));
     server.apply(&mut verify, &store_url);
     verify.args(["verify", "--store"]).ok();
