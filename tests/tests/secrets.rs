@@ -195,7 +195,7 @@ fn planted_credentials_never_appear_in_output_lineage_or_home() {
     }
     t.run(
         "bad scheme with secrets",
-        &mut lake(
+        lake(
             "home-e",
             &format!("ftp://user:{URL_PASSWORD}@host/p?token={URL_TOKEN}"),
         )
