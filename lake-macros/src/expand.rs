@@ -106,8 +106,8 @@ fn expand(args: &FileCreatorArgs, creator: &FileCreator<'_>) -> TokenStream {
                 let shape = shape_tokens(&private, shape);
                 quote_spanned!(span=> __lake_call.arg_shaped(#lit, &#ident, &#shape);)
             }
-            ParamKind::OutputUid => quote_spanned!(span=> __lake_call.output_uid(#ident);),
-            ParamKind::OutputUids => quote_spanned!(span=> __lake_call.output_uids(#ident);),
+            ParamKind::OutputUid => quote_spanned!(span=> __lake_call.output_uid(&#ident);),
+            ParamKind::OutputUids => quote_spanned!(span=> __lake_call.output_uids(&#ident);),
         });
     }
 
@@ -308,7 +308,7 @@ mod tests {
         );
         assert!(out.contains(". await"), "{out}");
         assert!(
-            out.contains("__lake_call . output_uid (output_uid) ;"),
+            out.contains("__lake_call . output_uid (& output_uid) ;"),
             "{out}"
         );
         assert!(out.contains("Option :: Some (\"3\")"), "{out}");

@@ -71,16 +71,12 @@ mod rt {
                 let bytes = lake_core::key::canonical_bytes_with_shape(value, shape).unwrap();
                 log(format!("arg_shaped {param} {shape:?} {}", bytes.len()));
             }
-            pub fn output_uid<N: TryInto<String>>(&mut self, name: N) {
-                let name = name.try_into().ok().unwrap();
+            // The runtime borrows the names, so bodies can still use them.
+            pub fn output_uid<N: std::fmt::Display + ?Sized>(&mut self, name: &N) {
                 log(format!("output_uid {name}"));
             }
-            pub fn output_uids<I>(&mut self, names: I)
-            where
-                I: IntoIterator,
-                I::Item: TryInto<String>,
-            {
-                let n = names.into_iter().count();
+            pub fn output_uids<T>(&mut self, names: &[T]) {
+                let n = names.len();
                 log(format!("output_uids {n}"));
             }
         }

@@ -69,8 +69,8 @@ pub use run::{
 #[doc(hidden)]
 pub mod __private {
     pub use crate::run::{
-        Call, CreatorInfo, CreatorReturn, InputFiles, Outputs, Registration, run_file_creator,
-        run_file_creator_async,
+        Call, CreatorInfo, CreatorReturn, InputFiles, OutputName, OutputNames, Outputs,
+        Registration, run_file_creator, run_file_creator_async,
     };
     pub use inventory;
     pub use lake_core::key::Shape;

@@ -256,6 +256,81 @@ impl<T: Outputs, E: From<Error>> CreatorReturn for std::result::Result<T, E> {
     }
 }
 
+// ---------------------------------------------------------- explicit names
+
+/// Types an `output_uid` parameter may have: `&str`, `String`, `Name`, …
+pub trait OutputName {
+    /// The validated name.
+    fn to_output_name(&self) -> Result<Name>;
+}
+
+impl OutputName for str {
+    fn to_output_name(&self) -> Result<Name> {
+        Ok(Name::new(self)?)
+    }
+}
+
+impl OutputName for String {
+    fn to_output_name(&self) -> Result<Name> {
+        self.as_str().to_output_name()
+    }
+}
+
+impl OutputName for Name {
+    fn to_output_name(&self) -> Result<Name> {
+        Ok(self.clone())
+    }
+}
+
+impl OutputName for std::borrow::Cow<'_, str> {
+    fn to_output_name(&self) -> Result<Name> {
+        self.as_ref().to_output_name()
+    }
+}
+
+impl<T: OutputName + ?Sized> OutputName for &T {
+    fn to_output_name(&self) -> Result<Name> {
+        (**self).to_output_name()
+    }
+}
+
+impl<T: OutputName + ?Sized> OutputName for Box<T> {
+    fn to_output_name(&self) -> Result<Name> {
+        (**self).to_output_name()
+    }
+}
+
+/// Types an `output_uids` parameter may have: `Vec<_>`, slices and arrays
+/// of [`OutputName`]s.
+pub trait OutputNames {
+    /// The validated names, in order.
+    fn to_output_names(&self) -> Result<Vec<Name>>;
+}
+
+impl<T: OutputName> OutputNames for [T] {
+    fn to_output_names(&self) -> Result<Vec<Name>> {
+        self.iter().map(OutputName::to_output_name).collect()
+    }
+}
+
+impl<T: OutputName> OutputNames for Vec<T> {
+    fn to_output_names(&self) -> Result<Vec<Name>> {
+        self.as_slice().to_output_names()
+    }
+}
+
+impl<T: OutputName, const N: usize> OutputNames for [T; N] {
+    fn to_output_names(&self) -> Result<Vec<Name>> {
+        self.as_slice().to_output_names()
+    }
+}
+
+impl<T: OutputNames + ?Sized> OutputNames for &T {
+    fn to_output_names(&self) -> Result<Vec<Name>> {
+        (**self).to_output_names()
+    }
+}
+
 // -------------------------------------------------------------------- call
 
 /// The inputs and arguments of one call, gathered by generated code.
@@ -328,33 +403,21 @@ impl Call {
         });
     }
 
-    /// Sets the single explicit output name (`output_uid`).
-    pub fn output_uid<N>(&mut self, name: N)
-    where
-        N: TryInto<Name>,
-        N::Error: Into<Error>,
-    {
-        match name.try_into() {
+    /// Sets the single explicit output name (`output_uid`). Borrowed, so
+    /// the body can still use the parameter.
+    pub fn output_uid<N: OutputName + ?Sized>(&mut self, name: &N) {
+        match name.to_output_name() {
             Ok(name) => self.explicit_outputs = Some(vec![name]),
-            Err(e) => self.fail(e.into()),
+            Err(e) => self.fail(e),
         }
     }
 
     /// Sets several explicit output names (`output_uids`).
-    pub fn output_uids<I>(&mut self, names: I)
-    where
-        I: IntoIterator,
-        I::Item: TryInto<Name>,
-        <I::Item as TryInto<Name>>::Error: Into<Error>,
-    {
-        let mut out = Vec::new();
-        for name in names {
-            match name.try_into() {
-                Ok(name) => out.push(name),
-                Err(e) => return self.fail(e.into()),
-            }
+    pub fn output_uids<N: OutputNames + ?Sized>(&mut self, names: &N) {
+        match names.to_output_names() {
+            Ok(names) => self.explicit_outputs = Some(names),
+            Err(e) => self.fail(e),
         }
-        self.explicit_outputs = Some(out);
     }
 
     /// A warm hit answered from the in-process memo alone: no runtime, no

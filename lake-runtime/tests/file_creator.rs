@@ -528,3 +528,25 @@ fn creators_lists_this_tests_creators() {
         process.source_line
     );
 }
+
+#[file_creator]
+fn named_report(input: &File, output_uid: lake_runtime::Name) -> lake_runtime::Result<File> {
+    // The body may use its explicit name: the call builder only borrowed it.
+    let mut out = File::create(output_uid.as_str())?;
+    write!(out, "{} bytes in, named {output_uid}", input.size()?)?;
+    out.commit()
+}
+
+#[test]
+fn explicit_output_uid_of_type_name_is_usable_in_the_body() {
+    on_both_stores("explicit-name-type", |lake| {
+        let input = add(lake, "in", b"12345");
+        let name: lake_runtime::Name = "reports/named.txt".parse().unwrap();
+        let out = named_report(&input, name.clone()).unwrap();
+        assert_eq!(out.name(), &name);
+        assert_eq!(
+            out.read_to_string().unwrap(),
+            "5 bytes in, named reports/named.txt"
+        );
+    });
+}
