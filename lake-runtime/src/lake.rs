@@ -466,6 +466,30 @@ impl Lake {
                 message: "it is a directory; add it with -r (recursive)".into(),
             });
         }
+        // Re-adding an existing name: hash in place and compare, without
+        // copying anything, unless the home lacks a local copy.
+        if let Some(existing) = self.try_record(name).await? {
+            let src = source.to_path_buf();
+            let (digest, _) = tokio::task::spawn_blocking(move || hash_file(&src))
+                .await
+                .expect("hash task panicked")?;
+            if digest != existing.blake3 {
+                return Err(Error::NameTaken {
+                    name: name.clone(),
+                    existing: existing.blake3,
+                    offered: digest,
+                });
+            }
+            if self.inner.home.has_blob(&digest) {
+                if mode == AddMode::Move {
+                    std::fs::remove_file(source).map_err(|e| Error::io("remove", source, e))?;
+                }
+                return Ok(AddOutcome {
+                    record: existing,
+                    created: false,
+                });
+            }
+        }
         let absolute = std::path::absolute(source).unwrap_or_else(|_| source.to_path_buf());
         let lineage = self.added_lineage(Some(absolute.display().to_string()));
 
