@@ -442,9 +442,17 @@ impl ObjectBackend {
         let prefix_path = to_path(prefix)?;
         let prefix_path = (!prefix_path.as_ref().is_empty()).then_some(prefix_path);
         let stream = match after {
-            Some(after) => self
-                .inner
-                .list_with_offset(prefix_path.as_ref(), &to_path(after)?),
+            Some(after) => {
+                let offset = to_path(after)?;
+                // Some servers ignore the offset (Azurite ignores Azure's
+                // `startFrom`, and object_store filters for it only in its
+                // emulator mode), so it is applied here too; where the
+                // server honours it this filter passes everything.
+                let inner = self.inner.list_with_offset(prefix_path.as_ref(), &offset);
+                inner
+                    .try_filter(move |meta| std::future::ready(meta.location > offset))
+                    .boxed()
+            }
             None => self.inner.list(prefix_path.as_ref()),
         };
         let errors = self.errors.clone();
