@@ -447,14 +447,17 @@ mod tests {
     }
 
     fn backdate(path: &Path, secs: u64) {
-        let file = std::fs::File::options().write(true).open(path).or_else(|_| {
-            // Read-only cached blobs: flip the bit, stamp, flip back.
-            let mut perms = std::fs::metadata(path)?.permissions();
-            #[allow(clippy::permissions_set_readonly_false)]
-            perms.set_readonly(false);
-            std::fs::set_permissions(path, perms)?;
-            std::fs::File::options().write(true).open(path)
-        });
+        let file = std::fs::File::options()
+            .write(true)
+            .open(path)
+            .or_else(|_| {
+                // A read-only file (a cached blob): make it writable to stamp it.
+                let mut perms = std::fs::metadata(path)?.permissions();
+                #[allow(clippy::permissions_set_readonly_false)]
+                perms.set_readonly(false);
+                std::fs::set_permissions(path, perms)?;
+                std::fs::File::options().write(true).open(path)
+            });
         file.unwrap()
             .set_modified(SystemTime::now() - Duration::from_secs(secs))
             .unwrap();
@@ -499,7 +502,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let lake = lake(dir.path());
         let orphaned = orphan(&lake, b"orphan");
-        let staged = lake.home().stage().unwrap().into_temp_path().keep().unwrap();
+        let staged = lake
+            .home()
+            .stage()
+            .unwrap()
+            .into_temp_path()
+            .keep()
+            .unwrap();
         let options = GcOptions {
             grace: Duration::ZERO,
             dry_run: true,
@@ -526,8 +535,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let lake = lake(dir.path());
         let digest = add(&lake, "keep/a.txt", b"referenced");
-        let young_stage = lake.home().stage().unwrap().into_temp_path().keep().unwrap();
-        let old_stage = lake.home().stage().unwrap().into_temp_path().keep().unwrap();
+        let young_stage = lake
+            .home()
+            .stage()
+            .unwrap()
+            .into_temp_path()
+            .keep()
+            .unwrap();
+        let old_stage = lake
+            .home()
+            .stage()
+            .unwrap()
+            .into_temp_path()
+            .keep()
+            .unwrap();
         backdate(&old_stage, 7200);
         // A home blob no name references (a run that died before commit).
         let orphan_digest = Digest::of(b"home orphan");
@@ -547,7 +568,10 @@ mod tests {
         assert!(!old_stage.exists());
         assert!(!orphan_path.exists());
         assert!(!store_staging.exists());
-        assert!(lake.home().has_blob(&digest), "a referenced home blob stays");
+        assert!(
+            lake.home().has_blob(&digest),
+            "a referenced home blob stays"
+        );
         assert_eq!(report.home_staging.count, 1, "{report:?}");
         assert_eq!(report.home_blobs.count, 1, "{report:?}");
         assert_eq!(report.store_staging.count, 1, "{report:?}");
