@@ -16,8 +16,9 @@
 //! their name records exist, so a fresh unreferenced blob may be about to be
 //! referenced. Ages come from the store listing (`last_modified`) and from
 //! file modification times in the home. See `docs/design/0004-gc-and-crashes.md`
-//! for the one race the grace period does not cover (an add that dedups onto
-//! an old unreferenced blob while gc runs).
+//! for the race that [`BLOB_REUSE_MAX_AGE`] closes (an add that dedups onto
+//! an old unreferenced blob while gc runs): with a grace period of at least
+//! that age it cannot happen.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -32,6 +33,12 @@ use serde::Serialize;
 use crate::blocking::block_on;
 use crate::run::RunManifest;
 use crate::{Error, Lake, Result};
+
+/// An add reuses an existing store blob only if it is younger than this;
+/// an older one is rewritten, renewing its age. So a gc whose grace period
+/// is at least this long never deletes a blob that an add just pointed a
+/// new name at.
+pub const BLOB_REUSE_MAX_AGE: Duration = Duration::from_secs(30 * 60);
 
 /// The default grace period of [`GcOptions`]: one hour.
 pub const DEFAULT_GC_GRACE: Duration = Duration::from_secs(3600);

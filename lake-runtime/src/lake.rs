@@ -700,7 +700,16 @@ impl Lake {
         match self.inner.store.head(&path).await {
             // Content-addressed: same key and size means the same bytes
             // (a tampered blob is `verify --store`'s job, not every add's).
-            Ok(meta) if meta.size == size => return Ok(()),
+            // An old blob may be an orphan that a concurrent `lake gc` is
+            // about to delete, so it is rewritten, which renews its age.
+            Ok(meta)
+                if meta.size == size
+                    && Utc::now().signed_duration_since(meta.last_modified)
+                        < chrono::Duration::from_std(crate::gc::BLOB_REUSE_MAX_AGE)
+                            .expect("constant fits") =>
+            {
+                return Ok(());
+            }
             Ok(_) => {}
             Err(e) if e.is_not_found() => {}
             Err(e) => return Err(e.into()),
