@@ -9,7 +9,9 @@ use lake_runtime::{BLOB_REUSE_MAX_AGE, Digest, Lake, LakeConfigBuilder};
 
 fn blob_age(path: &std::path::Path) -> Duration {
     let modified = std::fs::metadata(path).unwrap().modified().unwrap();
-    SystemTime::now().duration_since(modified).unwrap_or_default()
+    SystemTime::now()
+        .duration_since(modified)
+        .unwrap_or_default()
 }
 
 #[test]
