@@ -151,7 +151,7 @@ pub fn unique_memory_url() -> String {
 /// The store of the test server `server` (`MOTO`, `S3S`, `AZURITE`, …) that
 /// `scripts/servers start` describes in the environment, below a prefix no
 /// other caller uses: `(url, options)` for
-/// [`open_store_with`](crate::store::open_store_with).
+/// [`open_store_with`].
 ///
 /// Reads `LAKE_TEST_<server>_URL` (e.g. `s3://lake-test`) and
 /// `LAKE_TEST_<server>_OPTS` (comma-separated `key=value` store options;
