@@ -627,7 +627,41 @@ impl Lake {
             return self.same_content(existing, digest, name, staged);
         }
         let local = self.inner.home.install(staged, &digest)?;
-        self.upload_blob(&digest, size, &local).await?;
+        let outcome = match self.publish(name, digest, size, &local, lineage).await? {
+            Published::Created(record) => AddOutcome {
+                record,
+                created: true,
+            },
+            // Lost a race: the winner's record stands if it has our bytes.
+            Published::Existing(existing) if existing.blake3 != digest => {
+                return Err(Error::NameTaken {
+                    name: name.clone(),
+                    existing: existing.blake3,
+                    offered: digest,
+                });
+            }
+            Published::Existing(record) => AddOutcome {
+                record,
+                created: false,
+            },
+        };
+        tracing::debug!(%name, blake3 = %digest, size, "committed");
+        Ok(outcome)
+    }
+
+    /// Uploads the blob at `local`, then creates the name record with a
+    /// conditional create, so a name never points at missing bytes and
+    /// concurrent writers agree on one winner. The record that ends up in
+    /// the store is also put in the index.
+    async fn publish(
+        &self,
+        name: &Name,
+        digest: Digest,
+        size: u64,
+        local: &Path,
+        lineage: Lineage,
+    ) -> Result<Published> {
+        self.upload_blob(&digest, size, local).await?;
         let record = Record {
             schema_version: RECORD_SCHEMA_VERSION,
             name: name.clone(),
@@ -643,34 +677,20 @@ impl Lake {
             .put(&path, Bytes::from(record.to_json()), PutMode::Create)
             .await
         {
-            Ok(_) => {}
+            Ok(_) => {
+                self.index().insert(&record)?;
+                Ok(Published::Created(record))
+            }
             Err(e) if e.is_already_exists() => {
-                // Lost a race: the winner's record stands if it has our bytes.
                 let existing = self
                     .fetch_record_from_store(name)
                     .await?
                     .ok_or_else(|| Error::Store(e))?;
                 self.index().insert(&existing)?;
-                if existing.blake3 != digest {
-                    return Err(Error::NameTaken {
-                        name: name.clone(),
-                        existing: existing.blake3,
-                        offered: digest,
-                    });
-                }
-                return Ok(AddOutcome {
-                    record: existing,
-                    created: false,
-                });
+                Ok(Published::Existing(existing))
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => Err(e.into()),
         }
-        self.index().insert(&record)?;
-        tracing::debug!(%name, blake3 = %digest, size, "committed");
-        Ok(AddOutcome {
-            record,
-            created: true,
-        })
     }
 
     fn same_content(
@@ -756,41 +776,17 @@ impl Lake {
         lineage: Lineage,
     ) -> Result<Record> {
         let local = self.inner.home.blob_path(&digest);
-        self.upload_blob(&digest, size, &local).await?;
-        let record = Record {
-            schema_version: RECORD_SCHEMA_VERSION,
-            name: name.clone(),
-            blake3: digest,
-            size,
-            created_at: Utc::now(),
-            lineage,
-        };
-        let path = StorePath::name_record(name);
-        match self
-            .inner
-            .store
-            .put(&path, Bytes::from(record.to_json()), PutMode::Create)
-            .await
-        {
-            Ok(_) => {
-                self.index().insert(&record)?;
-                Ok(record)
-            }
-            Err(e) if e.is_already_exists() => {
-                let existing = self
-                    .fetch_record_from_store(name)
-                    .await?
-                    .ok_or_else(|| Error::Store(e))?;
+        match self.publish(name, digest, size, &local, lineage).await? {
+            Published::Created(record) => Ok(record),
+            Published::Existing(existing) => {
                 if existing.blake3 != digest {
                     tracing::warn!(
                         %name,
                         "output already committed with other content by an earlier or concurrent run; keeping it"
                     );
                 }
-                self.index().insert(&existing)?;
                 Ok(existing)
             }
-            Err(e) => Err(e.into()),
         }
     }
 
@@ -1044,6 +1040,14 @@ impl Lake {
         }
         Ok(evicted)
     }
+}
+
+/// What [`Lake::publish`] found.
+enum Published {
+    /// This call created the name record.
+    Created(Record),
+    /// The name already had this record (an earlier or concurrent writer).
+    Existing(Record),
 }
 
 struct Staged {

@@ -718,6 +718,28 @@ fn enter(context: Arc<RunContext>) -> RunGuard {
 
 // ------------------------------------------------------------ entry points
 
+/// A call after its key and hit check.
+enum Prepared {
+    /// The run is done: its outputs.
+    Hit(Vec<File>),
+    /// The body must run.
+    Miss(Plan),
+}
+
+/// Computes the key and checks for a finished run (no content downloaded).
+async fn prepare(call: Call) -> Result<Prepared> {
+    let plan = call.plan().await?;
+    Ok(match plan.lookup().await? {
+        Some(files) => Prepared::Hit(files),
+        None => Prepared::Miss(plan),
+    })
+}
+
+fn hit<R: CreatorReturn>(info: &CreatorInfo, files: Vec<File>) -> R {
+    tracing::info!("skipping {}: outputs exist", info.path());
+    from_files::<R>(files)
+}
+
 /// Runs a sync creator: skip on a hit, else run `body` and commit.
 pub fn run_file_creator<R, F>(call: Call, body: F) -> R
 where
@@ -726,21 +748,13 @@ where
 {
     let info = call.info;
     if let Some(files) = call.memo_hit() {
-        tracing::info!("skipping {}: outputs exist", info.path());
-        return from_files::<R>(files);
+        return hit(info, files);
     }
-    let plan = match block_on(call.plan()) {
-        Ok(plan) => plan,
+    let plan = match block_on(prepare(call)) {
+        Ok(Prepared::Hit(files)) => return hit(info, files),
+        Ok(Prepared::Miss(plan)) => plan,
         Err(e) => return R::from_lake_error(e),
     };
-    match block_on(plan.lookup()) {
-        Ok(Some(files)) => {
-            tracing::info!("skipping {}: outputs exist", info.path());
-            return from_files::<R>(files);
-        }
-        Ok(None) => {}
-        Err(e) => return R::from_lake_error(e),
-    }
     let context = plan.context(<R::Outputs as Outputs>::ARITY);
     let started_at = Utc::now();
     let result = {
@@ -748,14 +762,15 @@ where
         body()
     };
     let ended_at = Utc::now();
-    let outputs = match result.into_outputs() {
-        Ok(outputs) => outputs,
+    match result.into_outputs() {
+        Ok(outputs) => from_commit(block_on(plan.commit(
+            &context,
+            outputs.into_files(),
+            started_at,
+            ended_at,
+        ))),
         // The body failed: its staged outputs are dropped uncommitted.
-        Err(user_error) => return user_error,
-    };
-    match block_on(plan.commit(&context, outputs.into_files(), started_at, ended_at)) {
-        Ok(files) => from_files::<R>(files),
-        Err(e) => R::from_lake_error(e),
+        Err(user_error) => user_error,
     }
 }
 
@@ -767,33 +782,28 @@ where
 {
     let info = call.info;
     if let Some(files) = call.memo_hit() {
-        tracing::info!("skipping {}: outputs exist", info.path());
-        return from_files::<R>(files);
+        return hit(info, files);
     }
-    let plan = match call.plan().await {
-        Ok(plan) => plan,
+    let plan = match prepare(call).await {
+        Ok(Prepared::Hit(files)) => return hit(info, files),
+        Ok(Prepared::Miss(plan)) => plan,
         Err(e) => return R::from_lake_error(e),
     };
-    match plan.lookup().await {
-        Ok(Some(files)) => {
-            tracing::info!("skipping {}: outputs exist", info.path());
-            return from_files::<R>(files);
-        }
-        Ok(None) => {}
-        Err(e) => return R::from_lake_error(e),
-    }
     let context = plan.context(<R::Outputs as Outputs>::ARITY);
     let started_at = Utc::now();
     let result = CURRENT_ASYNC_RUN.scope(context.clone(), body).await;
     let ended_at = Utc::now();
-    let outputs = match result.into_outputs() {
-        Ok(outputs) => outputs,
-        Err(user_error) => return user_error,
-    };
-    match plan
-        .commit(&context, outputs.into_files(), started_at, ended_at)
-        .await
-    {
+    match result.into_outputs() {
+        Ok(outputs) => from_commit(
+            plan.commit(&context, outputs.into_files(), started_at, ended_at)
+                .await,
+        ),
+        Err(user_error) => user_error,
+    }
+}
+
+fn from_commit<R: CreatorReturn>(committed: Result<Vec<File>>) -> R {
+    match committed {
         Ok(files) => from_files::<R>(files),
         Err(e) => R::from_lake_error(e),
     }
