@@ -1087,15 +1087,42 @@ fn stage_source(home: &Home, source: &Path, mode: AddMode, progress: &Progress) 
     copy_into(staged, source, progress)
 }
 
+/// Files up to this size are copied and hashed inline, in one buffer.
+const SMALL_FILE: u64 = 1 << 20;
+
+fn copy_small(
+    mut reader: std::fs::File,
+    mut writer: std::fs::File,
+    len: u64,
+) -> std::io::Result<(Digest, u64)> {
+    use std::io::{Read, Write};
+    // Room for one byte past the expected length, so that reading up to
+    // end-of-file needs no reallocation.
+    let mut buf = Vec::with_capacity(len as usize + 1);
+    reader.read_to_end(&mut buf)?;
+    writer.write_all(&buf)?;
+    Ok((Digest::of(&buf), buf.len() as u64))
+}
+
 fn copy_into(
     staged: tempfile::NamedTempFile,
     source: &Path,
     progress: &Progress,
 ) -> Result<Staged> {
     let reader = std::fs::File::open(source).map_err(|e| Error::io("open", source, e))?;
+    let len = reader
+        .metadata()
+        .map_err(|e| Error::io("read metadata of", source, e))?
+        .len();
     let (file, tmp_path) = staged.into_parts();
-    let (digest, size) = copy_hashing(reader, file, |n| progress.inc(n))
-        .map_err(|e| Error::io("copy", source, e))?;
+    let (digest, size) = if len <= SMALL_FILE {
+        // A hasher thread and its buffers cost more than hashing a small
+        // file inline (this is the `add -r` of many small files case).
+        copy_small(reader, file, len)
+    } else {
+        copy_hashing(reader, file, |n| progress.inc(n))
+    }
+    .map_err(|e| Error::io("copy", source, e))?;
     Ok(Staged {
         path: tmp_path,
         digest,
