@@ -8,6 +8,8 @@
 //!                   # prints JSON: {"ran": steps executed, "last": name, "secs": …}
 //! chain hit [CALLS] # one creator call in this fresh process (open + first
 //!                   # hit), then CALLS warm hits; prints JSON with both times
+//! chain pull PREFIX # downloads every name below PREFIX into the home, 32 at
+//!                   # a time (the CLI's `get` takes one name)
 //! ```
 //!
 //! Uses the same configuration as the `lake` binary (`LAKE_HOME`,
@@ -75,7 +77,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             );
         }
         Some("hit") => {
-            let calls: u32 = args.get(1).map(|s| s.parse()).transpose()?.unwrap_or(100_000);
+            let calls: u32 = args
+                .get(1)
+                .map(|s| s.parse())
+                .transpose()?
+                .unwrap_or(100_000);
             let lake = Lake::open()?;
             let first = lake.scope(|| tiny(3, "x".to_owned()))?;
             let first_hit = started.elapsed().as_secs_f64();
@@ -86,7 +92,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 for _ in 0..20 {
                     let t = Instant::now();
                     for _ in 0..batch {
-                        let out = tiny(std::hint::black_box(3), std::hint::black_box("x".to_owned()))?;
+                        let out = tiny(
+                            std::hint::black_box(3),
+                            std::hint::black_box("x".to_owned()),
+                        )?;
                         debug_assert_eq!(out, first);
                     }
                     per_call.push(t.elapsed().as_secs_f64() / f64::from(batch));
@@ -100,7 +109,35 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 first.name()
             );
         }
-        Some(other) => return Err(format!("unknown mode {other:?}: use run or hit").into()),
+        Some("pull") => {
+            let prefix = args.get(1).ok_or("pull needs a PREFIX")?.clone();
+            let lake = Lake::open()?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let count = runtime.block_on(async move {
+                let names = lake.list_async(&prefix, true).await?;
+                let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(32));
+                let mut tasks = tokio::task::JoinSet::new();
+                for entry in &names {
+                    let (lake, name) = (lake.clone(), entry.name.clone());
+                    let permit = permits.clone().acquire_owned().await.expect("open");
+                    tasks.spawn(async move {
+                        let _permit = permit;
+                        lake.fetch_async(&name).await
+                    });
+                }
+                while let Some(done) = tasks.join_next().await {
+                    done.expect("task")?;
+                }
+                lake_runtime::Result::<usize>::Ok(names.len())
+            })?;
+            println!(
+                "{{\"fetched\": {count}, \"secs\": {:.6}}}",
+                started.elapsed().as_secs_f64()
+            );
+        }
+        Some(other) => return Err(format!("unknown mode {other:?}: use run, hit or pull").into()),
     }
     Ok(())
 }
