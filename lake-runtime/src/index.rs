@@ -24,11 +24,58 @@ CREATE TABLE IF NOT EXISTS runs (
     key TEXT PRIMARY KEY NOT NULL,
     manifest TEXT NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sources (
+    path TEXT PRIMARY KEY NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    ctime_ns INTEGER NOT NULL,
+    inode INTEGER NOT NULL,
+    blake3 TEXT NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY NOT NULL,
     value TEXT NOT NULL
 ) WITHOUT ROWID;
 ";
+
+/// What identifies an unchanged source file without reading it: size,
+/// modification and change times, inode (as git's index does).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SourceStamp {
+    size: u64,
+    mtime_ns: i64,
+    ctime_ns: i64,
+    inode: u64,
+}
+
+/// A file modified this soon after it was stamped could change again within
+/// the timestamp granularity unseen ("racily clean", in git's words), so
+/// such stamps are not trusted.
+const RACY_WINDOW_NS: i64 = 2_000_000_000;
+
+impl SourceStamp {
+    /// The stamp of a regular file, or `None` where the platform has no
+    /// inode and change time (then every re-add hashes).
+    pub(crate) fn of(meta: &std::fs::Metadata) -> Option<Self> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let stamp = Self {
+                size: meta.size(),
+                mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
+                ctime_ns: meta.ctime() * 1_000_000_000 + meta.ctime_nsec(),
+                inode: meta.ino(),
+            };
+            let now_ns = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
+            (now_ns - stamp.mtime_ns.max(stamp.ctime_ns) > RACY_WINDOW_NS).then_some(stamp)
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = meta;
+            None
+        }
+    }
+}
 
 /// One row of the index.
 #[derive(Debug, Clone)]
@@ -140,6 +187,69 @@ impl Index {
             }
         }
         Ok(out)
+    }
+
+    /// Digest and size of `name`, without parsing its record.
+    pub(crate) fn content_of(&self, name: &Name) -> Result<Option<(Digest, u64)>> {
+        let row: Option<(String, i64)> = self
+            .conn
+            .prepare_cached("SELECT blake3, size FROM names WHERE name = ?1")
+            .and_then(|mut s| {
+                s.query_row(params![name.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+            })
+            .map_err(|e| self.err(e))?;
+        Ok(row.and_then(|(digest, size)| Some((digest.parse().ok()?, size as u64))))
+    }
+
+    /// The digest an earlier add computed for the file at `path`, if the
+    /// file's stamp is unchanged since.
+    pub(crate) fn source_digest(&self, path: &Path, stamp: &SourceStamp) -> Result<Option<Digest>> {
+        let row: Option<(i64, i64, i64, i64, String)> = self
+            .conn
+            .prepare_cached(
+                "SELECT size, mtime_ns, ctime_ns, inode, blake3 FROM sources WHERE path = ?1",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![path.to_string_lossy()], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })
+                .optional()
+            })
+            .map_err(|e| self.err(e))?;
+        Ok(row.and_then(|(size, mtime_ns, ctime_ns, inode, digest)| {
+            let same = size as u64 == stamp.size
+                && mtime_ns == stamp.mtime_ns
+                && ctime_ns == stamp.ctime_ns
+                && inode as u64 == stamp.inode;
+            if same { digest.parse().ok() } else { None }
+        }))
+    }
+
+    /// Remembers that the file at `path` with `stamp` hashes to `digest`.
+    pub(crate) fn remember_source(
+        &mut self,
+        path: &Path,
+        stamp: &SourceStamp,
+        digest: &Digest,
+    ) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO sources (path, size, mtime_ns, ctime_ns, inode, blake3)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    path.to_string_lossy(),
+                    stamp.size as i64,
+                    stamp.mtime_ns,
+                    stamp.ctime_ns,
+                    stamp.inode as i64,
+                    digest.to_hex()
+                ])
+            })
+            .map(drop)
+            .map_err(|e| self.err(e))
     }
 
     /// Every record in the index, sorted by name.

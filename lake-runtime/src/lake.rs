@@ -18,7 +18,7 @@ use tokio::io::AsyncWriteExt;
 use crate::blocking::block_on;
 use crate::config::{LakeConfig, LakeConfigBuilder};
 use crate::home::{Home, copy_hashing, hash_file};
-use crate::index::Index;
+use crate::index::{Index, SourceStamp};
 use crate::progress::Progress;
 use crate::run::RunManifest;
 use crate::{Error, File, Result};
@@ -71,7 +71,7 @@ struct Inner {
 /// answered from here without SQLite, JSON or the async runtime.
 #[derive(Default)]
 struct Memo {
-    digests: std::collections::HashMap<Name, Digest>,
+    digests: std::collections::HashMap<Name, (Digest, u64)>,
     runs: std::collections::HashMap<RunKey, Arc<[Name]>>,
 }
 
@@ -94,13 +94,29 @@ pub enum AddMode {
     Move,
 }
 
-/// What an `add` or a commit did.
-#[derive(Debug, Clone)]
+/// What an `add` or a commit did. The full record is one
+/// [`Lake::record`] away.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddOutcome {
-    /// The name's record.
-    pub record: Record,
+    /// The name.
+    pub name: Name,
+    /// Its content digest.
+    pub blake3: Digest,
+    /// Its content length.
+    pub size: u64,
     /// False if the name already held this exact content (a no-op).
     pub created: bool,
+}
+
+impl AddOutcome {
+    fn of(record: &Record, created: bool) -> Self {
+        Self {
+            name: record.name.clone(),
+            blake3: record.blake3,
+            size: record.size,
+            created,
+        }
+    }
 }
 
 /// One line of [`Lake::list`].
@@ -307,12 +323,28 @@ impl Lake {
     fn remember_digest(&self, record: &Record) {
         self.memo()
             .digests
-            .insert(record.name.clone(), record.blake3);
+            .insert(record.name.clone(), (record.blake3, record.size));
     }
 
     /// The digest of `name` if this process has already seen its record.
     pub(crate) fn cached_digest(&self, name: &Name) -> Option<Digest> {
-        self.memo().digests.get(name).copied()
+        self.memo().digests.get(name).map(|(digest, _)| *digest)
+    }
+
+    /// Digest and size of `name` without parsing its record: from the memo,
+    /// the index, or else the store.
+    async fn existing_content(&self, name: &Name) -> Result<Option<(Digest, u64)>> {
+        if let Some(entry) = self.memo().digests.get(name) {
+            return Ok(Some(*entry));
+        }
+        if let Some(entry) = self.index().content_of(name)? {
+            self.memo().digests.insert(name.clone(), entry);
+            return Ok(Some(entry));
+        }
+        Ok(self
+            .try_record(name)
+            .await?
+            .map(|record| (record.blake3, record.size)))
     }
 
     /// The outputs of run `key` if this process has already seen its manifest.
@@ -466,31 +498,48 @@ impl Lake {
                 message: "it is a directory; add it with -r (recursive)".into(),
             });
         }
-        // Re-adding an existing name: hash in place and compare, without
-        // copying anything, unless the home lacks a local copy.
-        if let Some(existing) = self.try_record(name).await? {
-            let src = source.to_path_buf();
-            let (digest, _) = tokio::task::spawn_blocking(move || hash_file(&src))
-                .await
-                .expect("hash task panicked")?;
-            if digest != existing.blake3 {
+        let absolute = std::path::absolute(source).unwrap_or_else(|_| source.to_path_buf());
+        let stamp = SourceStamp::of(&meta);
+        // Re-adding an existing name: compare digests without copying, and
+        // without even reading the file when its stamp (size, times, inode)
+        // is unchanged since an earlier add hashed it.
+        if let Some((existing, size)) = self.existing_content(name).await? {
+            let known = match &stamp {
+                Some(stamp) => self.index().source_digest(&absolute, stamp)?,
+                None => None,
+            };
+            let digest = match known {
+                Some(digest) => digest,
+                None => {
+                    let src = source.to_path_buf();
+                    tokio::task::spawn_blocking(move || hash_file(&src))
+                        .await
+                        .expect("hash task panicked")?
+                        .0
+                }
+            };
+            if digest != existing {
                 return Err(Error::NameTaken {
                     name: name.clone(),
-                    existing: existing.blake3,
+                    existing,
                     offered: digest,
                 });
+            }
+            if let (Some(stamp), None) = (&stamp, known) {
+                self.index().remember_source(&absolute, stamp, &digest)?;
             }
             if self.inner.home.has_blob(&digest) {
                 if mode == AddMode::Move {
                     std::fs::remove_file(source).map_err(|e| Error::io("remove", source, e))?;
                 }
                 return Ok(AddOutcome {
-                    record: existing,
+                    name: name.clone(),
+                    blake3: digest,
+                    size,
                     created: false,
                 });
             }
         }
-        let absolute = std::path::absolute(source).unwrap_or_else(|_| source.to_path_buf());
         let lineage = self.added_lineage(Some(absolute.display().to_string()));
 
         let home = self.inner.home.clone();
@@ -520,6 +569,9 @@ impl Lake {
                 }
                 (Err(_), None) => {}
             }
+        } else if let (Ok(outcome), Some(stamp)) = (&result, &stamp) {
+            self.index()
+                .remember_source(&absolute, stamp, &outcome.blake3)?;
         }
         result
     }
@@ -628,10 +680,7 @@ impl Lake {
         }
         let local = self.inner.home.install(staged, &digest)?;
         let outcome = match self.publish(name, digest, size, &local, lineage).await? {
-            Published::Created(record) => AddOutcome {
-                record,
-                created: true,
-            },
+            Published::Created(record) => AddOutcome::of(&record, true),
             // Lost a race: the winner's record stands if it has our bytes.
             Published::Existing(existing) if existing.blake3 != digest => {
                 return Err(Error::NameTaken {
@@ -640,10 +689,7 @@ impl Lake {
                     offered: digest,
                 });
             }
-            Published::Existing(record) => AddOutcome {
-                record,
-                created: false,
-            },
+            Published::Existing(record) => AddOutcome::of(&record, false),
         };
         tracing::debug!(%name, blake3 = %digest, size, "committed");
         Ok(outcome)
@@ -709,10 +755,7 @@ impl Lake {
         }
         // Same bytes: keep them as the local copy if none is cached yet.
         self.inner.home.install(staged, &digest)?;
-        Ok(AddOutcome {
-            record: existing,
-            created: false,
-        })
+        Ok(AddOutcome::of(&existing, false))
     }
 
     async fn upload_blob(&self, digest: &Digest, size: u64, local: &Path) -> Result<()> {

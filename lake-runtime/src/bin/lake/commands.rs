@@ -223,9 +223,9 @@ async fn add(
         };
         println!(
             "{verb} {} ({} bytes, blake3 {})",
-            outcome.record.name,
-            outcome.record.size,
-            outcome.record.blake3.short(16)
+            outcome.name,
+            outcome.size,
+            outcome.blake3.short(16)
         );
     }
     Ok(ExitCode::SUCCESS)
