@@ -1,0 +1,592 @@
+#!/usr/bin/env python3
+"""lake against its peers, in one run: see bench/README.md.
+
+Called by bench/run, which installs the peers, builds lake and starts the
+test servers (their env.sh is sourced into our environment). Standard
+library only. Every timed command is a child process; its wall time is taken
+around fork..wait4 and its peak RSS from wait4's rusage (ru_maxrss, KiB).
+"""
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+DATA = BENCH / "data"
+WORK = DATA / "work"
+LAKE = str(ROOT / "target/release/lake")
+CHAIN = str(ROOT / "target/release/examples/chain")
+VENV = BENCH / ".venv/bin"
+DVC = str(VENV / "dvc")
+AWS = str(VENV / "aws")
+VPY = str(VENV / "python")
+B3SUM = os.environ.get("BENCH_B3SUM", "b3sum")
+BUCKET = "lake-test"
+
+# rep_budget_s: a repeated loop stops after a rep that took longer than this
+# (the table's runs column shows it), so the whole run keeps to its time.
+FULL = dict(big_mib=1024, small_n=10_000, ls_big_n=100_000, chain_n=100, reps=3, rep_budget_s=75)
+QUICK = dict(big_mib=64, small_n=500, ls_big_n=5_000, chain_n=10, reps=3, rep_budget_s=4)
+
+
+def reps_of(cfg):
+    """Yields rep numbers, stopping early after a rep over the budget."""
+    for rep in range(cfg["reps"]):
+        t0 = time.perf_counter()
+        yield rep
+        took = time.perf_counter() - t0
+        if took > cfg["rep_budget_s"] and rep + 1 < cfg["reps"]:
+            log(f"a rep took {took:.0f} s > {cfg['rep_budget_s']} s: no more reps of this scenario")
+            return
+
+
+def log(*a):
+    print("bench:", *a, file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------ running
+
+
+class Failed(Exception):
+    pass
+
+
+def run(cmd, env=None, cwd=None, out=None):
+    """Runs cmd (a list, or a str for bash -c); returns (secs, rss_kib, stdout)."""
+    if isinstance(cmd, str):
+        cmd = ["bash", "-c", cmd]
+    with tempfile.TemporaryFile() as so, tempfile.TemporaryFile() as se:
+        t0 = time.perf_counter()
+        p = subprocess.Popen(cmd, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out or so, stderr=se)
+        _, status, usage = os.wait4(p.pid, 0)
+        secs = time.perf_counter() - t0
+        p.returncode = os.waitstatus_to_exitcode(status)
+        so.seek(0)
+        se.seek(0)
+        stdout = so.read().decode(errors="replace")
+        if p.returncode != 0:
+            raise Failed(f"{' '.join(map(str, cmd))[:200]} (in {cwd}) exited {p.returncode}: "
+                         f"{se.read().decode(errors='replace')[-1500:]}")
+        return secs, usage.ru_maxrss, stdout
+
+
+def sh(cmd, env=None, cwd=None):
+    return run(cmd, env=env, cwd=cwd)[2]
+
+
+def fresh(path):
+    path = Path(path)
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    return path
+
+
+def base_env():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAKE_STORE_OPT_")}
+    env.pop("LAKE_STORE", None)
+    env.pop("LAKE_HOME", None)
+    env.update(DVC_NO_ANALYTICS="1", DVC_NO_UPDATE_CHECK="1", GIT_CONFIG_NOSYSTEM="1")
+    return env
+
+
+def lake_env(home, store=None, server=None):
+    env = base_env()
+    env["LAKE_HOME"] = str(home)
+    if store:
+        env["LAKE_STORE"] = store
+    if server:
+        for kv in os.environ[f"LAKE_TEST_{server}_OPTS"].split(","):
+            k, v = kv.split("=", 1)
+            env[f"LAKE_STORE_OPT_{k.upper()}"] = v
+    return env
+
+
+def s3_opts(server):
+    return dict(kv.split("=", 1) for kv in os.environ[f"LAKE_TEST_{server}_OPTS"].split(","))
+
+
+def aws_env(server):
+    o = s3_opts(server)
+    env = base_env()
+    env.update(AWS_ACCESS_KEY_ID=o["aws_access_key_id"], AWS_SECRET_ACCESS_KEY=o["aws_secret_access_key"],
+               AWS_DEFAULT_REGION=o["aws_region"], AWS_REQUEST_CHECKSUM_CALCULATION="when_required",
+               AWS_RESPONSE_CHECKSUM_VALIDATION="when_required", AWS_EC2_METADATA_DISABLED="true")
+    return env
+
+
+def aws(server, *args):
+    return [AWS, "--endpoint-url", s3_opts(server)["aws_endpoint"], "s3", *args, "--only-show-errors"]
+
+
+def dvc_repo(path, remote=None, server=None):
+    """A fresh DVC repo (git, so `dvc ls` works) with an optional S3 remote."""
+    path = fresh(path)
+    env = base_env()
+    sh("git init -q && git config user.email b@b && git config user.name bench", cwd=path)
+    sh([DVC, "init", "-q"], env=env, cwd=path)
+    sh([DVC, "config", "core.autostage", "false"], env=env, cwd=path)
+    if remote:
+        o = s3_opts(server)
+        sh([DVC, "remote", "add", "-d", "s3", remote], env=env, cwd=path)
+        for k, v in [("endpointurl", o["aws_endpoint"]), ("access_key_id", o["aws_access_key_id"]),
+                     ("secret_access_key", o["aws_secret_access_key"]), ("region", o["aws_region"])]:
+            sh([DVC, "remote", "modify", "--local", "s3", k, v], env=env, cwd=path)
+    return path
+
+
+# ------------------------------------------------------------------ results
+
+
+class Sides:
+    """Timings of each side of one scenario, collected rep by rep."""
+
+    def __init__(self):
+        self.t, self.rss, self.failed = {}, {}, {}
+
+    def time(self, side, cmd, env=None, cwd=None, check=None):
+        """Times cmd; a failure is recorded against the side, which is then skipped."""
+        if side in self.failed:
+            return None
+        try:
+            secs, rss, out = run(cmd, env=env, cwd=cwd)
+            if check:
+                check(out)
+        except Failed as e:
+            self.fail(side, e)
+            return None
+        self.add(side, secs, rss)
+        return out
+
+    def fail(self, side, error):
+        msg = " ".join(str(error).split())
+        log(f"{side} failed: {msg[:1500]}")
+        self.failed.setdefault(side, msg)
+
+    def add(self, side, secs, rss_kib=0):
+        self.t.setdefault(side, []).append(secs)
+        self.rss[side] = max(self.rss.get(side, 0), rss_kib)
+
+    def med(self, side):
+        return statistics.median(self.t[side]) if side in self.t else None
+
+
+ROWS = []
+
+
+def row(scenario, sides, peer, target="—", met=None, note="", lake="lake"):
+    """One table row: lake against one peer; met(lake_s, peer_s, lake_rss_mib) -> bool."""
+    lake_s, peer_s = sides.med(lake), sides.med(peer)
+    for side in (lake, peer):
+        if side in sides.failed:
+            note = (note + "; " if note else "") + f"{side} failed: {sides.failed[side][:160]}"
+    ratio = lake_s / peer_s if lake_s is not None and peer_s else None
+    lrss = sides.rss.get(lake, 0) / 1024
+    ok = None
+    if met is not None and lake_s is not None:
+        try:
+            ok = bool(met(lake_s, peer_s, lrss))
+        except TypeError:  # the target is relative to a peer that has no figure
+            ok = None
+    ROWS.append(dict(scenario=scenario, lake_s=lake_s, peer=peer, peer_s=peer_s, ratio=ratio, target=target,
+                     met=ok, lake_rss_mib=round(lrss, 1) if lrss else None,
+                     peer_rss_mib=round(sides.rss.get(peer, 0) / 1024, 1) or None, note=note,
+                     runs=f"{len(sides.t.get(lake, []))}/{len(sides.t.get(peer, []))}"))
+
+
+def unavailable(scenario, sides, peer, why, target="—", met=None):
+    row(scenario, sides, peer, target, met, note=f"peer not run: {why}")
+
+
+def fmt_s(s):
+    if s is None:
+        return "—"
+    if s < 1e-3:
+        return f"{s * 1e6:.2f} µs"
+    if s < 1:
+        return f"{s * 1e3:.1f} ms"
+    return f"{s:.2f} s"
+
+
+def table():
+    head = ["scenario", "lake", "peer", "peer time", "lake/peer", "target", "met", "RSS lake", "RSS peer", "runs"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in ROWS:
+        met = {True: "yes", False: "**NO**", None: "—"}[r["met"]]
+        peer = r["peer"] + (f" ({r['note']})" if r["note"] else "")
+        ratio = f"{r['ratio']:.3g}×" if r["ratio"] is not None else "—"
+        rss = lambda m: f"{m:.0f} MiB" if m else "—"
+        lines.append("| " + " | ".join([r["scenario"], fmt_s(r["lake_s"]), peer, fmt_s(r["peer_s"]), ratio,
+                                         r["target"], met, rss(r["lake_rss_mib"]), rss(r["peer_rss_mib"]), r["runs"]]) + " |")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ data
+
+
+def gen_data(cfg):
+    t0 = time.perf_counter()
+    DATA.mkdir(exist_ok=True)
+    big = DATA / f"big-{cfg['big_mib']}M.bin"
+    if not big.exists() or big.stat().st_size != cfg["big_mib"] << 20:
+        log(f"generating {big.name}")
+        tmp = big.with_suffix(".tmp")
+        with open(tmp, "wb") as f:
+            for _ in range(cfg["big_mib"]):
+                f.write(os.urandom(1 << 20))
+        tmp.rename(big)
+    small = DATA / f"small-{cfg['small_n']}"
+    if not (DATA / f"{small.name}.done").exists():
+        log(f"generating {small.name}")
+        fresh(small)
+        for i in range(cfg["small_n"]):
+            d = small / f"d{i // 1000:02d}"
+            d.mkdir(exist_ok=True)
+            (d / f"f{i:05d}.bin").write_bytes(os.urandom(4096))
+        (DATA / f"{small.name}.done").write_text("")
+    tiny = DATA / f"names-{cfg['ls_big_n']}"
+    if not (DATA / f"{tiny.name}.done").exists():
+        log(f"generating {tiny.name}")
+        fresh(tiny)
+        for i in range(cfg["ls_big_n"]):
+            d = tiny / f"d{i // 1000:03d}"
+            d.mkdir(exist_ok=True)
+            (d / f"n{i:06d}").write_bytes(b"%d\n" % i)
+        (DATA / f"{tiny.name}.done").write_text("")
+    return big, small, tiny, time.perf_counter() - t0
+
+
+# ------------------------------------------------------------------ scenarios
+
+
+def bench_local(cfg, big, small):
+    reps = cfg["reps"]
+    label_big = f"{cfg['big_mib']} MiB" if cfg["big_mib"] != 1024 else "1 GiB"
+    label_small = f"{cfg['small_n']:,} × 4 KiB"
+    s_add, s_noop, s_verify = Sides(), Sides(), Sides()
+    home = WORK / "big-home"
+    for rep in range(reps):
+        fresh(home)
+        sh("sync")
+        s_add.time("lake", [LAKE, "-q", "add", str(big), "bench/big"], env=lake_env(home))
+        out = WORK / "cp.bin"
+        out.unlink(missing_ok=True)
+        sh("sync")
+        s_add.time("cp", ["cp", str(big), str(out)])
+        repo = dvc_repo(WORK / "big-dvc")
+        sh(["cp", str(big), str(repo / "big.bin")])
+        sh("sync")
+        s_add.time("dvc add", [DVC, "add", "-q", "big.bin"], env=base_env(), cwd=repo)
+        s_add.time("b3sum", [B3SUM, "--num-threads", "2", str(big)])
+    for rep in range(reps):
+        s_noop.time("lake", [LAKE, "-q", "add", str(big), "bench/big"], env=lake_env(home))
+        s_noop.time("dvc add", [DVC, "add", "-q", "big.bin"], env=base_env(), cwd=repo)
+        s_verify.time("lake", [LAKE, "-q", "verify"], env=lake_env(home))
+        s_verify.time("b3sum", [B3SUM, "--num-threads", "2", str(big)])
+        s_verify.time("dvc status", [DVC, "status", "-q"], env=base_env(), cwd=repo)
+    sc = f"add {label_big}"
+    row(sc, s_add, "cp", "≤ 1.5× cp, RSS < 64 MiB", lambda l, p, rss: l <= 1.5 * p and rss < 64)
+    row(sc, s_add, "dvc add")
+    row(sc, s_add, "b3sum", note="hash limit, 2 threads")
+    row(f"no-op re-add {label_big}", s_noop, "dvc add")
+    row(f"verify {label_big}", s_verify, "b3sum", note="hash limit, 2 threads")
+    row(f"verify {label_big}", s_verify, "dvc status", note="stat only, no re-hash")
+
+    s_add, s_noop, s_verify = Sides(), Sides(), Sides()
+    home = WORK / "small-home"
+    for rep in range(reps):
+        fresh(home)
+        sh("sync")
+        s_add.time("lake", [LAKE, "-q", "add", "-r", str(small), "bench/small"], env=lake_env(home))
+        out = WORK / "cp-small"
+        if out.exists():
+            shutil.rmtree(out)
+        sh("sync")
+        s_add.time("cp -r", ["cp", "-r", str(small), str(out)])
+        repo = dvc_repo(WORK / "small-dvc")
+        sh(["cp", "-r", str(small), str(repo / "small")])
+        sh("sync")
+        s_add.time("dvc add", [DVC, "add", "-q", "small"], env=base_env(), cwd=repo)
+    sh("git add small.dvc .gitignore && git commit -qm data", cwd=repo)
+    for rep in range(reps):
+        s_noop.time("lake", [LAKE, "-q", "add", "-r", str(small), "bench/small"], env=lake_env(home))
+        s_noop.time("dvc add", [DVC, "add", "-q", "small"], env=base_env(), cwd=repo)
+        s_verify.time("lake", [LAKE, "-q", "verify"], env=lake_env(home))
+        s_verify.time("b3sum", f"find {small} -type f -print0 | xargs -0 {B3SUM} --num-threads 2 >/dev/null")
+        s_verify.time("dvc status", [DVC, "status", "-q"], env=base_env(), cwd=repo)
+    sc = f"add -r {label_small}"
+    row(sc, s_add, "cp -r", "≤ 4× cp -r", lambda l, p, r: l <= 4 * p)
+    row(sc, s_add, "dvc add", "≥ 10× faster", lambda l, p, r: l * 10 <= p)
+    row(f"no-op re-add {label_small}", s_noop, "dvc add", "≤ 50 ms", lambda l, p, r: l <= 0.05)
+    row(f"verify {label_small}", s_verify, "b3sum", note="hash limit")
+    row(f"verify {label_small}", s_verify, "dvc status", note="stat only, no re-hash")
+    return home, repo
+
+
+def bench_ls(cfg, small_home, small_repo, tiny):
+    reps = cfg["reps"]
+    # The larger name set: lake add -r of tiny files, and the same tree in DVC.
+    t0 = time.perf_counter()
+    home = fresh(WORK / "names-home")
+    sh([LAKE, "-q", "add", "-r", str(tiny), "names"], env=lake_env(home))
+    lake_gen = time.perf_counter() - t0
+    log(f"lake add -r of {cfg['ls_big_n']:,} names: {lake_gen:.1f} s")
+    repo = DATA / f"names-{cfg['ls_big_n']}-dvc"
+    if not (DATA / f"{repo.name}.done").exists():
+        t0 = time.perf_counter()
+        dvc_repo(repo)
+        sh(["cp", "-r", str(tiny), str(repo / "names")])
+        sh([DVC, "add", "-q", "names"], env=base_env(), cwd=repo)
+        sh("git add names.dvc .gitignore && git commit -qm data", cwd=repo)
+        (DATA / f"{repo.name}.done").write_text("")
+        log(f"dvc add of {cfg['ls_big_n']:,} names (once, kept in bench/data): {time.perf_counter() - t0:.1f} s")
+    for n, h, r, prefix in [(cfg["small_n"], small_home, small_repo, "small"),
+                            (cfg["ls_big_n"], home, repo, "names")]:
+        s = Sides()
+        lp = "bench/small" if prefix == "small" else "names"
+
+        def count(expect):
+            def check(out):
+                got = len([x for x in out.splitlines() if x.strip()])
+                if got < expect:
+                    raise Failed(f"ls printed {got} lines, expected {expect}")
+            return check
+
+        for rep in range(reps):
+            s.time("lake", [LAKE, "-q", "ls", "-r", lp], env=lake_env(h), check=count(n))
+            s.time("dvc ls -R", [DVC, "ls", "-R", str(r), prefix], env=base_env(), cwd=r, check=count(n))
+        tgt, met = ("< 0.3 s", lambda l, p, x: l < 0.3) if n >= 100_000 or n == cfg["ls_big_n"] else ("—", None)
+        row(f"ls -r of {n:,} names", s, "dvc ls -R", tgt, met)
+    return lake_gen
+
+
+DVC_STAGE = """  s{i}:
+    cmd: cp f{j} f{i}
+    deps: [f{j}]
+    outs: [f{i}]
+"""
+
+
+def bench_chain(cfg):
+    reps, n = cfg["reps"], cfg["chain_n"]
+    first, uptodate, evicted, info = Sides(), Sides(), Sides(), Sides()
+    seed = b"lake chain seed 0123456789abcdef\n" * 32
+    last = None
+
+    def ran(expect):
+        def check(out):
+            got = json.loads(out)["ran"]
+            if got != expect:
+                raise Failed(f"chain ran {got} steps, expected {expect}")
+        return check
+
+    for rep in reps_of(cfg):
+        home, store = fresh(WORK / "chain-home"), fresh(WORK / "chain-store")
+        env = lake_env(home, f"file://{store}")
+        out = first.time("lake", [CHAIN, "run", str(n)], env=env, check=ran(n + 1))
+        last = json.loads(out)["last"] if out else last
+        repo = dvc_repo(WORK / "chain-dvc")
+        (repo / "f0").write_bytes(seed)
+        (repo / "dvc.yaml").write_text("stages:\n" + "".join(DVC_STAGE.format(i=i, j=i - 1) for i in range(1, n + 1)))
+        first.time("dvc repro", [DVC, "repro", "-q"], env=base_env(), cwd=repo)
+        steps = fresh(WORK / "chain-cp")
+        (steps / "f0").write_bytes(seed)
+        first.time("cp × steps", " && ".join(f"cp f{i - 1} f{i}" for i in range(1, n + 1)), cwd=steps)
+        # Up to date, then after local outputs are gone (the store keeps them).
+        uptodate.time("lake", [CHAIN, "run", str(n)], env=env, check=ran(0))
+        uptodate.time("dvc repro", [DVC, "repro", "-q"], env=base_env(), cwd=repo)
+        if last:
+            info.time("lake", [LAKE, "-q", "info", last], env=env)
+        info.time("dvc dag", [DVC, "dag"], env=base_env(), cwd=repo)
+        sh([LAKE, "-q", "evict"], env=env)
+        evicted.time("lake", [CHAIN, "run", str(n)], env=env, check=ran(0))
+        sh(" ".join(f"f{i}" for i in range(1, n + 1)).join(["rm -f ", ""]), cwd=repo)
+        evicted.time("dvc repro", [DVC, "repro", "-q"], env=base_env(), cwd=repo)
+    sc = f"{n}-step chain, first run"
+    row(sc, first, "dvc repro")
+    row(sc, first, "cp × steps", "≤ 0.5 s + steps", lambda l, p, r: l <= 0.5 + p, note="the steps' own work")
+    row(f"{n}-step chain, up to date (process)", uptodate, "dvc repro", "≥ 20× faster", lambda l, p, r: l * 20 <= p)
+    row(f"{n}-step chain, outputs evicted", evicted, "dvc repro", "≤ 0.3 s, no step runs",
+        lambda l, p, r: l <= 0.3, note="run-cache restore")
+    row(f"info of a {n}-ancestor chain", info, "dvc dag")
+
+
+JOBLIB = r"""
+import json, sys, time
+t0 = time.perf_counter()
+from joblib import Memory
+mem = Memory(sys.argv[1], verbose=0)
+def tiny(factor, label):
+    return f"{factor} {label}"
+f = mem.cache(tiny)
+f(3, "x")
+first = time.perf_counter() - t0
+calls = int(sys.argv[2])
+batch = max(calls // 20, 1)
+per = []
+for _ in range(20):
+    t = time.perf_counter()
+    for _ in range(batch):
+        f(3, "x")
+    per.append((time.perf_counter() - t) / batch)
+per.sort()
+print(json.dumps({"first_hit_s": first, "warm_hit_s": per[len(per) // 2]}))
+"""
+
+
+def bench_hits(cfg):
+    reps = cfg["reps"]
+    warm, first, s3 = Sides(), Sides(), Sides()
+    home = fresh(WORK / "hit-home")
+    jdir = fresh(WORK / "hit-joblib")
+    script = WORK / "joblib_hit.py"
+    script.write_text(JOBLIB)
+    env = lake_env(home)
+    sh([CHAIN, "hit", "1"], env=env)  # computes once
+    sh([VPY, str(script), str(jdir), "1"])
+    for rep in range(reps):
+        for side, cmd in [("lake", [CHAIN, "hit", "200000"]), ("joblib.Memory", [VPY, str(script), str(jdir), "20000"])]:
+            secs, rss, out = run(cmd, env=env if side == "lake" else base_env())
+            o = json.loads(out)
+            warm.add(side, o["warm_hit_s"], rss)
+            first.add(side, o["first_hit_s"], rss)
+    # First hit from a fresh home against S3 (moto): the run manifest is only there.
+    prefix = f"s3://{BUCKET}/hit-{uuid.uuid4().hex[:8]}"
+    sh([CHAIN, "hit", "1"], env=lake_env(fresh(WORK / "hit-s3-seed"), prefix, "MOTO"))
+    for rep in range(reps):
+        secs, rss, out = run([CHAIN, "hit", "1"], env=lake_env(fresh(WORK / "hit-s3"), prefix, "MOTO"))
+        s3.add("lake", json.loads(out)["first_hit_s"], rss)
+    row("warm cache hit, in process", warm, "joblib.Memory", "≤ 10 µs and ≥ 10× faster",
+        lambda l, p, r: l <= 10e-6 and l * 10 <= p)
+    row("first hit, fresh process, local home", first, "joblib.Memory", "≤ 1 ms", lambda l, p, r: l <= 1e-3,
+        note="open + first call, timed inside the process")
+    unavailable("first hit, fresh process + fresh home, S3 (moto)", s3, "joblib.Memory",
+                "joblib has no object store")
+
+
+def bench_transfers(cfg, big, small, server):
+    reps = cfg["reps"]
+    label_big = f"{cfg['big_mib']} MiB" if cfg["big_mib"] != 1024 else "1 GiB"
+    label_small = f"{cfg['small_n']:,} × 4 KiB"
+    aenv = aws_env(server)
+    results = {}
+    for what, src in [(label_big, big), (label_small, small)]:
+        push, pull = Sides(), Sides()
+        directory = src.is_dir()
+        for rep in reps_of(cfg):
+            tag = uuid.uuid4().hex[:8]
+            store = f"s3://{BUCKET}/lake-{tag}"
+            # lake: add to a fresh home on the S3 store; pull into another fresh home.
+            env = lake_env(fresh(WORK / "xfer-home"), store, server)
+            add = [LAKE, "-q", "add"] + (["-r"] if directory else []) + [str(src), "bench/x"]
+            push.time("lake", add, env=env)
+            # aws cli
+            dest = f"s3://{BUCKET}/aws-{tag}/x"
+            push.time("aws s3", aws(server, "sync" if directory else "cp", str(src), dest), env=aenv)
+            # dvc
+            repo = dvc_repo(WORK / "xfer-dvc", f"s3://{BUCKET}/dvc-{tag}", server)
+            sh(["cp", "-r", str(src), str(repo / "x")])
+            sh([DVC, "add", "-q", "x"], env=base_env(), cwd=repo)
+            push.time("dvc push", [DVC, "push"], env=base_env(), cwd=repo)
+
+            env = lake_env(fresh(WORK / "xfer-home"), store, server)
+            out = WORK / "xfer-out"
+            if out.exists():
+                shutil.rmtree(out) if out.is_dir() else out.unlink()
+            if directory:
+                pull.time("lake", [CHAIN, "pull", "bench/x"], env=env)
+            else:
+                pull.time("lake", [LAKE, "-q", "get", "bench/x", "-o", str(out)], env=env)
+                out.unlink()
+            pull.time("aws s3", aws(server, "sync" if directory else "cp", dest, str(out)), env=aenv)
+            shutil.rmtree(repo / ".dvc" / "cache")
+            shutil.rmtree(repo / "x") if directory else (repo / "x").unlink()
+            if "dvc push" in push.failed:
+                pull.fail("dvc pull", "dvc push failed")
+            pull.time("dvc pull", [DVC, "pull"], env=base_env(), cwd=repo)
+            for p in (f"lake-{tag}", f"aws-{tag}", f"dvc-{tag}"):
+                if server == "S3S":
+                    shutil.rmtree(ROOT / "target/test-servers/s3s-data" / BUCKET / p, ignore_errors=True)
+                else:
+                    sh(aws(server, "rm", "--recursive", f"s3://{BUCKET}/{p}"), env=aenv)
+        srv = {"MOTO": "moto", "S3S": "s3s-fs"}[server]
+        for kind, sides, peer_dvc in [("push", push, "dvc push"), ("pull", pull, "dvc pull")]:
+            sc = f"{kind} {what} ({srv})"
+            row(sc, sides, peer_dvc, "≥ 3× faster", lambda l, p, r: l * 3 <= p)
+            row(sc, sides, "aws s3", "≤ 1× aws", lambda l, p, r: l <= p,
+                note="sync" if directory else "cp")
+    return results
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--only", default="", help="comma-separated: local,ls,chain,hits,moto,s3s")
+    args = ap.parse_args()
+    cfg = QUICK if args.quick else FULL
+    only = set(filter(None, args.only.split(",")))
+    want = lambda part: not only or part in only
+    started = time.perf_counter()
+    WORK.mkdir(parents=True, exist_ok=True)
+    big, small, tiny, gen = gen_data(cfg)
+    log(f"data ready in {gen:.1f} s")
+    phases = {}
+
+    def phase(name, fn, *a):
+        t0 = time.perf_counter()
+        log(f"{name} ...")
+        r = None
+        try:
+            r = fn(*a)
+        except Exception as e:  # noqa: BLE001 - the other phases still run
+            log(f"{name} FAILED: {type(e).__name__}: {e}")
+            phases[name] = "failed"
+        finally:
+            phases.setdefault(name, round(time.perf_counter() - t0, 1))
+            log(f"{name}: {phases[name]} s")
+        return r
+
+    small_home = small_repo = None
+    if want("local") or want("ls"):
+        small_home, small_repo = phase("local", bench_local, cfg, big, small)
+    if want("ls"):
+        lake_gen = phase("ls", bench_ls, cfg, small_home, small_repo, tiny)
+    if want("chain"):
+        phase("chain", bench_chain, cfg)
+    if want("hits"):
+        phase("hits", bench_hits, cfg)
+    if want("moto"):
+        phase("moto", bench_transfers, cfg, big, small, "MOTO")
+    if want("s3s"):
+        phase("s3s", bench_transfers, cfg, big, small, "S3S")
+    total = time.perf_counter() - started
+    print(table())
+    print(f"\nmode: {'quick' if args.quick else 'full'}; data generation {gen:.1f} s; "
+          f"phases {phases}; total {total:.0f} s (harness, excluding installs and server start)")
+    out = BENCH / ("results.quick.json" if args.quick else "results.json")
+    if only:
+        out = WORK / "results.partial.json"
+    out.write_text(json.dumps(ROWS, indent=1, ensure_ascii=False) + "\n")
+    log(f"wrote {out}")
+    md = out.parent / ("RESULTS.quick.md" if args.quick else "RESULTS.md")
+    if only:
+        md = WORK / "RESULTS.partial.md"
+    md.write_text(
+        f"# bench/run{' --quick' if args.quick else ''}: results\n\n"
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, `{os.uname().nodename}`, "
+        f"{os.cpu_count()} cores, git {sh('git rev-parse --short HEAD', cwd=ROOT).strip()}; "
+        f"data {cfg}; medians of {cfg['reps']} runs.\n\n{table()}\n\n"
+        f"Data generation {gen:.1f} s; phases (s) {phases}; harness total {total:.0f} s.\n")
+
+
+if __name__ == "__main__":
+    main()
