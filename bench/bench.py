@@ -188,7 +188,9 @@ def row(scenario, sides, peer, target="—", met=None, note="", lake="lake"):
     lake_s, peer_s = sides.med(lake), sides.med(peer)
     for side in (lake, peer):
         if side in sides.failed:
-            note = (note + "; " if note else "") + f"{side} failed: {sides.failed[side][:160]}"
+            msg = sides.failed[side]
+            msg = msg[msg.find("ERROR:"):] if "ERROR:" in msg else msg
+            note = (note + "; " if note else "") + f"failed: {msg[:120]}"
     ratio = lake_s / peer_s if lake_s is not None and peer_s else None
     lrss = sides.rss.get(lake, 0) / 1024
     ok = None
