@@ -277,8 +277,13 @@ impl Index {
     }
 
     /// Applies a refresh from the store: inserts `added`, removes `removed`,
-    /// and stamps the refresh time, in one transaction.
-    pub(crate) fn apply_refresh(&mut self, added: &[Record], removed: &[Name]) -> Result<()> {
+    /// and (for a full refresh, `stamp`) records the time, in one transaction.
+    pub(crate) fn apply_refresh(
+        &mut self,
+        added: &[Record],
+        removed: &[Name],
+        stamp: bool,
+    ) -> Result<()> {
         let tx = self.conn.transaction().map_err(|e| Error::Index {
             path: self.path.clone(),
             source: e,
@@ -290,10 +295,12 @@ impl Index {
             for name in removed {
                 tx.execute("DELETE FROM names WHERE name = ?1", params![name.as_str()])?;
             }
-            tx.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES ('last_refresh', ?1)",
-                params![Utc::now().to_rfc3339()],
-            )?;
+            if stamp {
+                tx.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('last_refresh', ?1)",
+                    params![Utc::now().to_rfc3339()],
+                )?;
+            }
             Ok(())
         })();
         result.and_then(|()| tx.commit()).map_err(|e| self.err(e))

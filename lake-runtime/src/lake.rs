@@ -331,14 +331,23 @@ impl Lake {
         self.memo().digests.get(name).map(|(digest, _)| *digest)
     }
 
-    /// Digest and size of `name` without parsing its record: from the memo,
-    /// the index, or else the store.
-    async fn existing_content(&self, name: &Name) -> Result<Option<(Digest, u64)>> {
+    /// Digest and size of `name` without parsing its record, from the memo
+    /// or the index only.
+    fn indexed_content(&self, name: &Name) -> Result<Option<(Digest, u64)>> {
         if let Some(entry) = self.memo().digests.get(name) {
             return Ok(Some(*entry));
         }
-        if let Some(entry) = self.index().content_of(name)? {
+        let entry = self.index().content_of(name)?;
+        if let Some(entry) = entry {
             self.memo().digests.insert(name.clone(), entry);
+        }
+        Ok(entry)
+    }
+
+    /// Digest and size of `name` without parsing its record: from the memo,
+    /// the index, or else the store.
+    async fn existing_content(&self, name: &Name) -> Result<Option<(Digest, u64)>> {
+        if let Some(entry) = self.indexed_content(name)? {
             return Ok(Some(entry));
         }
         Ok(self
@@ -483,6 +492,17 @@ impl Lake {
         name: &Name,
         mode: AddMode,
     ) -> Result<AddOutcome> {
+        self.add_path_with(source, name, mode, Existence::AskTheStore)
+            .await
+    }
+
+    async fn add_path_with(
+        &self,
+        source: &Path,
+        name: &Name,
+        mode: AddMode,
+        existence: Existence,
+    ) -> Result<AddOutcome> {
         let source_desc = source.display().to_string();
         let meta = std::fs::metadata(source).map_err(|e| Error::Source {
             source_desc: source_desc.clone(),
@@ -503,7 +523,11 @@ impl Lake {
         // Re-adding an existing name: compare digests without copying, and
         // without even reading the file when its stamp (size, times, inode)
         // is unchanged since an earlier add hashed it.
-        if let Some((existing, size)) = self.existing_content(name).await? {
+        let existing = match existence {
+            Existence::AskTheStore => self.existing_content(name).await?,
+            Existence::IndexIsComplete => self.indexed_content(name)?,
+        };
+        if let Some((existing, size)) = existing {
             let known = match &stamp {
                 Some(stamp) => self.index().source_digest(&absolute, stamp)?,
                 None => None,
@@ -554,8 +578,16 @@ impl Lake {
                 .await
                 .expect("staging task panicked")?;
         let linked = staged.linked;
+        let checked_absent = existing.is_none();
         let result = self
-            .commit_staged(staged.path, staged.digest, staged.size, name, lineage)
+            .commit_staged_checked(
+                staged.path,
+                staged.digest,
+                staged.size,
+                name,
+                lineage,
+                checked_absent,
+            )
             .await;
         if mode == AddMode::Move {
             match (&result, linked) {
@@ -602,8 +634,13 @@ impl Lake {
                 .join("/");
             jobs.push((file, name.join(&relative)?));
         }
+        // One listing of the prefix instead of one existence check per file.
+        self.refresh_below(Some(name)).await?;
         futures::stream::iter(jobs)
-            .map(|(file, name)| async move { self.add_path_async(&file, &name, mode).await })
+            .map(|(file, name)| async move {
+                self.add_path_with(&file, &name, mode, Existence::IndexIsComplete)
+                    .await
+            })
             .buffer_unordered(PARALLEL_ADDS)
             .try_collect()
             .await
@@ -675,7 +712,23 @@ impl Lake {
         name: &Name,
         lineage: Lineage,
     ) -> Result<AddOutcome> {
-        if let Some(existing) = self.try_record(name).await? {
+        self.commit_staged_checked(staged, digest, size, name, lineage, false)
+            .await
+    }
+
+    /// [`Lake::commit_staged`]; `checked_absent` skips the existence check
+    /// when the caller just made it (the conditional create still guards
+    /// against a concurrent writer).
+    async fn commit_staged_checked(
+        &self,
+        staged: tempfile::TempPath,
+        digest: Digest,
+        size: u64,
+        name: &Name,
+        lineage: Lineage,
+        checked_absent: bool,
+    ) -> Result<AddOutcome> {
+        if !checked_absent && let Some(existing) = self.try_record(name).await? {
             return self.same_content(existing, digest, name, staged);
         }
         let local = self.inner.home.install(staged, &digest)?;
@@ -760,6 +813,12 @@ impl Lake {
 
     async fn upload_blob(&self, digest: &Digest, size: u64, local: &Path) -> Result<()> {
         let path = StorePath::blob(digest);
+        if size <= SMALL_FILE {
+            // One unconditional put of the same bytes costs less than a
+            // head first, and rewriting renews the blob's age for gc.
+            self.inner.store.put_file(&path, local).await?;
+            return Ok(());
+        }
         match self.inner.store.head(&path).await {
             // Content-addressed: same key and size means the same bytes
             // (a tampered blob is `verify --store`'s job, not every add's).
@@ -904,11 +963,24 @@ impl Lake {
     /// Rebuilds the index from the store's name records: fetches records of
     /// names it does not know and forgets names the store no longer has.
     pub async fn refresh_async(&self) -> Result<usize> {
-        let prefix = StorePath::prefix(NAMES_PREFIX);
+        self.refresh_below(None).await
+    }
+
+    /// [`Lake::refresh_async`] limited to names at or below `prefix`; only a
+    /// full refresh stamps the index as fresh.
+    async fn refresh_below(&self, prefix: Option<&Name>) -> Result<usize> {
+        let list_prefix = match prefix {
+            Some(p) => StorePath::prefix(&format!("{NAMES_PREFIX}/{p}")),
+            None => StorePath::prefix(NAMES_PREFIX),
+        };
         let mut in_store = BTreeSet::new();
         let mut after: Option<StorePath> = None;
         loop {
-            let page = self.inner.store.list(&prefix, after.as_ref(), 1000).await?;
+            let page = self
+                .inner
+                .store
+                .list(&list_prefix, after.as_ref(), 1000)
+                .await?;
             for object in &page.objects {
                 if let Some(name) = StorePath::name_from_record_path(object.path.as_str()) {
                     in_store.insert(name);
@@ -919,7 +991,18 @@ impl Lake {
                 None => break,
             }
         }
-        let known: BTreeSet<Name> = self.index().names()?.into_iter().collect();
+        let known: BTreeSet<Name> = match prefix {
+            Some(p) => self
+                .index()
+                .list(p.as_str())?
+                .into_iter()
+                .map(|e| e.name)
+                // `list` includes the name equal to the prefix, which lives
+                // at `names/<prefix>.json`, outside this listing.
+                .filter(|n| n != p)
+                .collect(),
+            None => self.index().names()?.into_iter().collect(),
+        };
         let new: Vec<Name> = in_store.difference(&known).cloned().collect();
         let removed: Vec<Name> = known.difference(&in_store).cloned().collect();
         let records: Vec<Record> = futures::stream::iter(new)
@@ -929,7 +1012,8 @@ impl Lake {
             .try_collect()
             .await?;
         let count = records.len();
-        self.index().apply_refresh(&records, &removed)?;
+        self.index()
+            .apply_refresh(&records, &removed, prefix.is_none())?;
         Ok(count)
     }
 
@@ -1083,6 +1167,15 @@ impl Lake {
         }
         Ok(evicted)
     }
+}
+
+/// Where `add` learns whether a name exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Existence {
+    /// The index, else the store (one small request).
+    AskTheStore,
+    /// The index alone: it was just refreshed for this name's prefix.
+    IndexIsComplete,
 }
 
 /// What [`Lake::publish`] found.
