@@ -134,6 +134,17 @@ pub struct ListEntry {
     pub in_store: bool,
 }
 
+/// Result of [`Lake::pull_async`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PullReport {
+    /// Files downloaded.
+    pub downloaded: usize,
+    /// Bytes downloaded.
+    pub bytes: u64,
+    /// Files that were already in the home's cache.
+    pub already_local: usize,
+}
+
 /// Result of [`Lake::verify`].
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct VerifyReport {
@@ -413,6 +424,33 @@ impl Lake {
     pub async fn fetch_async(&self, name: &Name) -> Result<PathBuf> {
         let record = self.record_async(name).await?;
         self.fetch_record(&record).await
+    }
+
+    /// Downloads every name at or below `prefix` that is not cached yet,
+    /// many at a time, each verified like [`Lake::fetch_async`].
+    pub async fn pull_async(&self, prefix: &str) -> Result<PullReport> {
+        let entries = self.list_async(prefix, true).await?;
+        let mut report = PullReport::default();
+        let missing: Vec<ListEntry> = entries
+            .into_iter()
+            .filter(|e| {
+                if e.local {
+                    report.already_local += 1;
+                }
+                !e.local
+            })
+            .collect();
+        let sizes: Vec<u64> = futures::stream::iter(missing)
+            .map(|entry| async move {
+                self.fetch_async(&entry.name).await?;
+                Ok::<_, Error>(entry.size)
+            })
+            .buffer_unordered(PARALLEL_REQUESTS)
+            .try_collect()
+            .await?;
+        report.downloaded = sizes.len();
+        report.bytes = sizes.iter().sum();
+        Ok(report)
     }
 
     /// Blocking [`Lake::fetch_async`].

@@ -56,7 +56,7 @@ pub use config::{CONFIG_FILE_NAME, ConfigKey, LakeConfig, LakeConfigBuilder};
 pub use error::{Error, Result};
 pub use file::{File, FileWriter};
 pub use gc::{BLOB_REUSE_MAX_AGE, DEFAULT_GC_GRACE, GcItem, GcOptions, GcReport, GcTally};
-pub use lake::{AddMode, AddOutcome, Lake, ListEntry, VerifyProblem, VerifyReport};
+pub use lake::{AddMode, AddOutcome, Lake, ListEntry, PullReport, VerifyProblem, VerifyReport};
 #[doc(inline)]
 pub use lake_core::*;
 #[doc(inline)]

@@ -1185,3 +1185,26 @@ fn identical_content_under_two_names_is_stored_once() {
     assert_eq!(t.home_blobs(t.home()).len(), 1);
     assert_eq!(t.lake().args(["cat", "two.bin"]).ok_bytes(), binary_bytes());
 }
+
+#[test]
+fn pull_downloads_a_prefix_once_and_verifies_it() {
+    let t = TestDir::new();
+    t.write("tree/a.txt", "alpha");
+    t.write("tree/sub/b.bin", binary_bytes());
+    t.write("other.txt", "not pulled");
+    t.lake().args(["add", "tree", "data", "-r"]).ok();
+    t.lake().args(["add", "other.txt", "other.txt"]).ok();
+
+    let home2 = t.path().join("home2");
+    let out = t.lake_with_home(&home2).args(["pull", "data"]).ok();
+    assert!(out.contains("pulled 2 file(s)"), "{out}");
+    assert!(out.contains("0 already local"), "{out}");
+    assert_eq!(t.home_blobs(&home2).len(), 2, "only the prefix is downloaded");
+
+    let again = t.lake_with_home(&home2).args(["pull", "data"]).ok();
+    assert!(again.contains("pulled 0 file(s) (0 bytes); 2 already local"), "{again}");
+    t.lake_with_home(&home2).args(["verify"]).ok();
+
+    let err = t.lake_with_home(&home2).args(["pull", "../x"]).fails();
+    assert!(err.contains("\"../x\""), "{err}");
+}

@@ -183,6 +183,14 @@ async fn dispatch(lake: &Lake, command: Command) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Pull { prefix } => {
+            let pulled = lake.pull_async(&prefix).await?;
+            println!(
+                "pulled {} file(s) ({} bytes); {} already local",
+                pulled.downloaded, pulled.bytes, pulled.already_local
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Evict { names } => {
             let names = names
                 .iter()

@@ -119,6 +119,13 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Download every name at or below PREFIX into the local cache, in parallel
+    /// and verified (nothing is downloaded twice).
+    Pull {
+        /// Only names at or below this prefix (default: every name).
+        #[arg(default_value = "")]
+        prefix: String,
+    },
     /// Drop local copies (they stay in the store).
     Evict {
         /// Names to evict (default: all).
