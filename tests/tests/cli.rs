@@ -1199,10 +1199,17 @@ fn pull_downloads_a_prefix_once_and_verifies_it() {
     let out = t.lake_with_home(&home2).args(["pull", "data"]).ok();
     assert!(out.contains("pulled 2 file(s)"), "{out}");
     assert!(out.contains("0 already local"), "{out}");
-    assert_eq!(t.home_blobs(&home2).len(), 2, "only the prefix is downloaded");
+    assert_eq!(
+        t.home_blobs(&home2).len(),
+        2,
+        "only the prefix is downloaded"
+    );
 
     let again = t.lake_with_home(&home2).args(["pull", "data"]).ok();
-    assert!(again.contains("pulled 0 file(s) (0 bytes); 2 already local"), "{again}");
+    assert!(
+        again.contains("pulled 0 file(s) (0 bytes); 2 already local"),
+        "{again}"
+    );
     t.lake_with_home(&home2).args(["verify"]).ok();
 
     let err = t.lake_with_home(&home2).args(["pull", "../x"]).fails();
