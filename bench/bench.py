@@ -30,6 +30,11 @@ DVC = str(VENV / "dvc")
 AWS = str(VENV / "aws")
 VPY = str(VENV / "python")
 B3SUM = os.environ.get("BENCH_B3SUM", "b3sum")
+TIME = "/usr/bin/time"
+# bench/run starts its own servers below bench/data/servers, so that a test
+# run elsewhere in the workspace (scripts/test restarts target/test-servers)
+# cannot stop them mid-run.
+SERVERS = Path(os.environ.get("BENCH_SERVERS_ROOT", ROOT / "target/test-servers"))
 BUCKET = "lake-test"
 
 # rep_budget_s: a repeated loop stops after a rep that took longer than this
@@ -61,12 +66,20 @@ class Failed(Exception):
 
 
 def run(cmd, env=None, cwd=None, out=None):
-    """Runs cmd (a list, or a str for bash -c); returns (secs, rss_kib, stdout)."""
+    """Runs cmd (a list, or a str for bash -c); returns (secs, rss_kib, stdout).
+
+    The peak RSS comes from /usr/bin/time -f %M: a child forked from this
+    Python process would report the harness's own RSS as its floor (Linux
+    keeps the pre-exec high-water mark), while one forked by `time` does not.
+    Wall time is taken here, around fork..wait, the same for every side.
+    """
     if isinstance(cmd, str):
         cmd = ["bash", "-c", cmd]
-    with tempfile.TemporaryFile() as so, tempfile.TemporaryFile() as se:
+    with tempfile.TemporaryFile() as so, tempfile.TemporaryFile() as se, \
+            tempfile.NamedTemporaryFile("r") as rss_file:
         t0 = time.perf_counter()
-        p = subprocess.Popen(cmd, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out or so, stderr=se)
+        p = subprocess.Popen([TIME, "-f", "%M", "-o", rss_file.name, *cmd], env=env, cwd=cwd,
+                             stdin=subprocess.DEVNULL, stdout=out or so, stderr=se)
         _, status, usage = os.wait4(p.pid, 0)
         secs = time.perf_counter() - t0
         p.returncode = os.waitstatus_to_exitcode(status)
@@ -76,7 +89,9 @@ def run(cmd, env=None, cwd=None, out=None):
         if p.returncode != 0:
             raise Failed(f"{' '.join(map(str, cmd))[:200]} (in {cwd}) exited {p.returncode}: "
                          f"{se.read().decode(errors='replace')[-1500:]}")
-        return secs, usage.ru_maxrss, stdout
+        lines = rss_file.read().split()
+        rss = int(lines[-1]) if lines and lines[-1].isdigit() else 0
+        return secs, rss, stdout
 
 
 def sh(cmd, env=None, cwd=None):
@@ -508,16 +523,16 @@ def bench_transfers(cfg, big, small, server):
                 pull.time("lake", [CHAIN, "pull", "bench/x"], env=env)
             else:
                 pull.time("lake", [LAKE, "-q", "get", "bench/x", "-o", str(out)], env=env)
-                out.unlink()
+                out.unlink(missing_ok=True)
             pull.time("aws s3", aws(server, "sync" if directory else "cp", dest, str(out)), env=aenv)
-            shutil.rmtree(repo / ".dvc" / "cache")
-            shutil.rmtree(repo / "x") if directory else (repo / "x").unlink()
+            shutil.rmtree(repo / ".dvc" / "cache", ignore_errors=True)
+            shutil.rmtree(repo / "x", ignore_errors=True) if directory else (repo / "x").unlink(missing_ok=True)
             if "dvc push" in push.failed:
                 pull.fail("dvc pull", "dvc push failed")
             pull.time("dvc pull", [DVC, "pull"], env=base_env(), cwd=repo)
             for p in (f"lake-{tag}", f"aws-{tag}", f"dvc-{tag}"):
                 if server == "S3S":
-                    shutil.rmtree(ROOT / "target/test-servers/s3s-data" / BUCKET / p, ignore_errors=True)
+                    shutil.rmtree(SERVERS / "s3s-data" / BUCKET / p, ignore_errors=True)
                 else:
                     sh(aws(server, "rm", "--recursive", f"s3://{BUCKET}/{p}"), env=aenv)
         srv = {"MOTO": "moto", "S3S": "s3s-fs"}[server]
