@@ -73,6 +73,20 @@ impl Home {
         Ok(dest)
     }
 
+    /// Every digest with a local copy, from one read of `blobs/`.
+    pub(crate) fn cached_digests(&self) -> Result<std::collections::HashSet<Digest>> {
+        let dir = self.root.join("blobs");
+        let entries = fs::read_dir(&dir).map_err(|e| Error::io("read directory", &dir, e))?;
+        let mut out = std::collections::HashSet::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io("read directory", &dir, e))?;
+            if let Some(digest) = entry.file_name().to_str().and_then(|n| n.parse().ok()) {
+                out.insert(digest);
+            }
+        }
+        Ok(out)
+    }
+
     pub(crate) fn has_blob(&self, digest: &Digest) -> bool {
         self.blob_path(digest).exists()
     }

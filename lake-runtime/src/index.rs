@@ -226,6 +226,46 @@ impl Index {
         }))
     }
 
+    /// Every remembered source below `dir`, with its stamp and digest.
+    pub(crate) fn sources_below(
+        &self,
+        dir: &Path,
+    ) -> Result<std::collections::HashMap<PathBuf, (SourceStamp, Digest)>> {
+        let mut prefix = dir.to_string_lossy().into_owned();
+        if !prefix.ends_with('/') {
+            prefix.push('/');
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT path, size, mtime_ns, ctime_ns, inode, blake3 FROM sources
+                 WHERE substr(path, 1, length(?1)) = ?1",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![prefix], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    SourceStamp {
+                        size: r.get::<_, i64>(1)? as u64,
+                        mtime_ns: r.get(2)?,
+                        ctime_ns: r.get(3)?,
+                        inode: r.get::<_, i64>(4)? as u64,
+                    },
+                    r.get::<_, String>(5)?,
+                ))
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out = std::collections::HashMap::new();
+        for row in rows {
+            let (path, stamp, digest) = row.map_err(|e| self.err(e))?;
+            if let Ok(digest) = digest.parse() {
+                out.insert(PathBuf::from(path), (stamp, digest));
+            }
+        }
+        Ok(out)
+    }
+
     /// Remembers that the file at `path` with `stamp` hashes to `digest`.
     pub(crate) fn remember_source(
         &mut self,

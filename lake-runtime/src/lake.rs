@@ -372,6 +372,24 @@ impl Lake {
         self.memo().runs.get(key).cloned()
     }
 
+    /// The digest of `name` from the memo or the index, without the store.
+    /// Index errors read as "unknown": the caller then takes the slow path,
+    /// which reports them.
+    pub(crate) fn indexed_digest(&self, name: &Name) -> Option<Digest> {
+        self.indexed_content(name).ok().flatten().map(|(d, _)| d)
+    }
+
+    /// The outputs of run `key` from the memo or the index, without the store.
+    pub(crate) fn indexed_run(&self, key: &RunKey) -> Option<Arc<[Name]>> {
+        if let Some(names) = self.cached_run(key) {
+            return Some(names);
+        }
+        let json = self.index().run_manifest(&key.to_hex()).ok()??;
+        let manifest: RunManifest = serde_json::from_str(&json).ok()?;
+        self.remember_run(&manifest);
+        self.cached_run(key)
+    }
+
     fn remember_run(&self, manifest: &RunManifest) {
         let names: Arc<[Name]> = manifest.outputs.iter().map(|o| o.name.clone()).collect();
         self.memo().runs.insert(manifest.key, names);
@@ -672,16 +690,76 @@ impl Lake {
                 .join("/");
             jobs.push((file, name.join(&relative)?));
         }
+        // Unchanged files already in the lake are settled from the index in
+        // one pass: no hashing, no store request, no task per file.
+        let (mut outcomes, slow) = self.settle_unchanged(dir, name, jobs, mode)?;
+        if slow.is_empty() {
+            return Ok(outcomes);
+        }
         // One listing of the prefix instead of one existence check per file.
         self.refresh_below(Some(name)).await?;
-        futures::stream::iter(jobs)
+        let added: Vec<AddOutcome> = futures::stream::iter(slow)
             .map(|(file, name)| async move {
                 self.add_path_with(&file, &name, mode, Existence::IndexIsComplete)
                     .await
             })
             .buffer_unordered(PARALLEL_ADDS)
             .try_collect()
-            .await
+            .await?;
+        outcomes.extend(added);
+        Ok(outcomes)
+    }
+
+    /// Splits `jobs` into files whose name already holds their content with
+    /// a local copy (judged by the remembered source stamp, so nothing is
+    /// read) and the rest.
+    #[allow(clippy::type_complexity)]
+    fn settle_unchanged(
+        &self,
+        dir: &Path,
+        prefix: &Name,
+        jobs: Vec<(PathBuf, Name)>,
+        mode: AddMode,
+    ) -> Result<(Vec<AddOutcome>, Vec<(PathBuf, Name)>)> {
+        if mode == AddMode::Move || jobs.is_empty() {
+            return Ok((Vec::new(), jobs));
+        }
+        let local = self.inner.home.cached_digests()?;
+        let dir = std::path::absolute(dir).map_err(|e| Error::io("resolve", dir, e))?;
+        let (contents, sources) = {
+            let index = self.index();
+            let contents: std::collections::HashMap<Name, (Digest, u64)> = index
+                .list(prefix.as_str())?
+                .into_iter()
+                .map(|e| (e.name, (e.blake3, e.size)))
+                .collect();
+            (contents, index.sources_below(&dir)?)
+        };
+        let mut settled = Vec::new();
+        let mut slow = Vec::new();
+        for (file, name) in jobs {
+            let remembered = std::path::absolute(&file)
+                .ok()
+                .and_then(|absolute| sources.get(&absolute));
+            let unchanged = remembered.and_then(|(stamp, digest)| {
+                let now = SourceStamp::of(&std::fs::metadata(&file).ok()?)?;
+                (&now == stamp).then_some(*digest)
+            });
+            match (unchanged, contents.get(&name)) {
+                (Some(digest), Some(&(existing, size)))
+                    if digest == existing && local.contains(&digest) =>
+                {
+                    settled.push(AddOutcome {
+                        name,
+                        blake3: digest,
+                        size,
+                        created: false,
+                    });
+                }
+                _ => slow.push((file, name)),
+            }
+        }
+        Ok((settled, slow))
     }
 
     /// Downloads `url` and adds it as `name`. A non-2xx answer is an error
@@ -970,10 +1048,18 @@ impl Lake {
             self.refresh_async().await?;
         }
         let entries = self.index().list(prefix)?;
+        // One directory read beats a stat per entry on large listings.
+        let local: Option<std::collections::HashSet<Digest>> = (entries.len() > 256)
+            .then(|| self.inner.home.cached_digests())
+            .transpose()?;
+        let is_local = |digest: &Digest| match &local {
+            Some(set) => set.contains(digest),
+            None => self.inner.home.has_blob(digest),
+        };
         Ok(entries
             .into_iter()
             .map(|e| ListEntry {
-                local: self.inner.home.has_blob(&e.blake3),
+                local: is_local(&e.blake3),
                 in_store: true,
                 name: e.name,
                 size: e.size,

@@ -420,9 +420,11 @@ impl Call {
         }
     }
 
-    /// A warm hit answered from the in-process memo alone: no runtime, no
-    /// SQLite, no JSON. `None` means "ask the slow path", never "miss".
-    fn memo_hit(&self) -> Option<Vec<File>> {
+    /// A hit answered from this home alone, synchronously: the in-process
+    /// memo when warm (no SQLite, no JSON), else the index. No runtime is
+    /// started and the store is not asked. `None` means "ask the slow
+    /// path", never "miss".
+    fn local_hit(&self) -> Option<Vec<File>> {
         if self.error.is_some() || self.explicit_outputs.is_some() {
             return None;
         }
@@ -435,10 +437,10 @@ impl Call {
             key = key.with_arg(arg.name, &arg.canonical);
         }
         for (param, file) in &self.inputs {
-            let digest = file.lake().cached_digest(file.name())?;
+            let digest = file.lake().indexed_digest(file.name())?;
             key = key.with_input(param, file.name(), &digest);
         }
-        let names = lake.cached_run(&key.compute())?;
+        let names = lake.indexed_run(&key.compute())?;
         Some(
             names
                 .iter()
@@ -747,7 +749,7 @@ where
     F: FnOnce() -> R,
 {
     let info = call.info;
-    if let Some(files) = call.memo_hit() {
+    if let Some(files) = call.local_hit() {
         return hit(info, files);
     }
     let plan = match block_on(prepare(call)) {
@@ -781,7 +783,7 @@ where
     Fut: Future<Output = R>,
 {
     let info = call.info;
-    if let Some(files) = call.memo_hit() {
+    if let Some(files) = call.local_hit() {
         return hit(info, files);
     }
     let plan = match prepare(call).await {

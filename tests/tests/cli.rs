@@ -1215,3 +1215,36 @@ fn pull_downloads_a_prefix_once_and_verifies_it() {
     let err = t.lake_with_home(&home2).args(["pull", "../x"]).fails();
     assert!(err.contains("\"../x\""), "{err}");
 }
+
+#[test]
+fn readding_a_directory_settles_unchanged_files_and_refuses_a_changed_one() {
+    let t = TestDir::new();
+    let a = t.write("tree/a.txt", "alpha");
+    let b = t.write("tree/sub/b.txt", "bravo");
+    // Old enough that their stamps are trusted (not "racily clean").
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    for path in [&a, &b] {
+        std::fs::File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+    }
+    let first = t.lake().args(["add", "-r", "tree", "d"]).ok();
+    assert_eq!(first.matches("added").count(), 2, "{first}");
+    let again = t.lake().args(["add", "-r", "tree", "d"]).ok();
+    assert_eq!(again.matches("unchanged").count(), 2, "{again}");
+
+    // Same size, same mtime, other bytes: the change time still differs.
+    std::fs::write(&b, "BRAVO").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&b)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    let err = t.lake().args(["add", "-r", "tree", "d"]).fails();
+    assert!(err.contains("\"d/sub/b.txt\""), "{err}");
+    assert_eq!(t.lake().args(["cat", "d/sub/b.txt"]).ok(), "bravo");
+}
