@@ -257,7 +257,10 @@ impl Lake {
         let mut out = Vec::new();
         let mut after: Option<StorePath> = None;
         loop {
-            let page = self.store().list(&prefix, after.as_ref(), 1000).await?;
+            let page = self
+                .store()
+                .list(&prefix, after.as_ref(), crate::lake::LIST_PAGE)
+                .await?;
             out.extend(page.objects);
             match page.next {
                 Some(next) => after = Some(next),

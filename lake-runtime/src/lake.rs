@@ -30,6 +30,10 @@ thread_local! {
 
 /// How many store requests run at once when many small objects move.
 const PARALLEL_REQUESTS: usize = 32;
+/// Objects asked for per listing page. Large, because a local store walks
+/// its whole directory for every page; S3 and Azure still page by 1,000
+/// underneath, so memory stays bounded by this many small entries.
+pub(crate) const LIST_PAGE: usize = 100_000;
 /// How many files `add -r` stages at once.
 const PARALLEL_ADDS: usize = 8;
 
@@ -1103,7 +1107,7 @@ impl Lake {
             let page = self
                 .inner
                 .store
-                .list(&list_prefix, after.as_ref(), 1000)
+                .list(&list_prefix, after.as_ref(), LIST_PAGE)
                 .await?;
             for object in &page.objects {
                 if let Some(name) = StorePath::name_from_record_path(object.path.as_str()) {

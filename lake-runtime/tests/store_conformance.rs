@@ -389,3 +389,19 @@ async fn file_cas_holds_across_handles() {
     }
     assert_eq!(read_all(&*b, &k).await, b"80");
 }
+
+#[test]
+fn local_fsync_option_is_parsed_and_bad_values_are_named() {
+    use lake_runtime::store::{StoreOptions, open_store_with};
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", dir.path().display());
+    let on = StoreOptions::new()
+        .without_env()
+        .with("local_fsync", "true");
+    assert!(open_store_with(&url, &on).is_ok());
+    let bad = StoreOptions::new()
+        .without_env()
+        .with("local_fsync", "sometimes");
+    let err = open_store_with(&url, &bad).unwrap_err().to_string();
+    assert!(err.contains("\"sometimes\""), "{err}");
+}

@@ -183,7 +183,13 @@ pub fn open_store_with(url: &str, options: &StoreOptions) -> Result<Arc<dyn Stor
             let path = parsed
                 .to_file_path()
                 .map_err(|()| config("not an absolute file path".into()))?;
-            Ok(Arc::new(LocalBackend::open(&path)?))
+            let fsync = match options.iter().find(|(k, _)| *k == "local_fsync") {
+                None => false,
+                Some((_, v)) => v
+                    .parse::<bool>()
+                    .map_err(|_| config(format!("local_fsync must be true or false, not {v:?}")))?,
+            };
+            Ok(Arc::new(LocalBackend::open(&path)?.with_fsync(fsync)))
         }
         "s3" | "s3a" | "gs" | "az" | "azure" | "abfs" | "abfss" | "adl" | "http" | "https" => {
             open_cloud(raw, &parsed, options).map_err(config)
