@@ -503,17 +503,37 @@ impl Lake {
                 e.into()
             }
         })?;
-        let staged = self.inner.home.stage()?;
-        let (file, tmp_path) = staged.into_parts();
-        let mut file = tokio::fs::File::from_std(file);
-        let mut hasher = blake3::Hasher::new();
-        let mut size = 0u64;
         let progress = Progress::new(
             self.inner.config.progress,
             record.size,
             &format!("get {}", record.name),
         );
-        let mut chunks = got.chunks;
+        let (tmp_path, actual, size) = self.stage_stream(got.chunks, &progress).await?;
+        if actual != record.blake3 || size != record.size {
+            tracing::debug!(name = %record.name, %path, "refusing corrupt download");
+            return Err(Error::Corrupt {
+                what: format!("store object {path} for {:?}", record.name.as_str()),
+                expected: record.blake3,
+                actual,
+            });
+        }
+        self.inner.home.install(tmp_path, &actual)
+    }
+
+    /// Writes a stream of chunks to a fresh staging file, hashing on the
+    /// way. The caller decides whether the digest is acceptable.
+    async fn stage_stream<E>(
+        &self,
+        mut chunks: impl futures::Stream<Item = std::result::Result<Bytes, E>> + Unpin,
+        progress: &Progress,
+    ) -> Result<(tempfile::TempPath, Digest, u64)>
+    where
+        Error: From<E>,
+    {
+        let (file, tmp_path) = self.inner.home.stage()?.into_parts();
+        let mut file = tokio::fs::File::from_std(file);
+        let mut hasher = blake3::Hasher::new();
+        let mut size = 0u64;
         while let Some(chunk) = chunks.next().await {
             let chunk = chunk?;
             hasher.update(&chunk);
@@ -528,16 +548,7 @@ impl Lake {
             .map_err(|e| Error::io("write", &*tmp_path, e))?;
         drop(file);
         progress.finish();
-        let actual: Digest = hasher.finalize().into();
-        if actual != record.blake3 || size != record.size {
-            tracing::debug!(name = %record.name, %path, "refusing corrupt download");
-            return Err(Error::Corrupt {
-                what: format!("store object {path} for {:?}", record.name.as_str()),
-                expected: record.blake3,
-                actual,
-            });
-        }
-        self.inner.home.install(tmp_path, &actual)
+        Ok((tmp_path, hasher.finalize().into(), size))
     }
 
     // ------------------------------------------------------------------- adds
@@ -786,28 +797,12 @@ impl Lake {
             response.content_length().unwrap_or(0),
             &format!("add {name}"),
         );
-        let staged = self.inner.home.stage()?;
-        let (file, tmp_path) = staged.into_parts();
-        let mut file = tokio::fs::File::from_std(file);
-        let mut hasher = blake3::Hasher::new();
-        let mut size = 0u64;
-        let mut body = response.bytes_stream();
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| source_err(scrub(&e.without_url().to_string())))?;
-            hasher.update(&chunk);
-            size += chunk.len() as u64;
-            file.write_all(&chunk)
-                .await
-                .map_err(|e| Error::io("write", &*tmp_path, e))?;
-            progress.inc(chunk.len() as u64);
-        }
-        file.flush()
-            .await
-            .map_err(|e| Error::io("write", &*tmp_path, e))?;
-        drop(file);
-        progress.finish();
+        let body = response
+            .bytes_stream()
+            .map_err(|e| source_err(scrub(&e.without_url().to_string())));
+        let (tmp_path, digest, size) = self.stage_stream(body, &progress).await?;
         let lineage = self.added_lineage(Some(shown.clone()));
-        self.commit_staged(tmp_path, hasher.finalize().into(), size, name, lineage)
+        self.commit_staged(tmp_path, digest, size, name, lineage)
             .await
     }
 
