@@ -208,9 +208,6 @@ fn staging_path(dest: &FsPath) -> PathBuf {
 /// Publishes `source` at `dest` atomically: copy into a staging file
 /// (fsynced if asked), then rename over `dest`.
 fn copy_into_place(source: &FsPath, dest: &FsPath, fsync: bool) -> io::Result<()> {
-    if let Some(parent) = dest.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
     // Fail early and clearly on a missing source instead of in the copy.
     if !std::fs::metadata(source)?.is_file() {
         return Err(io::Error::new(
@@ -218,31 +215,14 @@ fn copy_into_place(source: &FsPath, dest: &FsPath, fsync: bool) -> io::Result<()
             "not a regular file",
         ));
     }
-    for _ in 0..100 {
-        // Always a copy, never a hard link: the store must not share an
-        // inode with the caller's file (a home's cached copy, say), or
-        // damage to that file would silently damage the store too.
-        // `io::copy` uses copy_file_range, which reflinks where it can.
-        let staging = staging_path(dest);
-        let mut out = match std::fs::File::create_new(&staging) {
-            Ok(out) => out,
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
-        };
-        let copied = std::fs::File::open(source)
-            .and_then(|mut input| io::copy(&mut input, &mut out))
-            .and_then(|_| if fsync { out.sync_all() } else { Ok(()) });
-        drop(out);
-        if let Err(e) = copied {
-            let _ = std::fs::remove_file(&staging);
-            return Err(e);
-        }
-        return rename_into_place(&staging, dest);
-    }
-    Err(io::Error::new(
-        io::ErrorKind::AlreadyExists,
-        "no free staging file name",
-    ))
+    // Always a copy, never a hard link: the store must not share an inode
+    // with the caller's file (a home's cached copy, say), or damage to that
+    // file would silently damage the store too. `io::copy` uses
+    // copy_file_range, which reflinks where it can.
+    publish_via_staging(dest, |out| {
+        io::copy(&mut std::fs::File::open(source)?, out)?;
+        if fsync { out.sync_all() } else { Ok(()) }
+    })
 }
 
 /// Writes `bytes` to a staging file and renames it over `dest`.
@@ -253,46 +233,49 @@ fn copy_into_place(source: &FsPath, dest: &FsPath, fsync: bool) -> io::Result<()
 /// compare-and-swap through. Writes of one key are serialized by its lock,
 /// so giving each an mtime strictly after the previous one rules that out.
 fn write_into_place(bytes: &[u8], dest: &FsPath) -> io::Result<()> {
-    if let Some(parent) = dest.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
     let now = SystemTime::now();
     let mtime = match std::fs::metadata(dest).and_then(|m| m.modified()) {
         Ok(previous) => now.max(previous + Duration::from_micros(1)),
         Err(_) => now,
     };
+    publish_via_staging(dest, |out| {
+        out.write_all(bytes)?;
+        out.set_modified(mtime)?;
+        out.sync_all()
+    })
+}
+
+/// Fills a fresh staging file beside `dest` with `fill`, then renames it
+/// over `dest`, so readers see the old object or the whole new one. A
+/// failed fill or rename removes the staging file.
+fn publish_via_staging(
+    dest: &FsPath,
+    mut fill: impl FnMut(&mut std::fs::File) -> io::Result<()>,
+) -> io::Result<()> {
+    if let Some(parent) = dest.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
     for _ in 0..100 {
         let staging = staging_path(dest);
         let mut out = match std::fs::File::create_new(&staging) {
             Ok(out) => out,
+            // A leftover of a crashed process: pick another name.
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(e),
         };
-        let written = out
-            .write_all(bytes)
-            .and_then(|()| out.set_modified(mtime))
-            .and_then(|()| out.sync_all());
-        drop(out);
-        if let Err(e) = written {
+        let published = fill(&mut out).and_then(|()| {
+            drop(out);
+            std::fs::rename(&staging, dest)
+        });
+        if published.is_err() {
             let _ = std::fs::remove_file(&staging);
-            return Err(e);
         }
-        return rename_into_place(&staging, dest);
+        return published;
     }
     Err(io::Error::new(
         io::ErrorKind::AlreadyExists,
         "no free staging file name",
     ))
-}
-
-fn rename_into_place(staging: &FsPath, dest: &FsPath) -> io::Result<()> {
-    let renamed = std::fs::rename(staging, dest);
-    // POSIX rename does nothing when both names already link the same inode
-    // (the same source uploaded twice), which would leave the staging link.
-    match std::fs::remove_file(staging) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound && renamed.is_ok() => Err(e),
-        _ => renamed,
-    }
 }
 
 impl fmt::Display for LocalBackend {
