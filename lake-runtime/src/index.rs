@@ -89,7 +89,25 @@ pub(crate) struct IndexEntry {
 pub(crate) struct Index {
     conn: Connection,
     path: PathBuf,
+    batch: Option<Batch>,
 }
+
+/// An open batch: writes share one transaction, committed every
+/// [`BATCH_MAX_WRITES`] writes or [`BATCH_MAX_AGE`], whichever comes first.
+#[derive(Debug)]
+struct Batch {
+    /// Nested `begin_batch` calls (concurrent `add -r`s of one process).
+    depth: usize,
+    writes: usize,
+    began: std::time::Instant,
+}
+
+/// Writes per batch commit: enough that the commit cost vanishes per write.
+const BATCH_MAX_WRITES: usize = 2_000;
+
+/// How long a batch may hold SQLite's write lock, which other processes on
+/// the same home wait for.
+const BATCH_MAX_AGE: std::time::Duration = std::time::Duration::from_millis(200);
 
 impl Index {
     pub(crate) fn open(path: &Path) -> Result<Self> {
@@ -108,7 +126,56 @@ impl Index {
         Ok(Self {
             conn,
             path: path.to_path_buf(),
+            batch: None,
         })
+    }
+
+    /// Groups the writes that follow, until the matching [`Index::end_batch`],
+    /// into few transactions instead of one each: `add -r` of many files
+    /// would otherwise spend most of its time committing. Nothing depends on
+    /// a batched write being durable: the index is a cache of the store.
+    pub(crate) fn begin_batch(&mut self) -> Result<()> {
+        match &mut self.batch {
+            Some(batch) => batch.depth += 1,
+            None => {
+                self.conn.execute_batch("BEGIN").map_err(|e| self.err(e))?;
+                self.batch = Some(Batch {
+                    depth: 1,
+                    writes: 0,
+                    began: std::time::Instant::now(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends one [`Index::begin_batch`]; the outermost commits.
+    pub(crate) fn end_batch(&mut self) -> Result<()> {
+        let Some(batch) = &mut self.batch else {
+            return Ok(());
+        };
+        batch.depth -= 1;
+        if batch.depth > 0 {
+            return Ok(());
+        }
+        self.batch = None;
+        self.conn.execute_batch("COMMIT").map_err(|e| self.err(e))
+    }
+
+    /// Counts a write of the open batch, committing it when it is due.
+    fn wrote(&mut self) -> Result<()> {
+        let Some(batch) = &mut self.batch else {
+            return Ok(());
+        };
+        batch.writes += 1;
+        if batch.writes < BATCH_MAX_WRITES && batch.began.elapsed() < BATCH_MAX_AGE {
+            return Ok(());
+        }
+        batch.writes = 0;
+        batch.began = std::time::Instant::now();
+        self.conn
+            .execute_batch("COMMIT; BEGIN")
+            .map_err(|e| self.err(e))
     }
 
     fn err(&self, source: rusqlite::Error) -> Error {
@@ -133,7 +200,8 @@ impl Index {
     }
 
     pub(crate) fn insert(&mut self, record: &Record) -> Result<()> {
-        insert_with(&self.conn, record).map_err(|e| self.err(e))
+        insert_with(&self.conn, record).map_err(|e| self.err(e))?;
+        self.wrote()
     }
 
     /// A cached run manifest (JSON), by key hex.
@@ -288,8 +356,8 @@ impl Index {
                     digest.to_hex()
                 ])
             })
-            .map(drop)
-            .map_err(|e| self.err(e))
+            .map_err(|e| self.err(e))?;
+        self.wrote()
     }
 
     /// Every record in the index, sorted by name.
@@ -324,7 +392,8 @@ impl Index {
         removed: &[Name],
         stamp: bool,
     ) -> Result<()> {
-        let tx = self.conn.transaction().map_err(|e| Error::Index {
+        // A savepoint, so that it also nests inside an open batch.
+        let tx = self.conn.savepoint().map_err(|e| Error::Index {
             path: self.path.clone(),
             source: e,
         })?;

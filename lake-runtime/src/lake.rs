@@ -644,22 +644,48 @@ impl Lake {
             meta.len(),
             &format!("add {name}"),
         );
-        let staged =
-            tokio::task::spawn_blocking(move || stage_source(&home, &src, mode, &progress))
-                .await
-                .expect("staging task panicked")?;
-        let linked = staged.linked;
-        let checked_absent = existing.is_none();
-        let result = self
-            .commit_staged_checked(
-                staged.path,
-                staged.digest,
-                staged.size,
-                name,
-                lineage,
-                checked_absent,
-            )
-            .await;
+        let expected = existing.map(|(digest, _)| digest);
+        let task_name = name.clone();
+        // Staging and installing the local copy share one blocking task:
+        // `add -r` pays a thread hand-off per task, per file.
+        let staged = tokio::task::spawn_blocking(move || {
+            let staged = stage_source(&home, &src, mode, &progress)?;
+            if let Some(existing) = expected
+                && existing != staged.digest
+            {
+                // The file changed since it was hashed above.
+                return Err(Error::NameTaken {
+                    name: task_name,
+                    existing,
+                    offered: staged.digest,
+                });
+            }
+            let local = home.install(staged.path, &staged.digest)?;
+            Ok(Installed {
+                local,
+                digest: staged.digest,
+                size: staged.size,
+                linked: staged.linked,
+            })
+        })
+        .await
+        .expect("staging task panicked");
+        let linked = staged.as_ref().ok().and_then(|s| s.linked.clone());
+        let result = match (staged, existing) {
+            (Err(e), _) => Err(e),
+            // The name holds these bytes already; only the local copy was
+            // missing, and now it is there.
+            (Ok(staged), Some((_, size))) => Ok(AddOutcome {
+                name: name.clone(),
+                blake3: staged.digest,
+                size,
+                created: false,
+            }),
+            (Ok(staged), None) => {
+                self.publish_added(name, staged.digest, staged.size, &staged.local, lineage)
+                    .await
+            }
+        };
         if mode == AddMode::Move {
             match (&result, linked) {
                 (Ok(_), _) => {
@@ -713,6 +739,7 @@ impl Lake {
         }
         // One listing of the prefix instead of one existence check per file.
         self.refresh_below(Some(name)).await?;
+        let batch = IndexBatch::begin(self)?;
         let added: Vec<AddOutcome> = futures::stream::iter(slow)
             .map(|(file, name)| async move {
                 self.add_path_with(&file, &name, mode, Existence::IndexIsComplete)
@@ -721,6 +748,7 @@ impl Lake {
             .buffer_unordered(PARALLEL_ADDS)
             .try_collect()
             .await?;
+        batch.finish()?;
         outcomes.extend(added);
         Ok(outcomes)
     }
@@ -827,27 +855,24 @@ impl Lake {
         name: &Name,
         lineage: Lineage,
     ) -> Result<AddOutcome> {
-        self.commit_staged_checked(staged, digest, size, name, lineage, false)
-            .await
-    }
-
-    /// [`Lake::commit_staged`]; `checked_absent` skips the existence check
-    /// when the caller just made it (the conditional create still guards
-    /// against a concurrent writer).
-    async fn commit_staged_checked(
-        &self,
-        staged: tempfile::TempPath,
-        digest: Digest,
-        size: u64,
-        name: &Name,
-        lineage: Lineage,
-        checked_absent: bool,
-    ) -> Result<AddOutcome> {
-        if !checked_absent && let Some(existing) = self.try_record(name).await? {
+        if let Some(existing) = self.try_record(name).await? {
             return self.same_content(existing, digest, name, staged);
         }
         let local = self.inner.home.install(staged, &digest)?;
-        let outcome = match self.publish(name, digest, size, &local, lineage).await? {
+        self.publish_added(name, digest, size, &local, lineage)
+            .await
+    }
+
+    /// Publishes the installed local copy `local` as the new name `name`.
+    async fn publish_added(
+        &self,
+        name: &Name,
+        digest: Digest,
+        size: u64,
+        local: &Path,
+        lineage: Lineage,
+    ) -> Result<AddOutcome> {
+        let outcome = match self.publish(name, digest, size, local, lineage).await? {
             Published::Created(record) => AddOutcome::of(&record, true),
             // Lost a race: the winner's record stands if it has our bytes.
             Published::Existing(existing) if existing.blake3 != digest => {
@@ -1301,12 +1326,53 @@ enum Existence {
     IndexIsComplete,
 }
 
+/// Index writes grouped into few transactions while it lives. Dropping it
+/// on an error path still commits what was written: every row describes
+/// something already in the store.
+struct IndexBatch<'a> {
+    lake: Option<&'a Lake>,
+}
+
+impl<'a> IndexBatch<'a> {
+    fn begin(lake: &'a Lake) -> Result<Self> {
+        lake.index().begin_batch()?;
+        Ok(Self { lake: Some(lake) })
+    }
+
+    /// Ends the batch, reporting a failed commit.
+    fn finish(mut self) -> Result<()> {
+        match self.lake.take() {
+            Some(lake) => lake.index().end_batch(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for IndexBatch<'_> {
+    fn drop(&mut self) {
+        if let Some(lake) = self.lake.take()
+            && let Err(e) = lake.index().end_batch()
+        {
+            tracing::warn!(error = %e, "could not commit index writes");
+        }
+    }
+}
+
 /// What [`Lake::publish`] found.
 enum Published {
     /// This call created the name record.
     Created(Record),
     /// The name already had this record (an earlier or concurrent writer).
     Existing(Record),
+}
+
+/// A staged file, installed as the home's local copy.
+struct Installed {
+    local: PathBuf,
+    digest: Digest,
+    size: u64,
+    /// See [`Staged::linked`].
+    linked: Option<std::fs::Permissions>,
 }
 
 struct Staged {

@@ -16,7 +16,10 @@ pub(crate) fn originator() -> String {
 
 /// This machine's host name.
 pub(crate) fn host() -> String {
-    gethostname::gethostname().to_string_lossy().into_owned()
+    // Asked once per process: `add -r` records it for every file.
+    static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HOST.get_or_init(|| gethostname::gethostname().to_string_lossy().into_owned())
+        .clone()
 }
 
 /// Git state of the repository holding `manifest_dir`, or `None` outside git.

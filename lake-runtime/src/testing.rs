@@ -802,6 +802,49 @@ pub async fn check_put_file_small(store: &dyn Store) {
         b"second",
         "{store}: repeated put_file"
     );
+    // A source that can still change is taken as it was: writing it later
+    // leaves the object alone.
+    std::fs::write(second.path(), b"changed later").expect("rewrite a temporary file");
+    assert_eq!(
+        read_all(store, &path).await,
+        b"second",
+        "{store}: the object follows later writes to a writable source"
+    );
+
+    // A read-only source (how lake hands over its local copies), put over
+    // another object and then again: a linking backend must neither fail
+    // on the same inode nor leave a staging name behind.
+    let frozen = temp_file(b"frozen");
+    let mut permissions = std::fs::metadata(frozen.path())
+        .expect("stat a temporary file")
+        .permissions();
+    permissions.set_readonly(true);
+    std::fs::set_permissions(frozen.path(), permissions).expect("make a file read-only");
+    for attempt in ["over another object", "again"] {
+        store
+            .put_file(&path, frozen.path())
+            .await
+            .unwrap_or_else(|e| panic!("{store}: put_file of a read-only file {attempt}: {e}"));
+        assert_eq!(
+            read_all(store, &path).await,
+            b"frozen",
+            "{store}: put_file of a read-only file {attempt}"
+        );
+    }
+    let fresh = key(&format!("{}/blobs/fresh", scratch("put_file_small")));
+    for attempt in ["to a new key", "again"] {
+        store
+            .put_file(&fresh, frozen.path())
+            .await
+            .unwrap_or_else(|e| panic!("{store}: put_file of a read-only file {attempt}: {e}"));
+    }
+    assert_eq!(read_all(store, &fresh).await, b"frozen");
+    let parent = fresh.as_str().rsplit_once('/').expect("a nested key").0;
+    assert_eq!(
+        list_all(store, &key(parent), 1000).await,
+        vec![fresh.clone()],
+        "{store}: put_file left a staging object"
+    );
 
     let missing = std::env::temp_dir().join(unique("no-such-file"));
     let err = store

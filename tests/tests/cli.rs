@@ -651,12 +651,14 @@ fn tampered_store_object_with_same_size_is_refused() {
 
 #[test]
 fn corrupted_local_copy_is_found_by_verify_and_fixed_by_repair() {
+    // The corrupt copy is a new file (a new inode): whatever else linked
+    // to the old one, the store object among them, stays good.
     let t = TestDir::new();
     add(&t, &t.write("a", "the real thing"), "good/one.txt", &[]);
     add(&t, &t.write("b", "fine"), "good/two.txt", &[]);
     let hex = digest_of(&t, "good/one.txt");
     let local = t.home_blob(&hex);
-    overwrite(&local, "rotten");
+    replace(&local, "rotten");
 
     let out = t.lake().args(["verify"]).output();
     assert!(!out.status.success(), "verify passed a corrupted copy");
@@ -669,7 +671,7 @@ fn corrupted_local_copy_is_found_by_verify_and_fixed_by_repair() {
 
     let repaired = t.lake().args(["verify", "--repair"]).ok();
     assert!(repaired.contains("1 repaired"), "{repaired}");
-    t.lake().args(["verify"]).ok();
+    t.lake().args(["verify", "--store"]).ok();
     assert_eq!(std::fs::read(&local).unwrap(), b"the real thing");
     assert!(std::fs::metadata(&local).unwrap().permissions().readonly());
     assert_eq!(
@@ -679,37 +681,36 @@ fn corrupted_local_copy_is_found_by_verify_and_fixed_by_repair() {
 }
 
 #[test]
-fn corrupted_local_copy_does_not_corrupt_the_store_object() {
-    // With a file:// store the home may share bytes with the store (a hard
-    // link): then corrupting the local copy in place silently corrupts the
-    // store, the source of truth, and nothing can repair it.
+fn file_store_links_the_local_copy_instead_of_copying_it() {
+    use std::os::unix::fs::MetadataExt;
     let t = TestDir::new();
     add(&t, &t.write("a", "pristine"), "p.txt", &[]);
     let hex = digest_of(&t, "p.txt");
-    overwrite(&t.home_blob(&hex), "spoiled");
-    assert_eq!(
-        std::fs::read(t.store_blob(&hex)).unwrap(),
-        b"pristine",
-        "writing the local copy changed the store object (they share an inode)"
+    let (local, stored) = (
+        std::fs::metadata(t.home_blob(&hex)).unwrap(),
+        std::fs::metadata(t.store_blob(&hex)).unwrap(),
     );
-}
+    // One file on disk, not two, and read-only, so that it cannot change
+    // by accident under either name.
+    assert_eq!((local.dev(), local.ino()), (stored.dev(), stored.ino()));
+    assert!(stored.permissions().readonly());
 
-#[test]
-fn replaced_local_copy_is_found_by_verify_and_fixed_by_repair() {
-    // The same as above, with the corrupt copy as a new file (a new inode),
-    // so the store object stays good whether or not the two were linked.
-    let t = TestDir::new();
-    add(&t, &t.write("a", "the real thing"), "r/one.txt", &[]);
-    let hex = digest_of(&t, "r/one.txt");
-    let local = t.home_blob(&hex);
-    replace(&local, "rotten");
-    let err = t.lake().args(["verify"]).fails();
-    assert!(err.contains("r/one.txt"), "{err}");
-    let repaired = t.lake().args(["verify", "--repair"]).ok();
-    assert!(repaired.contains("1 repaired"), "{repaired}");
-    t.lake().args(["verify", "--store"]).ok();
-    assert_eq!(std::fs::read(&local).unwrap(), b"the real thing");
-    assert!(std::fs::metadata(&local).unwrap().permissions().readonly());
+    // Written in place on purpose (past the read-only bit), the one file
+    // is bad under both names: verify says so, and repair refuses to
+    // pretend it has a good copy.
+    overwrite(&t.home_blob(&hex), "spoiled");
+    let report = t.lake().args(["verify", "--store", "--json"]).output();
+    assert!(!report.status.success());
+    let report: Value = serde_json::from_slice(&report.stdout).unwrap();
+    let places: Vec<_> = report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["name"].as_str().unwrap(), p["place"].as_str().unwrap()))
+        .collect();
+    assert_eq!(places, [("p.txt", "local"), ("p.txt", "store")]);
+    let err = t.lake().args(["verify", "--repair"]).fails();
+    assert!(err.contains("p.txt") && err.contains("corrupt"), "{err}");
 }
 
 #[test]

@@ -44,8 +44,12 @@ const LOCK_STRIPES: usize = 256;
 ///   `<file>#<digits>`, which listings skip) and is renamed into place, so a
 ///   reader never sees a partial object.
 ///
-/// `put_file` copies the source (reflinking where the filesystem can), so
-/// the store never shares an inode with a home's cached copy.
+/// `put_file` of a read-only source on the same filesystem (a home's cached
+/// blob, which is how lake calls it) publishes a hard link instead of a
+/// copy: the default store lives inside the home, and a second copy of
+/// every file would double both the disk used and the time `lake add`
+/// takes. Any other source is copied (reflinked where the filesystem can),
+/// so a file that may still change never shares an inode with the store.
 #[derive(Clone)]
 pub struct LocalBackend {
     root: PathBuf,
@@ -169,15 +173,38 @@ impl LocalBackend {
     }
 
     async fn put_file_locked(&self, path: &StorePath, file: &FsPath) -> Result<(), StoreError> {
-        let dest = self.dest(path)?;
+        let fsync = self.fsync_files;
+        // No lock for a link to a missing key: a link never replaces an
+        // object, so it cannot slip between an update's check and rename.
+        if self
+            .put_file_blocking(path, file, move |source, dest| {
+                link_new(source, dest, fsync)
+            })
+            .await?
+        {
+            return Ok(());
+        }
         let _lock = self.lock(path).await?;
+        self.put_file_blocking(path, file, move |source, dest| {
+            copy_into_place(source, dest, fsync).map(|()| true)
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Runs `publish(source, dest)` of a `put_file` on the blocking pool.
+    async fn put_file_blocking(
+        &self,
+        path: &StorePath,
+        file: &FsPath,
+        publish: impl FnOnce(&FsPath, &FsPath) -> io::Result<bool> + Send + 'static,
+    ) -> Result<bool, StoreError> {
+        let dest = self.dest(path)?;
         let source = file.to_owned();
         let errors = self.object.errors().clone();
         let key = path.to_string();
-        let fsync = self.fsync_files;
         tokio::task::spawn_blocking(move || {
-            copy_into_place(&source, &dest, fsync)
-                .map_err(|e| errors.io("put_file", &key, &source, &e))
+            publish(&source, &dest).map_err(|e| errors.io("put_file", &key, &source, &e))
         })
         .await
         .map_err(|e| {
@@ -205,24 +232,99 @@ fn staging_path(dest: &FsPath) -> PathBuf {
     dest.with_file_name(name)
 }
 
-/// Publishes `source` at `dest` atomically: copy into a staging file
-/// (fsynced if asked), then rename over `dest`.
-fn copy_into_place(source: &FsPath, dest: &FsPath, fsync: bool) -> io::Result<()> {
-    // Fail early and clearly on a missing source instead of in the copy.
-    if !std::fs::metadata(source)?.is_file() {
-        return Err(io::Error::new(
+/// Publishes a read-only `source` at a missing `dest` with one hard link:
+/// its content is final, so the link makes it visible whole at once.
+/// Where `dest` already is this very file, only its age is renewed (`lake
+/// gc` judges orphans by age). `Ok(false)`: this does not apply (a
+/// writable source, another object at `dest`, or no hard links across the
+/// two paths), and the caller must publish by staging instead.
+fn link_new(source: &FsPath, dest: &FsPath, fsync: bool) -> io::Result<bool> {
+    let meta = regular_file_metadata(source)?;
+    if !meta.permissions().readonly() {
+        return Ok(false);
+    }
+    if fsync {
+        std::fs::File::open(source)?.sync_all()?;
+    }
+    let mut linked = std::fs::hard_link(source, dest);
+    if let Err(e) = &linked
+        && e.kind() == io::ErrorKind::NotFound
+        && let Some(parent) = dest.parent()
+    {
+        std::fs::create_dir_all(parent)?;
+        linked = std::fs::hard_link(source, dest);
+    }
+    match linked {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            use std::os::unix::fs::MetadataExt;
+            match std::fs::metadata(dest) {
+                Ok(existing) if (existing.dev(), existing.ino()) == (meta.dev(), meta.ino()) => {
+                    std::fs::File::open(dest)?.set_modified(SystemTime::now())?;
+                    Ok(true)
+                }
+                _ => Ok(false),
+            }
+        }
+        Err(e) if is_cross_device_or_unsupported(&e) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// The metadata of `path`, or a clear error if it is not a regular file.
+fn regular_file_metadata(path: &FsPath) -> io::Result<std::fs::Metadata> {
+    let meta = std::fs::metadata(path)?;
+    if meta.is_file() {
+        Ok(meta)
+    } else {
+        Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             "not a regular file",
-        ));
+        ))
     }
-    // Always a copy, never a hard link: the store must not share an inode
-    // with the caller's file (a home's cached copy, say), or damage to that
-    // file would silently damage the store too. `io::copy` uses
-    // copy_file_range, which reflinks where it can.
-    publish_via_staging(dest, |out| {
-        io::copy(&mut std::fs::File::open(source)?, out)?;
+}
+
+/// Publishes `source` at `dest` atomically: link or copy it into a staging
+/// file (fsynced if asked), then rename that over `dest`.
+fn copy_into_place(source: &FsPath, dest: &FsPath, fsync: bool) -> io::Result<()> {
+    // Fail early and clearly on a missing source instead of in the copy.
+    let meta = regular_file_metadata(source)?;
+    // Only a read-only source is linked: lake never makes a file read-only
+    // before its content is final, so the shared inode cannot change under
+    // the store without someone first undoing that on purpose.
+    if meta.permissions().readonly() {
+        let linked = publish_via_staging(dest, |staging| {
+            std::fs::hard_link(source, staging)?;
+            if fsync {
+                std::fs::File::open(staging)?.sync_all()?;
+            }
+            Ok(())
+        });
+        match linked {
+            Ok(()) => return Ok(()),
+            // Another filesystem, or one without hard links: copy instead.
+            Err(e) if is_cross_device_or_unsupported(&e) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    // `io::copy` uses copy_file_range, which reflinks where it can.
+    publish_via_staging(dest, |staging| {
+        let mut out = std::fs::File::create_new(staging)?;
+        io::copy(&mut std::fs::File::open(source)?, &mut out)?;
         if fsync { out.sync_all() } else { Ok(()) }
     })
+}
+
+/// Whether a failed hard link means "these two paths cannot share an
+/// inode", as opposed to a real I/O failure.
+fn is_cross_device_or_unsupported(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::CrossesDevices
+            | io::ErrorKind::Unsupported
+            | io::ErrorKind::PermissionDenied
+            | io::ErrorKind::TooManyLinks
+    )
 }
 
 /// Writes `bytes` to a staging file and renames it over `dest`.
@@ -238,36 +340,35 @@ fn write_into_place(bytes: &[u8], dest: &FsPath) -> io::Result<()> {
         Ok(previous) => now.max(previous + Duration::from_micros(1)),
         Err(_) => now,
     };
-    publish_via_staging(dest, |out| {
+    publish_via_staging(dest, |staging| {
+        let mut out = std::fs::File::create_new(staging)?;
         out.write_all(bytes)?;
         out.set_modified(mtime)?;
         out.sync_all()
     })
 }
 
-/// Fills a fresh staging file beside `dest` with `fill`, then renames it
-/// over `dest`, so readers see the old object or the whole new one. A
-/// failed fill or rename removes the staging file.
+/// Has `fill` create a fresh staging file beside `dest` (failing with
+/// `AlreadyExists` if the name is taken), then renames it over `dest`, so
+/// readers see the old object or the whole new one. A failed fill or
+/// rename removes the staging file.
 fn publish_via_staging(
     dest: &FsPath,
-    mut fill: impl FnMut(&mut std::fs::File) -> io::Result<()>,
+    mut fill: impl FnMut(&FsPath) -> io::Result<()>,
 ) -> io::Result<()> {
     if let Some(parent) = dest.parent() {
         std::fs::create_dir_all(parent)?;
     }
     for _ in 0..100 {
         let staging = staging_path(dest);
-        let mut out = match std::fs::File::create_new(&staging) {
-            Ok(out) => out,
+        let published = match fill(&staging) {
             // A leftover of a crashed process: pick another name.
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
+            filled => filled.and_then(|()| std::fs::rename(&staging, dest)),
         };
-        let published = fill(&mut out).and_then(|()| {
-            drop(out);
-            std::fs::rename(&staging, dest)
-        });
-        if published.is_err() {
+        // A rename onto a hard link of the same inode does nothing and
+        // leaves the staging name behind; it must not linger either.
+        if published.is_err() || std::fs::symlink_metadata(&staging).is_ok() {
             let _ = std::fs::remove_file(&staging);
         }
         return published;
