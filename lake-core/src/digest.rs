@@ -41,14 +41,26 @@ impl Digest {
 
     /// The lowercase hex form.
     pub fn to_hex(&self) -> String {
-        self.to_string()
+        self.short(64)
     }
 
     /// The first `len` hex characters, for short display.
     pub fn short(&self, len: usize) -> String {
-        let mut s = self.to_hex();
-        s.truncate(len.min(64));
-        s
+        let hex = self.hex_bytes();
+        let hex = &hex[..len.min(64)];
+        std::str::from_utf8(hex).expect("hex is ascii").to_owned()
+    }
+
+    /// The 64 lowercase hex digits, without `fmt`'s per-byte machinery:
+    /// listings format digests by the ten thousand.
+    fn hex_bytes(&self) -> [u8; 64] {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [0u8; 64];
+        for (pair, byte) in out.chunks_exact_mut(2).zip(self.0) {
+            pair[0] = DIGITS[(byte >> 4) as usize];
+            pair[1] = DIGITS[(byte & 0xf) as usize];
+        }
+        out
     }
 }
 
@@ -60,10 +72,7 @@ impl From<blake3::Hash> for Digest {
 
 impl fmt::Display for Digest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for b in self.0 {
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
+        f.pad(std::str::from_utf8(&self.hex_bytes()).expect("hex is ascii"))
     }
 }
 
@@ -83,22 +92,39 @@ impl FromStr for Digest {
             return Err(bad());
         }
         let mut out = [0u8; 32];
-        for (i, pair) in s.as_bytes().chunks(2).enumerate() {
-            let hi = hex_value(pair[0]).ok_or_else(bad)?;
-            let lo = hex_value(pair[1]).ok_or_else(bad)?;
-            out[i] = hi << 4 | lo;
+        // Errors are checked once at the end: listings parse digests by the
+        // ten thousand, and a branch per character shows in `add -r`.
+        let mut invalid = 0u8;
+        for (byte, pair) in out.iter_mut().zip(s.as_bytes().chunks_exact(2)) {
+            let (hi, lo) = (HEX_VALUES[pair[0] as usize], HEX_VALUES[pair[1] as usize]);
+            invalid |= (hi | lo) & INVALID;
+            *byte = hi << 4 | lo;
+        }
+        if invalid != 0 {
+            return Err(bad());
         }
         Ok(Self(out))
     }
 }
 
-fn hex_value(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
+/// Marks a byte that is not a lowercase hex digit in [`HEX_VALUES`].
+const INVALID: u8 = 0x80;
+
+/// The value of each lowercase hex digit, [`INVALID`] for any other byte.
+const HEX_VALUES: [u8; 256] = {
+    let mut table = [INVALID; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
     }
-}
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
 
 impl Serialize for Digest {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -127,8 +153,35 @@ mod tests {
     }
 
     #[test]
+    fn hex_round_trips_every_byte_value() {
+        let mut bytes = [0u8; 32];
+        for start in (0..=255u8).step_by(32) {
+            for (i, b) in bytes.iter_mut().enumerate() {
+                *b = start.wrapping_add(i as u8);
+            }
+            let digest = Digest(bytes);
+            assert_eq!(digest.to_hex().parse::<Digest>().unwrap(), digest);
+        }
+    }
+
+    #[test]
     fn rejects_bad_hex_quoting_it() {
-        for bad in ["", "abc", &"g".repeat(64), &"A".repeat(64)] {
+        let one_bad_char = |c: char| {
+            let mut hex = Digest::of(b"x").to_hex();
+            hex.replace_range(63.., &c.to_string());
+            hex
+        };
+        for bad in [
+            "",
+            "abc",
+            &"g".repeat(64),
+            &"A".repeat(64),
+            &"0".repeat(65),
+            &one_bad_char('G'),
+            &one_bad_char('/'),
+            &one_bad_char(':'),
+            &one_bad_char('`'),
+        ] {
             let err = bad.parse::<Digest>().unwrap_err();
             assert!(err.to_string().contains(&format!("{bad:?}")), "{err}");
         }

@@ -227,8 +227,11 @@ impl Index {
         let mut stmt = self
             .conn
             .prepare_cached(
+                // Ranges on the key, not `substr`, so that SQLite seeks
+                // instead of scanning every name: '0' follows '/' in byte
+                // order, so [p/, p0) is exactly the names below p.
                 "SELECT name, blake3, size FROM names
-                 WHERE ?1 = '' OR name = ?1 OR substr(name, 1, length(?1) + 1) = ?1 || '/'
+                 WHERE ?1 = '' OR name = ?1 OR (name >= ?1 || '/' AND name < ?1 || '0')
                  ORDER BY name",
             )
             .map_err(|e| self.err(e))?;
@@ -299,19 +302,19 @@ impl Index {
         &self,
         dir: &Path,
     ) -> Result<std::collections::HashMap<PathBuf, (SourceStamp, Digest)>> {
-        let mut prefix = dir.to_string_lossy().into_owned();
-        if !prefix.ends_with('/') {
-            prefix.push('/');
-        }
+        let dir = dir.to_string_lossy();
+        let dir = dir.trim_end_matches('/');
+        // A range on the key (see `list`): [dir/, dir0).
+        let (from, to) = (format!("{dir}/"), format!("{dir}0"));
         let mut stmt = self
             .conn
             .prepare_cached(
                 "SELECT path, size, mtime_ns, ctime_ns, inode, blake3 FROM sources
-                 WHERE substr(path, 1, length(?1)) = ?1",
+                 WHERE path >= ?1 AND path < ?2",
             )
             .map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map(params![prefix], |r| {
+            .query_map(params![from, to], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
                     SourceStamp {

@@ -719,9 +719,22 @@ impl Lake {
         name: &Name,
         mode: AddMode,
     ) -> Result<Vec<AddOutcome>> {
-        let files = walk_files(dir)?;
+        // Absolute from the start: the index remembers sources by absolute
+        // path, and resolving each file on its own costs a system call.
+        let dir = &std::path::absolute(dir).map_err(|e| Error::io("resolve", dir, e))?;
+        // The local copies are listed while the walk runs: both are mostly
+        // waiting on the kernel, and the machine has more than one core.
+        let (files, local) = std::thread::scope(|scope| {
+            let local =
+                (mode != AddMode::Move).then(|| scope.spawn(|| self.inner.home.cached_digests()));
+            let files = walk_files(dir);
+            let local = local.map(|t| t.join().expect("listing local copies panicked"));
+            (files, local)
+        });
+        let files = files?;
+        let local = local.transpose()?;
         let mut jobs = Vec::with_capacity(files.len());
-        for file in files {
+        for (file, meta) in files {
             let relative = file
                 .strip_prefix(dir)
                 .expect("walked below dir")
@@ -729,11 +742,18 @@ impl Lake {
                 .map(|c| c.as_os_str().to_string_lossy().into_owned())
                 .collect::<Vec<_>>()
                 .join("/");
-            jobs.push((file, name.join(&relative)?));
+            let name = name.join(&relative)?;
+            jobs.push(DirJob { file, name, meta });
         }
         // Unchanged files already in the lake are settled from the index in
         // one pass: no hashing, no store request, no task per file.
-        let (mut outcomes, slow) = self.settle_unchanged(dir, name, jobs, mode)?;
+        let (mut outcomes, slow) = match local {
+            Some(local) => self.settle_unchanged(dir, name, jobs, &local)?,
+            None => (
+                Vec::new(),
+                jobs.into_iter().map(|j| (j.file, j.name)).collect(),
+            ),
+        };
         if slow.is_empty() {
             return Ok(outcomes);
         }
@@ -754,21 +774,15 @@ impl Lake {
     }
 
     /// Splits `jobs` into files whose name already holds their content with
-    /// a local copy (judged by the remembered source stamp, so nothing is
-    /// read) and the rest.
-    #[allow(clippy::type_complexity)]
+    /// a local copy among `local` (judged by the remembered source stamp, so
+    /// nothing is read) and the rest.
     fn settle_unchanged(
         &self,
         dir: &Path,
         prefix: &Name,
-        jobs: Vec<(PathBuf, Name)>,
-        mode: AddMode,
+        jobs: Vec<DirJob>,
+        local: &std::collections::HashSet<Digest>,
     ) -> Result<(Vec<AddOutcome>, Vec<(PathBuf, Name)>)> {
-        if mode == AddMode::Move || jobs.is_empty() {
-            return Ok((Vec::new(), jobs));
-        }
-        let local = self.inner.home.cached_digests()?;
-        let dir = std::path::absolute(dir).map_err(|e| Error::io("resolve", dir, e))?;
         let (contents, sources) = {
             let index = self.index();
             let contents: std::collections::HashMap<Name, (Digest, u64)> = index
@@ -776,30 +790,26 @@ impl Lake {
                 .into_iter()
                 .map(|e| (e.name, (e.blake3, e.size)))
                 .collect();
-            (contents, index.sources_below(&dir)?)
+            (contents, index.sources_below(dir)?)
         };
         let mut settled = Vec::new();
         let mut slow = Vec::new();
-        for (file, name) in jobs {
-            let remembered = std::path::absolute(&file)
-                .ok()
-                .and_then(|absolute| sources.get(&absolute));
-            let unchanged = remembered.and_then(|(stamp, digest)| {
-                let now = SourceStamp::of(&std::fs::metadata(&file).ok()?)?;
-                (&now == stamp).then_some(*digest)
+        for job in jobs {
+            let unchanged = sources.get(&job.file).and_then(|(stamp, digest)| {
+                (SourceStamp::of(&job.meta).as_ref() == Some(stamp)).then_some(*digest)
             });
-            match (unchanged, contents.get(&name)) {
+            match (unchanged, contents.get(&job.name)) {
                 (Some(digest), Some(&(existing, size)))
                     if digest == existing && local.contains(&digest) =>
                 {
                     settled.push(AddOutcome {
-                        name,
+                        name: job.name,
                         blake3: digest,
                         size,
                         created: false,
                     });
                 }
-                _ => slow.push((file, name)),
+                _ => slow.push((job.file, job.name)),
             }
         }
         Ok((settled, slow))
@@ -1456,10 +1466,17 @@ fn copy_into(
     })
 }
 
-/// Every regular file below `dir`, sorted; symlinked directories are not
-/// followed, so a cycle cannot make the walk endless.
-fn walk_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
+/// A file found by [`Lake::add_dir_async`], with the name it gets.
+struct DirJob {
+    file: PathBuf,
+    name: Name,
+    meta: std::fs::Metadata,
+}
+
+/// Every regular file below `dir` with its metadata, sorted; symlinked
+/// directories are not followed, so a cycle cannot make the walk endless.
+fn walk_files(dir: &Path) -> Result<Vec<(PathBuf, std::fs::Metadata)>> {
+    let mut candidates = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(d) = pending.pop() {
         let entries = std::fs::read_dir(&d).map_err(|e| Error::Source {
@@ -1474,12 +1491,42 @@ fn walk_files(dir: &Path) -> Result<Vec<PathBuf>> {
                 .map_err(|e| Error::io("read metadata of", &path, e))?;
             if file_type.is_dir() {
                 pending.push(path);
-            } else if file_type.is_file() || (file_type.is_symlink() && path.is_file()) {
-                out.push(path);
+            } else if file_type.is_file() || file_type.is_symlink() {
+                candidates.push(path);
             }
         }
     }
-    out.sort();
+    // The stats are most of the walk's time: spread them over the cores.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let chunk = candidates.len().div_ceil(threads).max(1);
+    let mut out = Vec::with_capacity(candidates.len());
+    std::thread::scope(|scope| {
+        let stats: Vec<_> = candidates
+            .chunks(chunk)
+            .map(|paths| {
+                scope.spawn(move || paths.iter().map(std::fs::metadata).collect::<Vec<_>>())
+            })
+            .collect();
+        for (paths, stats) in candidates.chunks(chunk).zip(stats) {
+            for (path, meta) in paths
+                .iter()
+                .zip(stats.join().expect("stat thread panicked"))
+            {
+                match meta {
+                    // Follows symlinks: one to a regular file counts.
+                    Ok(meta) if meta.is_file() => out.push((path.clone(), meta)),
+                    Ok(_) => {}
+                    // A dangling symlink is skipped, as before; a file that
+                    // vanished mid-walk is not an error either.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(Error::io("read metadata of", path, e)),
+                }
+            }
+        }
+        Ok(())
+    })?;
+    // Byte order: as stable as component order, and much cheaper to sort.
+    out.sort_unstable_by(|(a, _), (b, _)| a.as_os_str().cmp(b.as_os_str()));
     Ok(out)
 }
 

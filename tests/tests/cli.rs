@@ -94,7 +94,15 @@ fn add_file_then_ls_shows_one_level_folders_then_files() {
 fn ls_recursive_lists_every_name_below_prefix() {
     let t = TestDir::new();
     let src = t.write("x", "x");
-    for name in ["a/b/c.txt", "a/d.txt", "e.txt", "ab/f.txt"] {
+    // '-' and '0' sort just before and after '/': the edges of "below a".
+    for name in [
+        "a/b/c.txt",
+        "a/d.txt",
+        "e.txt",
+        "ab/f.txt",
+        "a-z.txt",
+        "a0/g.txt",
+    ] {
         add(&t, &src, name, &[]);
     }
     let all: Vec<String> = t
@@ -104,7 +112,17 @@ fn ls_recursive_lists_every_name_below_prefix() {
         .lines()
         .map(|l| l.split_whitespace().next().unwrap().to_owned())
         .collect();
-    assert_eq!(all, ["a/b/c.txt", "a/d.txt", "ab/f.txt", "e.txt"]);
+    assert_eq!(
+        all,
+        [
+            "a-z.txt",
+            "a/b/c.txt",
+            "a/d.txt",
+            "a0/g.txt",
+            "ab/f.txt",
+            "e.txt"
+        ]
+    );
     // The prefix is segment-wise: "a" does not match "ab/f.txt".
     let below_a: Vec<String> = t
         .lake()

@@ -223,19 +223,23 @@ async fn add(
             vec![lake.add_path_async(path, name, mode).await?]
         }
     };
+    // One write for thousands of lines, not one each.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for outcome in outcomes {
         let verb = if outcome.created {
             "added"
         } else {
             "unchanged"
         };
-        println!(
+        writeln!(
+            out,
             "{verb} {} ({} bytes, blake3 {})",
             outcome.name,
             outcome.size,
             outcome.blake3.short(16)
-        );
+        )?;
     }
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 
