@@ -749,10 +749,7 @@ impl Lake {
         // one pass: no hashing, no store request, no task per file.
         let (mut outcomes, slow) = match local {
             Some(local) => self.settle_unchanged(dir, name, jobs, &local)?,
-            None => (
-                Vec::new(),
-                jobs.into_iter().map(|j| (j.file, j.name)).collect(),
-            ),
+            None => (Vec::new(), jobs),
         };
         if slow.is_empty() {
             return Ok(outcomes);
@@ -761,8 +758,8 @@ impl Lake {
         self.refresh_below(Some(name)).await?;
         let batch = IndexBatch::begin(self)?;
         let added: Vec<AddOutcome> = futures::stream::iter(slow)
-            .map(|(file, name)| async move {
-                self.add_path_with(&file, &name, mode, Existence::IndexIsComplete)
+            .map(|job| async move {
+                self.add_path_with(&job.file, &job.name, mode, Existence::IndexIsComplete)
                     .await
             })
             .buffer_unordered(PARALLEL_ADDS)
@@ -782,7 +779,7 @@ impl Lake {
         prefix: &Name,
         jobs: Vec<DirJob>,
         local: &std::collections::HashSet<Digest>,
-    ) -> Result<(Vec<AddOutcome>, Vec<(PathBuf, Name)>)> {
+    ) -> Result<(Vec<AddOutcome>, Vec<DirJob>)> {
         let (contents, sources) = {
             let index = self.index();
             let contents: std::collections::HashMap<Name, (Digest, u64)> = index
@@ -809,7 +806,7 @@ impl Lake {
                         created: false,
                     });
                 }
-                _ => slow.push((job.file, job.name)),
+                _ => slow.push(job),
             }
         }
         Ok((settled, slow))
