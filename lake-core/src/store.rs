@@ -297,6 +297,14 @@ pub trait Store: fmt::Debug + fmt::Display + Send + Sync + 'static {
     /// Streams the content of `path`.
     fn get<'a>(&'a self, path: &'a StorePath) -> BoxFuture<'a, Result<GetStream, StoreError>>;
 
+    /// Streams the bytes `range` of `path`, which must lie within the
+    /// object and not be empty. Large downloads read several ranges at once.
+    fn get_range<'a>(
+        &'a self,
+        path: &'a StorePath,
+        range: std::ops::Range<u64>,
+    ) -> BoxFuture<'a, Result<GetStream, StoreError>>;
+
     /// Writes `bytes` to `path` under `mode`, returning the new version.
     fn put<'a>(
         &'a self,

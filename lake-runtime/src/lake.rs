@@ -17,7 +17,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::blocking::block_on;
 use crate::config::{LakeConfig, LakeConfigBuilder};
-use crate::home::{Home, copy_hashing, hash_file};
+use crate::home::{Home, copy_hashing, hash_file, hash_own_file};
 use crate::index::{Index, SourceStamp};
 use crate::progress::Progress;
 use crate::run::RunManifest;
@@ -36,6 +36,16 @@ const PARALLEL_REQUESTS: usize = 32;
 pub(crate) const LIST_PAGE: usize = 100_000;
 /// How many files `add -r` stages at once.
 const PARALLEL_ADDS: usize = 8;
+
+/// Blobs at least this large download as several ranges at once.
+const RANGED_DOWNLOAD_MIN: u64 = 64 << 20;
+
+/// How many ranges a large download reads at once. Few and large: some
+/// servers (moto) read the whole object for every range request.
+const DOWNLOAD_STREAMS: u64 = 4;
+
+/// Bytes gathered per write of a ranged download.
+const DOWNLOAD_WRITE: usize = 4 << 20;
 
 /// A lake: a local home (cache, index, staging) in front of an object store.
 ///
@@ -492,7 +502,7 @@ impl Lake {
     /// installs it only if digest and size match.
     async fn download(&self, record: &Record) -> Result<PathBuf> {
         let path = StorePath::blob(&record.blake3);
-        let got = self.inner.store.get(&path).await.map_err(|e| {
+        let missing = |e: lake_core::StoreError| {
             if e.is_not_found() {
                 Error::Run(format!(
                     "content of {:?} ({path}) is missing from {}; run `lake verify --store`",
@@ -502,13 +512,19 @@ impl Lake {
             } else {
                 e.into()
             }
-        })?;
+        };
         let progress = Progress::new(
             self.inner.config.progress,
             record.size,
             &format!("get {}", record.name),
         );
-        let (tmp_path, actual, size) = self.stage_stream(got.chunks, &progress).await?;
+        let (tmp_path, actual, size) = if record.size >= RANGED_DOWNLOAD_MIN {
+            self.download_ranges(&path, record.size, &progress, missing)
+                .await?
+        } else {
+            let got = self.inner.store.get(&path).await.map_err(missing)?;
+            self.stage_stream(got.chunks, &progress).await?
+        };
         if actual != record.blake3 || size != record.size {
             tracing::debug!(name = %record.name, %path, "refusing corrupt download");
             return Err(Error::Corrupt {
@@ -518,6 +534,88 @@ impl Lake {
             });
         }
         self.inner.home.install(tmp_path, &actual)
+    }
+
+    /// Downloads the `size` bytes of `path` into a fresh staging file as
+    /// [`DOWNLOAD_STREAMS`] ranges at once, then hashes the file on every
+    /// core. One stream of a large object is bound by one connection (and,
+    /// on some servers, one thread); `aws s3 cp` reads ranges in parallel
+    /// too. The caller decides whether the digest is acceptable.
+    async fn download_ranges(
+        &self,
+        path: &StorePath,
+        size: u64,
+        progress: &Progress,
+        store_error: impl Fn(lake_core::StoreError) -> Error,
+    ) -> Result<(tempfile::TempPath, Digest, u64)> {
+        use std::os::unix::fs::FileExt;
+        let (file, tmp_path) = self.inner.home.stage()?.into_parts();
+        file.set_len(size)
+            .map_err(|e| Error::io("write", &*tmp_path, e))?;
+        let file = Arc::new(file);
+        let part = size.div_ceil(DOWNLOAD_STREAMS).next_multiple_of(1 << 20);
+        let ranges = (0..size)
+            .step_by(part as usize)
+            .map(|start| start..(start + part).min(size));
+        let target: &Path = &tmp_path;
+        let store_error = &store_error;
+        let fetch = |range: std::ops::Range<u64>| {
+            let file = file.clone();
+            async move {
+                let got = self.inner.store.get_range(path, range.clone()).await;
+                let mut chunks = got.map_err(store_error)?.chunks;
+                let mut offset = range.start;
+                let mut pending = bytes::BytesMut::new();
+                loop {
+                    let chunk = chunks.next().await.transpose()?;
+                    if let Some(chunk) = &chunk {
+                        pending.extend_from_slice(chunk);
+                    }
+                    // Few, large writes: each costs a hand-off to a thread.
+                    if pending.len() >= DOWNLOAD_WRITE || (chunk.is_none() && !pending.is_empty()) {
+                        let bytes = std::mem::take(&mut pending).freeze();
+                        let n = bytes.len() as u64;
+                        if offset + n > range.end {
+                            return Err(Error::Run(format!(
+                                "{} sent more than the {} bytes asked of {path}",
+                                self.store_display(),
+                                range.end - range.start
+                            )));
+                        }
+                        let file = file.clone();
+                        let at = offset;
+                        tokio::task::spawn_blocking(move || file.write_all_at(&bytes, at))
+                            .await
+                            .expect("write task panicked")
+                            .map_err(|e| Error::io("write", target, e))?;
+                        offset += n;
+                        progress.inc(n);
+                    }
+                    if chunk.is_none() {
+                        break;
+                    }
+                }
+                if offset != range.end {
+                    return Err(Error::Run(format!(
+                        "{} ended bytes {}..{} of {path} after {} bytes: the object is shorter \
+                         than its name record says",
+                        self.store_display(),
+                        range.start,
+                        range.end,
+                        offset - range.start
+                    )));
+                }
+                Ok(())
+            }
+        };
+        futures::future::try_join_all(ranges.map(fetch)).await?;
+        drop(file);
+        progress.finish();
+        let staged = tmp_path.to_path_buf();
+        let (digest, hashed) = tokio::task::spawn_blocking(move || hash_own_file(&staged))
+            .await
+            .expect("hash task panicked")?;
+        Ok((tmp_path, digest, hashed))
     }
 
     /// Writes a stream of chunks to a fresh staging file, hashing on the
@@ -1200,7 +1298,7 @@ impl Lake {
             let mut local_ok = None;
             if local_path.exists() {
                 let path = local_path.clone();
-                let (digest, size) = tokio::task::spawn_blocking(move || hash_file(&path))
+                let (digest, size) = tokio::task::spawn_blocking(move || hash_own_file(&path))
                     .await
                     .expect("hash task panicked")?;
                 let ok = digest == record.blake3 && size == record.size;

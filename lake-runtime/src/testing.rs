@@ -333,6 +333,43 @@ pub async fn check_round_trip(store: &dyn Store) {
     assert_eq!(meta.size, 0, "{store}: an empty object has a size");
 }
 
+/// `get_range` returns exactly the bytes asked for, wherever they lie, and
+/// a missing key is `NotFound`.
+pub async fn check_get_range(store: &dyn Store) {
+    let path = key(&format!("{}/blobs/ranged", scratch("get_range")));
+    let content: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    put(store, &path, &content, PutMode::Overwrite).await;
+    let len = content.len() as u64;
+    for range in [0..len, 0..1, 1..2, 4_096..8_193, len - 1..len, 17..len] {
+        let got = store
+            .get_range(&path, range.clone())
+            .await
+            .unwrap_or_else(|e| panic!("{store}: get_range {range:?} failed: {e}"));
+        assert_eq!(
+            got.meta.size, len,
+            "{store}: get_range reports the range's size, not the object's"
+        );
+        let bytes: Vec<u8> = got
+            .chunks
+            .map_ok(|chunk| chunk.to_vec())
+            .try_concat()
+            .await
+            .unwrap_or_else(|e| panic!("{store}: reading get_range {range:?} failed: {e}"));
+        assert!(
+            bytes == content[range.start as usize..range.end as usize],
+            "{store}: get_range {range:?} returned {} other bytes",
+            bytes.len()
+        );
+    }
+    let missing = key(&format!("{}/blobs/missing", scratch("get_range")));
+    let err = store
+        .get_range(&missing, 0..1)
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("{store}: get_range of a missing key succeeded"));
+    assert!(err.is_not_found(), "{store}: {err:?}");
+}
+
 /// `get` and `head` of a missing key fail with `NotFound`, naming the key.
 pub async fn check_missing_is_not_found(store: &dyn Store) {
     let path = key(&format!("{}/missing.json", scratch("missing")));
@@ -1059,6 +1096,7 @@ macro_rules! store_conformance_tests {
     ($make:expr) => {
         $crate::store_conformance_tests!(@each $make;
             check_round_trip,
+            check_get_range,
             check_missing_is_not_found,
             check_delete_is_idempotent,
             check_create_does_not_overwrite,

@@ -138,6 +138,53 @@ impl CountingStore {
     pub fn inner(&self) -> &Arc<dyn Store> {
         &self.inner
     }
+
+    /// A `get` (of `range`, if given), counting the request and the bytes
+    /// actually received.
+    fn counted_get<'a>(
+        &'a self,
+        path: &'a StorePath,
+        range: Option<std::ops::Range<u64>>,
+    ) -> BoxFuture<'a, Result<GetStream, StoreError>> {
+        bump(&self.counters.get, 1);
+        let top = path
+            .as_str()
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        self.gets_by_top
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(top.clone())
+            .or_default()
+            .0 += 1;
+        async move {
+            let GetStream { meta, chunks } = match range {
+                Some(range) => self.inner.get_range(path, range).await?,
+                None => self.inner.get(path).await?,
+            };
+            // Count what is actually received: a reader that stops early
+            // (or a lazy one that never polls) has not downloaded the rest.
+            let counters = self.counters.clone();
+            let by_top = self.gets_by_top.clone();
+            let chunks = chunks
+                .inspect(move |chunk| {
+                    if let Ok(bytes) = chunk {
+                        bump(&counters.get_bytes, bytes.len() as u64);
+                        by_top
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .entry(top.clone())
+                            .or_default()
+                            .1 += bytes.len() as u64;
+                    }
+                })
+                .boxed();
+            Ok(GetStream { meta, chunks })
+        }
+        .boxed()
+    }
 }
 
 impl fmt::Display for CountingStore {
@@ -162,41 +209,15 @@ impl Store for CountingStore {
     }
 
     fn get<'a>(&'a self, path: &'a StorePath) -> BoxFuture<'a, Result<GetStream, StoreError>> {
-        bump(&self.counters.get, 1);
-        let top = path
-            .as_str()
-            .split('/')
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        self.gets_by_top
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(top.clone())
-            .or_default()
-            .0 += 1;
-        async move {
-            let GetStream { meta, chunks } = self.inner.get(path).await?;
-            // Count what is actually received: a reader that stops early
-            // (or a lazy one that never polls) has not downloaded the rest.
-            let counters = self.counters.clone();
-            let by_top = self.gets_by_top.clone();
-            let chunks = chunks
-                .inspect(move |chunk| {
-                    if let Ok(bytes) = chunk {
-                        bump(&counters.get_bytes, bytes.len() as u64);
-                        by_top
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .entry(top.clone())
-                            .or_default()
-                            .1 += bytes.len() as u64;
-                    }
-                })
-                .boxed();
-            Ok(GetStream { meta, chunks })
-        }
-        .boxed()
+        self.counted_get(path, None)
+    }
+
+    fn get_range<'a>(
+        &'a self,
+        path: &'a StorePath,
+        range: std::ops::Range<u64>,
+    ) -> BoxFuture<'a, Result<GetStream, StoreError>> {
+        self.counted_get(path, Some(range))
     }
 
     fn put<'a>(

@@ -402,6 +402,14 @@ impl Store for LocalBackend {
         self.object.get(path)
     }
 
+    fn get_range<'a>(
+        &'a self,
+        path: &'a StorePath,
+        range: std::ops::Range<u64>,
+    ) -> BoxFuture<'a, Result<GetStream, StoreError>> {
+        self.object.get_range(path, range)
+    }
+
     fn put<'a>(
         &'a self,
         path: &'a StorePath,

@@ -14,7 +14,7 @@ use lake_core::{
 };
 use object_store::path::Path;
 use object_store::{
-    ObjectStore, ObjectStoreExt, PutOptions, PutPayload, UpdateVersion, WriteMultipart,
+    GetRange, ObjectStore, ObjectStoreExt, PutOptions, PutPayload, UpdateVersion, WriteMultipart,
 };
 use tokio::io::AsyncReadExt;
 
@@ -376,11 +376,16 @@ impl ObjectBackend {
         }
     }
 
-    async fn get_inner(&self, path: &StorePath) -> Result<GetStream, StoreError> {
+    async fn get_inner(
+        &self,
+        path: &StorePath,
+        range: Option<std::ops::Range<u64>>,
+    ) -> Result<GetStream, StoreError> {
         let location = to_path(path)?;
+        let options = object_store::GetOptions::new().with_range(range.map(GetRange::Bounded));
         let result = self
             .inner
-            .get(&location)
+            .get_opts(&location, options)
             .await
             .map_err(|e| self.errors.map("get", path.as_str(), e))?;
         let meta = to_meta(result.meta.clone())?;
@@ -556,7 +561,15 @@ impl Store for ObjectBackend {
     }
 
     fn get<'a>(&'a self, path: &'a StorePath) -> BoxFuture<'a, Result<GetStream, StoreError>> {
-        self.get_inner(path).boxed()
+        self.get_inner(path, None).boxed()
+    }
+
+    fn get_range<'a>(
+        &'a self,
+        path: &'a StorePath,
+        range: std::ops::Range<u64>,
+    ) -> BoxFuture<'a, Result<GetStream, StoreError>> {
+        self.get_inner(path, Some(range)).boxed()
     }
 
     fn put<'a>(
