@@ -176,8 +176,19 @@ pub(crate) fn copy_hashing(
 /// someone truncated the file meanwhile.
 pub(crate) fn hash_own_file(path: &Path) -> Result<(Digest, u64)> {
     let mut file = fs::File::open(path).map_err(|e| Error::io("open", path, e))?;
+    let len = file
+        .metadata()
+        .map_err(|e| Error::io("read metadata of", path, e))?
+        .len();
+    if len <= COPY_BUFFER as u64 {
+        // Small: one read, one single-threaded hash, no large buffer.
+        let mut bytes = Vec::with_capacity(len as usize + 1);
+        file.read_to_end(&mut bytes)
+            .map_err(|e| Error::io("read", path, e))?;
+        return Ok((Digest::of(&bytes), bytes.len() as u64));
+    }
     let mut hasher = blake3::Hasher::new();
-    let mut buf = vec![0u8; PARALLEL_HASH_BUFFER];
+    let mut buf = vec![0u8; PARALLEL_HASH_BUFFER.min(len as usize + 1)];
     loop {
         let mut filled = 0;
         while filled < buf.len() {
