@@ -193,17 +193,7 @@ fn pipeline(lake: &Lake, cities: &[&str]) -> lake_runtime::Result<Outputs> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // Show lake's "skipping …" lines on stdout, next to the results.
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "lake_runtime=info".into()),
-        )
-        .with_writer(std::io::stdout)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .with_target(false)
-        .without_time()
-        .init();
+    lake_examples::show_lake_log_on_stdout();
 
     let lake = Lake::open()?;
     println!("home:  {}", lake.home_dir().display());
