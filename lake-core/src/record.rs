@@ -62,6 +62,124 @@ impl Record {
     }
 }
 
+/// Version of the [`RecordPack`] JSON layout. Bump when its fields change
+/// meaning.
+pub const RECORD_PACK_SCHEMA_VERSION: u32 = 1;
+
+/// Name records created together (by one `lake add -r`), stored as one
+/// object at `packs/<name prefix>/<blake3 hex of the pack>.json`, so that
+/// another machine learns them with one GET instead of one per name.
+///
+/// A pack is only an accelerator: `names/<name>.json` stays the truth. A
+/// reader trusts an entry only if the store lists `names/<name>.json` with
+/// exactly the entry's e-tag, which identifies that object's content (see
+/// `docs/design/0008-record-packs.md`).
+///
+/// # Example
+/// ```
+/// # use lake_core::{AddedLineage, Digest, Lineage, Name, PackedRecord, Record, RecordPack};
+/// # let record = Record {
+/// #     schema_version: lake_core::RECORD_SCHEMA_VERSION,
+/// #     name: Name::new("raw/a.csv")?,
+/// #     blake3: Digest::of(b"a"),
+/// #     size: 1,
+/// #     created_at: chrono::Utc::now(),
+/// #     lineage: Lineage::Added(AddedLineage {
+/// #         source: None,
+/// #         added_by: "ada@example.com".into(),
+/// #         host: "box".into(),
+/// #         added_at: chrono::Utc::now(),
+/// #         lake_version: "0.1.0".into(),
+/// #     }),
+/// # };
+/// let pack = RecordPack::new(vec![PackedRecord { e_tag: "\"0cc1\"".into(), record }]);
+/// assert_eq!(RecordPack::from_json(&pack.to_json())?, pack);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordPack {
+    /// [`RECORD_PACK_SCHEMA_VERSION`] when written.
+    pub schema_version: u32,
+    /// The packed records.
+    pub entries: Vec<PackedRecord>,
+}
+
+/// One record of a [`RecordPack`], with the e-tag its `names/<name>.json`
+/// object had when it was created.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PackedRecord {
+    /// The e-tag the store returned for the conditional create of the record.
+    pub e_tag: String,
+    /// The record, as written to `names/<name>.json`.
+    pub record: Record,
+}
+
+impl RecordPack {
+    /// A pack of `entries` at the current schema version.
+    pub fn new(entries: Vec<PackedRecord>) -> Self {
+        Self {
+            schema_version: RECORD_PACK_SCHEMA_VERSION,
+            entries,
+        }
+    }
+
+    /// Serializes to compact JSON, the form stored in the lake: packs are
+    /// read by programs only, and can hold many thousand records.
+    pub fn to_json(&self) -> Vec<u8> {
+        // Serializing plain data with string keys cannot fail.
+        serde_json::to_vec(self).expect("record pack serializes")
+    }
+
+    /// Parses stored JSON, refusing packs from a newer schema, and packs
+    /// holding records from a newer schema.
+    pub fn from_json(bytes: &[u8]) -> Result<Self> {
+        let what = || "record pack".to_owned();
+        // Only the versions are read first, so a newer layout is reported
+        // as such rather than as whatever field it no longer has.
+        #[derive(Deserialize)]
+        struct Version {
+            schema_version: u32,
+        }
+        #[derive(Deserialize)]
+        struct Entry {
+            record: Version,
+        }
+        #[derive(Deserialize)]
+        struct Probe {
+            schema_version: u32,
+            #[serde(default)]
+            entries: Vec<Entry>,
+        }
+        let probe: Probe = serde_json::from_slice(bytes).map_err(|source| Error::Decode {
+            what: what(),
+            source,
+        })?;
+        if probe.schema_version > RECORD_PACK_SCHEMA_VERSION {
+            return Err(Error::SchemaTooNew {
+                what: what(),
+                found: probe.schema_version,
+                supported: RECORD_PACK_SCHEMA_VERSION,
+            });
+        }
+        if let Some(found) = probe
+            .entries
+            .iter()
+            .map(|e| e.record.schema_version)
+            .find(|&v| v > RECORD_SCHEMA_VERSION)
+        {
+            return Err(Error::SchemaTooNew {
+                what: "name record in a record pack".to_owned(),
+                found,
+                supported: RECORD_SCHEMA_VERSION,
+            });
+        }
+        serde_json::from_slice(bytes).map_err(|source| Error::Decode {
+            what: what(),
+            source,
+        })
+    }
+}
+
 /// How a file came to be.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -236,5 +354,62 @@ mod tests {
             .replace("\"schema_version\": 1", "\"schema_version\": 99");
         let err = Record::from_json(json.as_bytes()).unwrap_err();
         assert!(err.to_string().contains("schema version 99"), "{err}");
+    }
+
+    fn sample_pack() -> RecordPack {
+        let mut other = sample();
+        other.name = Name::new("raw/b.csv").unwrap();
+        RecordPack::new(vec![
+            PackedRecord {
+                e_tag: "\"8f14e45fceea167a5a36dedd4bea2543\"".into(),
+                record: sample(),
+            },
+            PackedRecord {
+                e_tag: "0x8DD2C1E5A3F4B21".into(),
+                record: other,
+            },
+        ])
+    }
+
+    #[test]
+    fn record_pack_round_trips() {
+        let pack = sample_pack();
+        let json = pack.to_json();
+        assert_eq!(RecordPack::from_json(&json).unwrap(), pack);
+        let value: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(value["entries"][0]["record"]["name"], "raw/a.csv");
+    }
+
+    #[test]
+    fn record_pack_refuses_newer_schema() {
+        let json = String::from_utf8(sample_pack().to_json()).unwrap();
+        let newer = json.replacen("\"schema_version\":1", "\"schema_version\":7", 1);
+        assert_ne!(newer, json);
+        let err = RecordPack::from_json(newer.as_bytes()).unwrap_err();
+        assert!(
+            matches!(err, Error::SchemaTooNew { found: 7, .. }),
+            "{err:?}"
+        );
+        let message = err.to_string();
+        assert!(
+            message.contains("record pack has schema version 7")
+                && message.contains("upgrade lake"),
+            "{message}"
+        );
+
+        // A current pack holding a record from a newer lake is refused too.
+        let newer_record = json.replace(
+            "\"record\":{\"schema_version\":1",
+            "\"record\":{\"schema_version\":9",
+        );
+        assert_ne!(newer_record, json);
+        let err = RecordPack::from_json(newer_record.as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("schema version 9"), "{err}");
+    }
+
+    #[test]
+    fn record_pack_garbage_is_a_decode_error() {
+        let err = RecordPack::from_json(b"{\"schema_version\":1,\"entries\":[{}]}").unwrap_err();
+        assert!(matches!(err, Error::Decode { .. }), "{err:?}");
     }
 }

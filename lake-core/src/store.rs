@@ -22,6 +22,8 @@ use crate::{Digest, Name};
 /// names/<name>.json    the name record; its existence = the name exists
 /// runs/<key hex>.json  run manifest; created last = the run is done
 /// notes/<name>.json    mutable annotations, updated by compare-and-swap
+/// packs/<name>/<blake3 hex>.json
+///                      records created together, to learn many names at once
 /// ```
 ///
 /// # Example
@@ -44,6 +46,8 @@ pub const NAMES_PREFIX: &str = "names";
 pub const RUNS_PREFIX: &str = "runs";
 /// Prefix of annotations.
 pub const NOTES_PREFIX: &str = "notes";
+/// Prefix of record packs (see `docs/design/0008-record-packs.md`).
+pub const PACKS_PREFIX: &str = "packs";
 
 impl StorePath {
     /// Validates a raw key.
@@ -81,6 +85,12 @@ impl StorePath {
         Self(format!("{RUNS_PREFIX}/{key_hex}.json"))
     }
 
+    /// `packs/<prefix>/<hex>.json`: a record pack written for the names
+    /// below `prefix`, keyed by the digest of its own bytes.
+    pub fn record_pack(prefix: &Name, digest: &Digest) -> Self {
+        Self(format!("{PACKS_PREFIX}/{prefix}/{digest}.json"))
+    }
+
     /// A bare prefix such as [`NAMES_PREFIX`], for listing.
     pub fn prefix(prefix: &str) -> Self {
         Self(prefix.trim_end_matches('/').to_owned())
@@ -93,6 +103,17 @@ impl StorePath {
             .strip_prefix('/')?
             .strip_suffix(".json")?;
         Name::new(inner).ok()
+    }
+
+    /// The name prefix a `packs/<prefix>/<hex>.json` key was written for.
+    pub fn pack_prefix_from_path(key: &str) -> Option<Name> {
+        let inner = key
+            .strip_prefix(PACKS_PREFIX)?
+            .strip_prefix('/')?
+            .strip_suffix(".json")?;
+        let (prefix, hex) = inner.rsplit_once('/')?;
+        hex.parse::<Digest>().ok()?;
+        Name::new(prefix).ok()
     }
 
     /// The digest a `blobs/<hex>` key stands for.
@@ -345,6 +366,23 @@ mod tests {
         assert_eq!(StorePath::run_manifest("ab").as_str(), "runs/ab.json");
         assert_eq!(StorePath::name_from_record_path("names/.json"), None);
         assert_eq!(StorePath::name_from_record_path("blobs/x.json"), None);
+    }
+
+    #[test]
+    fn pack_keys_give_back_their_prefix() {
+        let prefix = Name::new("raw/2026").unwrap();
+        let d = Digest::of(b"pack");
+        let key = StorePath::record_pack(&prefix, &d);
+        assert_eq!(key.as_str(), format!("packs/raw/2026/{d}.json"));
+        assert_eq!(StorePath::pack_prefix_from_path(key.as_str()), Some(prefix));
+        for bad in [
+            format!("packs/{d}.json"),
+            "packs/raw/not-a-digest.json".to_owned(),
+            format!("packs/raw/{d}"),
+            format!("names/raw/{d}.json"),
+        ] {
+            assert_eq!(StorePath::pack_prefix_from_path(&bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -1,16 +1,16 @@
 //! The lake: a home in front of a store.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use bytes::Bytes;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 use lake_core::{
-    AddedLineage, Digest, Lineage, NAMES_PREFIX, Name, PutMode, RECORD_SCHEMA_VERSION, Record,
-    Store, StorePath,
+    AddedLineage, Digest, Lineage, NAMES_PREFIX, Name, PACKS_PREFIX, PackedRecord, PutMode,
+    RECORD_SCHEMA_VERSION, Record, RecordPack, Store, StorePath,
 };
 use serde::Serialize;
 use tokio::io::AsyncWriteExt;
@@ -36,6 +36,14 @@ const PARALLEL_REQUESTS: usize = 32;
 pub(crate) const LIST_PAGE: usize = 100_000;
 /// How many files `add -r` stages at once.
 const PARALLEL_ADDS: usize = 8;
+/// A refresh that meets more new names than this looks for record packs
+/// first: below it, listing `packs/` costs about what it saves.
+const PACKS_WORTH_READING: usize = 8;
+/// How much older than the oldest new name a record pack may look and still
+/// be read. A pack is written after its records, by the same store clock, so
+/// an older pack cannot hold a new name; the margin only absorbs clock
+/// differences between a distributed store's servers.
+const PACK_CLOCK_MARGIN: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
 
 /// Blobs at least this large download as several ranges at once.
 const RANGED_DOWNLOAD_MIN: u64 = 64 << 20;
@@ -663,15 +671,18 @@ impl Lake {
     ) -> Result<AddOutcome> {
         self.add_path_with(source, name, mode, Existence::AskTheStore)
             .await
+            .map(|(outcome, _)| outcome)
     }
 
+    /// [`Lake::add_path_async`], also returning the record this call
+    /// created with its e-tag, for a record pack.
     async fn add_path_with(
         &self,
         source: &Path,
         name: &Name,
         mode: AddMode,
         existence: Existence,
-    ) -> Result<AddOutcome> {
+    ) -> Result<(AddOutcome, Option<PackedRecord>)> {
         let source_desc = source.display().to_string();
         let meta = std::fs::metadata(source).map_err(|e| Error::Source {
             source_desc: source_desc.clone(),
@@ -725,12 +736,13 @@ impl Lake {
                 if mode == AddMode::Move {
                     std::fs::remove_file(source).map_err(|e| Error::io("remove", source, e))?;
                 }
-                return Ok(AddOutcome {
+                let outcome = AddOutcome {
                     name: name.clone(),
                     blake3: digest,
                     size,
                     created: false,
-                });
+                };
+                return Ok((outcome, None));
             }
         }
         let lineage = self.added_lineage(Some(absolute.display().to_string()));
@@ -773,12 +785,15 @@ impl Lake {
             (Err(e), _) => Err(e),
             // The name holds these bytes already; only the local copy was
             // missing, and now it is there.
-            (Ok(staged), Some((_, size))) => Ok(AddOutcome {
-                name: name.clone(),
-                blake3: staged.digest,
-                size,
-                created: false,
-            }),
+            (Ok(staged), Some((_, size))) => Ok((
+                AddOutcome {
+                    name: name.clone(),
+                    blake3: staged.digest,
+                    size,
+                    created: false,
+                },
+                None,
+            )),
             (Ok(staged), None) => {
                 self.publish_added(name, staged.digest, staged.size, &staged.local, lineage)
                     .await
@@ -796,7 +811,7 @@ impl Lake {
                 }
                 (Err(_), None) => {}
             }
-        } else if let (Ok(outcome), Some(stamp)) = (&result, &stamp) {
+        } else if let (Ok((outcome, _)), Some(stamp)) = (&result, &stamp) {
             self.index()
                 .remember_source(&absolute, stamp, &outcome.blake3)?;
         }
@@ -855,7 +870,7 @@ impl Lake {
         // One listing of the prefix instead of one existence check per file.
         self.refresh_below(Some(name)).await?;
         let batch = IndexBatch::begin(self)?;
-        let added: Vec<AddOutcome> = futures::stream::iter(slow)
+        let added: Vec<(AddOutcome, Option<PackedRecord>)> = futures::stream::iter(slow)
             .map(|job| async move {
                 self.add_path_with(&job.file, &job.name, mode, Existence::IndexIsComplete)
                     .await
@@ -864,8 +879,44 @@ impl Lake {
             .try_collect()
             .await?;
         batch.finish()?;
-        outcomes.extend(added);
+        let mut packed = Vec::new();
+        for (outcome, record) in added {
+            outcomes.push(outcome);
+            packed.extend(record);
+        }
+        self.write_record_pack(name, packed).await;
         Ok(outcomes)
+    }
+
+    /// Writes the records `add -r` created below `prefix` as one record
+    /// pack, so other machines learn them with one GET. Never fails: the
+    /// names are committed already, and a missing pack only costs those
+    /// machines one GET per name.
+    async fn write_record_pack(&self, prefix: &Name, mut entries: Vec<PackedRecord>) {
+        // Records without an e-tag could never be trusted, and one record
+        // saves nothing over its own GET.
+        if entries.len() < 2 {
+            return;
+        }
+        // Adds finish in any order; the same records give the same pack.
+        entries.sort_unstable_by(|a, b| a.record.name.cmp(&b.record.name));
+        let count = entries.len();
+        let bytes = RecordPack::new(entries).to_json();
+        let path = StorePath::record_pack(prefix, &Digest::of(&bytes));
+        // Content-addressed: overwriting can only write the same bytes.
+        match self
+            .inner
+            .store
+            .put(&path, Bytes::from(bytes), PutMode::Overwrite)
+            .await
+        {
+            Ok(_) => tracing::debug!(%path, records = count, "wrote record pack"),
+            Err(e) => tracing::warn!(
+                %path,
+                error = %e,
+                "could not write the record pack; other machines will read the names one by one"
+            ),
+        }
     }
 
     /// Splits `jobs` into files whose name already holds their content with
@@ -966,9 +1017,12 @@ impl Lake {
         let local = self.inner.home.install(staged, &digest)?;
         self.publish_added(name, digest, size, &local, lineage)
             .await
+            .map(|(outcome, _)| outcome)
     }
 
     /// Publishes the installed local copy `local` as the new name `name`.
+    /// If this call created the record and the store gave it an e-tag, the
+    /// record comes back with it, for a record pack.
     async fn publish_added(
         &self,
         name: &Name,
@@ -976,9 +1030,12 @@ impl Lake {
         size: u64,
         local: &Path,
         lineage: Lineage,
-    ) -> Result<AddOutcome> {
-        let outcome = match self.publish(name, digest, size, local, lineage).await? {
-            Published::Created(record) => AddOutcome::of(&record, true),
+    ) -> Result<(AddOutcome, Option<PackedRecord>)> {
+        let (outcome, packed) = match self.publish(name, digest, size, local, lineage).await? {
+            Published::Created(record, e_tag) => (
+                AddOutcome::of(&record, true),
+                e_tag.map(|e_tag| PackedRecord { e_tag, record }),
+            ),
             // Lost a race: the winner's record stands if it has our bytes.
             Published::Existing(existing) if existing.blake3 != digest => {
                 return Err(Error::NameTaken {
@@ -987,10 +1044,10 @@ impl Lake {
                     offered: digest,
                 });
             }
-            Published::Existing(record) => AddOutcome::of(&record, false),
+            Published::Existing(record) => (AddOutcome::of(&record, false), None),
         };
         tracing::debug!(%name, blake3 = %digest, size, "committed");
-        Ok(outcome)
+        Ok((outcome, packed))
     }
 
     /// Uploads the blob at `local`, then creates the name record with a
@@ -1021,9 +1078,9 @@ impl Lake {
             .put(&path, Bytes::from(record.to_json()), PutMode::Create)
             .await
         {
-            Ok(_) => {
+            Ok(version) => {
                 self.index().insert(&record)?;
-                Ok(Published::Created(record))
+                Ok(Published::Created(record, version.e_tag))
             }
             Err(e) if e.is_already_exists() => {
                 let existing = self
@@ -1124,7 +1181,7 @@ impl Lake {
     ) -> Result<Record> {
         let local = self.inner.home.blob_path(&digest);
         match self.publish(name, digest, size, &local, lineage).await? {
-            Published::Created(record) => Ok(record),
+            Published::Created(record, _) => Ok(record),
             Published::Existing(existing) => {
                 if existing.blake3 != digest {
                     tracing::warn!(
@@ -1226,7 +1283,7 @@ impl Lake {
             Some(p) => StorePath::prefix(&format!("{NAMES_PREFIX}/{p}")),
             None => StorePath::prefix(NAMES_PREFIX),
         };
-        let mut in_store = BTreeSet::new();
+        let mut in_store: BTreeMap<Name, ListedRecord> = BTreeMap::new();
         let mut after: Option<StorePath> = None;
         loop {
             let page = self
@@ -1234,9 +1291,13 @@ impl Lake {
                 .store
                 .list(&list_prefix, after.as_ref(), LIST_PAGE)
                 .await?;
-            for object in &page.objects {
+            for object in page.objects {
                 if let Some(name) = StorePath::name_from_record_path(object.path.as_str()) {
-                    in_store.insert(name);
+                    let listed = ListedRecord {
+                        e_tag: object.version.e_tag,
+                        last_modified: object.last_modified,
+                    };
+                    in_store.insert(name, listed);
                 }
             }
             match page.next {
@@ -1256,18 +1317,148 @@ impl Lake {
                 .collect(),
             None => self.index().names()?.into_iter().collect(),
         };
-        let new: Vec<Name> = in_store.difference(&known).cloned().collect();
-        let removed: Vec<Name> = known.difference(&in_store).cloned().collect();
-        let records: Vec<Record> = futures::stream::iter(new)
+        let new: Vec<Name> = in_store
+            .keys()
+            .filter(|n| !known.contains(*n))
+            .cloned()
+            .collect();
+        let removed: Vec<Name> = known
+            .into_iter()
+            .filter(|n| !in_store.contains_key(n))
+            .collect();
+        let mut packed = if new.len() > PACKS_WORTH_READING {
+            self.read_record_packs(prefix, &new, &in_store).await
+        } else {
+            HashMap::new()
+        };
+        let mut records = Vec::with_capacity(new.len());
+        let mut unpacked = Vec::new();
+        for name in new {
+            match packed.remove(&name) {
+                Some(record) => records.push(record),
+                None => unpacked.push(name),
+            }
+        }
+        let from_packs = records.len();
+        let fetched: Vec<Record> = futures::stream::iter(unpacked)
             .map(|name| async move { self.fetch_record_from_store(&name).await })
             .buffer_unordered(PARALLEL_REQUESTS)
             .try_filter_map(|r| async move { Ok(r) })
             .try_collect()
             .await?;
+        tracing::debug!(
+            from_packs,
+            fetched = fetched.len(),
+            removed = removed.len(),
+            "refreshed the index"
+        );
+        records.extend(fetched);
         let count = records.len();
         self.index()
             .apply_refresh(&records, &removed, prefix.is_none())?;
         Ok(count)
+    }
+
+    /// The records of `new` names that record packs related to `prefix`
+    /// hold with the e-tag their name object is listed with. Packs that
+    /// cannot be listed, read or parsed are skipped: they only save GETs.
+    async fn read_record_packs(
+        &self,
+        prefix: Option<&Name>,
+        new: &[Name],
+        listed: &BTreeMap<Name, ListedRecord>,
+    ) -> HashMap<Name, Record> {
+        // An e-tag is what the store says identifies the content of
+        // `names/<name>.json` (S3, moto, s3s: the MD5 of its bytes; Azure: a
+        // new one on every write; `file://`: inode, mtime and size), so a
+        // packed record whose e-tag equals the listed one is the record in
+        // the store, byte for byte. Names listed without an e-tag, or with
+        // another (deleted and re-created since the pack was written, or a
+        // forged pack), are fetched one by one as before.
+        let wanted: HashMap<&Name, &str> = new
+            .iter()
+            .filter_map(|name| Some((name, listed.get(name)?.e_tag.as_deref()?)))
+            .collect();
+        let oldest = new
+            .iter()
+            .filter_map(|name| listed.get(name))
+            .map(|l| l.last_modified)
+            .min();
+        let Some(oldest) = oldest.filter(|_| !wanted.is_empty()) else {
+            return HashMap::new();
+        };
+        let packs = match self
+            .list_record_packs(prefix, oldest - PACK_CLOCK_MARGIN)
+            .await
+        {
+            Ok(packs) => packs,
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot list record packs; reading names one by one");
+                return HashMap::new();
+            }
+        };
+        let mut trusted = HashMap::new();
+        let mut got = futures::stream::iter(packs)
+            .map(|path| async move {
+                let bytes = self.get_small(&path).await;
+                (path, bytes)
+            })
+            .buffer_unordered(PARALLEL_REQUESTS);
+        while let Some((path, bytes)) = got.next().await {
+            let pack = match bytes.map(|b| RecordPack::from_json(&b).map_err(Error::from)) {
+                Ok(Ok(pack)) => pack,
+                // Deleted since the listing, unreadable, or not a pack
+                // this lake understands.
+                Ok(Err(e)) | Err(e) => {
+                    tracing::debug!(%path, error = %e, "skipping record pack");
+                    continue;
+                }
+            };
+            for entry in pack.entries {
+                // Keyed by the record's own name, so a trusted record is
+                // always the record of the name it is filed under.
+                if wanted.get(&entry.record.name) == Some(&entry.e_tag.as_str()) {
+                    trusted.insert(entry.record.name.clone(), entry.record);
+                }
+            }
+        }
+        trusted
+    }
+
+    /// Every record pack whose prefix equals `prefix`, lies above it or
+    /// below it (all packs for `None`), written at `since` or later.
+    async fn list_record_packs(
+        &self,
+        prefix: Option<&Name>,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<StorePath>> {
+        let related = |pack: &Name| match prefix {
+            None => true,
+            Some(p) => p.has_prefix(pack.as_str()) || pack.has_prefix(p.as_str()),
+        };
+        let list_prefix = StorePath::prefix(PACKS_PREFIX);
+        let mut packs = Vec::new();
+        let mut after: Option<StorePath> = None;
+        loop {
+            let page = self
+                .inner
+                .store
+                .list(&list_prefix, after.as_ref(), LIST_PAGE)
+                .await?;
+            for object in page.objects {
+                let wanted = StorePath::pack_prefix_from_path(object.path.as_str())
+                    .is_some_and(|pack| related(&pack))
+                    && object.last_modified >= since;
+                if wanted {
+                    packs.push(object.path);
+                }
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        Ok(packs)
     }
 
     // ------------------------------------------------------ verify and evict
@@ -1290,58 +1481,85 @@ impl Lake {
         } else {
             names.to_vec()
         };
+        // Names are checked concurrently (small files are mostly system
+        // calls, `--store` mostly waiting), and reported in order.
+        let checked: Vec<(Name, Vec<VerifyProblem>, bool)> = futures::stream::iter(names)
+            .map(|name| async move {
+                let (problems, repaired) = self.verify_one(&name, check_store, repair).await?;
+                Ok::<_, Error>((name, problems, repaired))
+            })
+            .buffered(PARALLEL_REQUESTS)
+            .try_collect()
+            .await?;
         let mut report = VerifyReport::default();
-        for name in names {
-            let record = self.record_async(&name).await?;
-            let local_path = self.inner.home.blob_path(&record.blake3);
-            // None: no local copy to check.
-            let mut local_ok = None;
-            if local_path.exists() {
-                let path = local_path.clone();
-                let (digest, size) = tokio::task::spawn_blocking(move || hash_own_file(&path))
-                    .await
-                    .expect("hash task panicked")?;
-                let ok = digest == record.blake3 && size == record.size;
-                local_ok = Some(ok);
-                if !ok {
-                    report.problems.push(VerifyProblem {
-                        name: name.clone(),
-                        place: "local",
-                        message: format!(
-                            "local copy {} has blake3 {digest}, expected {}",
-                            local_path.display(),
-                            record.blake3
-                        ),
-                    });
-                    if repair {
-                        self.inner.home.remove_blob(&record.blake3)?;
-                        self.download(&record).await?;
-                        report.repaired.push(name.clone());
-                        local_ok = Some(true);
-                    }
-                }
+        for (name, problems, repaired) in checked {
+            if repaired {
+                report.repaired.push(name.clone());
             }
-            if check_store && let Some(problem) = self.verify_store_blob(&record).await? {
-                report.problems.push(VerifyProblem {
-                    name: name.clone(),
-                    place: "store",
-                    message: problem,
-                });
-                if repair && local_ok == Some(true) {
-                    self.inner
-                        .store
-                        .put_file(&StorePath::blob(&record.blake3), &local_path)
-                        .await?;
-                    if !report.repaired.contains(&name) {
-                        report.repaired.push(name.clone());
-                    }
-                }
-            }
-            if !report.problems.iter().any(|p| p.name == name) {
+            if problems.is_empty() {
                 report.ok.push(name);
+            } else {
+                report.problems.extend(problems);
             }
         }
         Ok(report)
+    }
+
+    /// Checks one name's local copy (and, with `check_store`, its store
+    /// object), repairing what it can when asked: the problems found, and
+    /// whether anything was repaired.
+    async fn verify_one(
+        &self,
+        name: &Name,
+        check_store: bool,
+        repair: bool,
+    ) -> Result<(Vec<VerifyProblem>, bool)> {
+        let mut problems = Vec::new();
+        let mut repaired = false;
+        let record = self.record_async(name).await?;
+        let local_path = self.inner.home.blob_path(&record.blake3);
+        // None: no local copy to check.
+        let mut local_ok = None;
+        if local_path.exists() {
+            let path = local_path.clone();
+            let (digest, size) = tokio::task::spawn_blocking(move || hash_own_file(&path))
+                .await
+                .expect("hash task panicked")?;
+            let ok = digest == record.blake3 && size == record.size;
+            local_ok = Some(ok);
+            if !ok {
+                problems.push(VerifyProblem {
+                    name: name.clone(),
+                    place: "local",
+                    message: format!(
+                        "local copy {} has blake3 {digest}, expected {}",
+                        local_path.display(),
+                        record.blake3
+                    ),
+                });
+                if repair {
+                    self.inner.home.remove_blob(&record.blake3)?;
+                    self.download(&record).await?;
+                    repaired = true;
+                    local_ok = Some(true);
+                }
+            }
+        }
+        if check_store && let Some(problem) = self.verify_store_blob(&record).await? {
+            problems.push(VerifyProblem {
+                name: name.clone(),
+                place: "store",
+                message: problem,
+            });
+            if repair && local_ok == Some(true) {
+                self.inner
+                    .store
+                    .put_file(&StorePath::blob(&record.blake3), &local_path)
+                    .await?;
+                repaired = true;
+            }
+        }
+        Ok((problems, repaired))
     }
 
     /// Blocking [`Lake::verify_async`].
@@ -1463,10 +1681,17 @@ impl Drop for IndexBatch<'_> {
     }
 }
 
+/// What a listing of `names/` says about one name record.
+struct ListedRecord {
+    /// Identifies the record's content; see [`Lake::read_record_packs`].
+    e_tag: Option<String>,
+    last_modified: DateTime<Utc>,
+}
+
 /// What [`Lake::publish`] found.
 enum Published {
-    /// This call created the name record.
-    Created(Record),
+    /// This call created the name record; the store gave it this e-tag.
+    Created(Record, Option<String>),
     /// The name already had this record (an earlier or concurrent writer).
     Existing(Record),
 }

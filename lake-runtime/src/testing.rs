@@ -31,6 +31,7 @@ pub struct Fixture {
     store: Arc<dyn Store>,
     secrets: Vec<String>,
     conditionals: Conditionals,
+    lists_e_tags: bool,
     _guard: Option<Box<dyn Any + Send + Sync>>,
 }
 
@@ -41,6 +42,7 @@ impl Fixture {
             store,
             secrets: Vec::new(),
             conditionals: Conditionals::Atomic,
+            lists_e_tags: true,
             _guard: None,
         }
     }
@@ -55,6 +57,21 @@ impl Fixture {
     /// How the store's conditional writes behave.
     pub fn conditionals(&self) -> Conditionals {
         self.conditionals
+    }
+
+    /// Declares that the store's listings carry no e-tags (s3s-fs 0.14 lists
+    /// keys, sizes and times only). [`check_put_etag_matches_list`] then
+    /// accepts a listing without one, but never one with another e-tag.
+    /// Lake still works on such a store; it only reads no record packs.
+    pub fn without_listed_e_tags(mut self) -> Self {
+        self.lists_e_tags = false;
+        self
+    }
+
+    /// False if [`without_listed_e_tags`](Self::without_listed_e_tags) was
+    /// declared.
+    pub fn lists_e_tags(&self) -> bool {
+        self.lists_e_tags
     }
 
     /// Keeps `guard` alive as long as the fixture, e.g. a `TempDir`.
@@ -87,6 +104,7 @@ impl fmt::Debug for Fixture {
             .field("store", &self.store)
             .field("secrets", &self.secrets.len())
             .field("conditionals", &self.conditionals)
+            .field("lists_e_tags", &self.lists_e_tags)
             .finish_non_exhaustive()
     }
 }
@@ -331,6 +349,47 @@ pub async fn check_round_trip(store: &dyn Store) {
         .await
         .unwrap_or_else(|e| panic!("{store}: head failed: {e}"));
     assert_eq!(meta.size, 0, "{store}: an empty object has a size");
+}
+
+/// The e-tag a `put` returns is the one a later `list` shows, for
+/// `Create` and `Overwrite` (of a new key and of an existing one). Record
+/// packs rely on it: a packed record is trusted only if its name object is
+/// listed with the e-tag its create returned. A store declared
+/// [`without_listed_e_tags`](Fixture::without_listed_e_tags) may list none.
+pub async fn check_put_etag_matches_list(fixture: &Fixture) {
+    let store = fixture.store();
+    let root = scratch("put_etag");
+    let created = key(&format!("{root}/names/created.json"));
+    let overwritten = key(&format!("{root}/names/overwritten.json"));
+    let writes = [
+        (&created, &b"created"[..], PutMode::Create),
+        (&overwritten, &b"overwritten"[..], PutMode::Overwrite),
+        (
+            &created,
+            &b"created, then overwritten"[..],
+            PutMode::Overwrite,
+        ),
+    ];
+    for (path, bytes, mode) in writes {
+        let version = put(store, path, bytes, mode.clone()).await;
+        let Some(e_tag) = version.e_tag else {
+            continue;
+        };
+        let page = store
+            .list(&key(&root), None, 1000)
+            .await
+            .unwrap_or_else(|e| panic!("{store}: list {root} failed: {e}"));
+        let listed = page
+            .objects
+            .iter()
+            .find(|meta| &meta.path == path)
+            .unwrap_or_else(|| panic!("{store}: list of {root} misses {path}: {page:?}"));
+        let shown = listed.version.e_tag.as_deref();
+        assert!(
+            shown == Some(e_tag.as_str()) || (shown.is_none() && !fixture.lists_e_tags()),
+            "{store}: put {path} ({mode:?}) returned e-tag {e_tag:?}, but list shows {shown:?}"
+        );
+    }
 }
 
 /// `get_range` returns exactly the bytes asked for, wherever they lie, and
@@ -1111,6 +1170,7 @@ macro_rules! store_conformance_tests {
             check_unusual_keys,
         );
         $crate::store_conformance_tests!(@fixture $make;
+            check_put_etag_matches_list,
             check_concurrent_create_has_one_winner,
             check_create_large_does_not_overwrite,
             check_concurrent_cas_counter,

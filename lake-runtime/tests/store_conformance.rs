@@ -56,13 +56,16 @@ mod moto {
 
 /// s3s-fs (`scripts/servers`): S3 on disk that checks signatures, but whose
 /// conditional writes are check-then-write; the concurrency checks assert the
-/// weaker guarantees of [`Conditionals::CheckThenWrite`].
+/// weaker guarantees of [`Conditionals::CheckThenWrite`]. Its listings carry
+/// no e-tags (`ListObjectsV2` in s3s-fs 0.14.1 fills in key, size and time
+/// only), so record packs are never trusted there.
 mod s3s {
     use lake_runtime::testing::{Conditionals, server_fixture};
 
-    lake_runtime::store_conformance_tests!(
-        server_fixture("S3S").map(|f| f.with_conditionals(Conditionals::CheckThenWrite))
-    );
+    lake_runtime::store_conformance_tests!(server_fixture("S3S").map(|f| {
+        f.with_conditionals(Conditionals::CheckThenWrite)
+            .without_listed_e_tags()
+    }));
 }
 
 /// Azurite (`scripts/servers`): Azure Blob Storage.

@@ -440,6 +440,9 @@ fn open_cloud(raw: &str, url: &Url, options: &StoreOptions) -> Result<Arc<dyn St
     if !sorted {
         backend = backend.with_unsorted_listing();
     }
+    if scheme == ObjectStoreScheme::MicrosoftAzure {
+        backend = backend.with_unquoted_listed_e_tags();
+    }
     Ok(Arc::new(backend))
 }
 

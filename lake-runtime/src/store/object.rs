@@ -261,6 +261,16 @@ pub(crate) fn to_meta(meta: object_store::ObjectMeta) -> Result<ObjectMeta, Stor
     })
 }
 
+/// `e_tag` in the quoted form of an HTTP `ETag` header; unchanged if it is
+/// quoted already (or weak, `W/"…"`).
+fn quoted_e_tag(e_tag: String) -> String {
+    if e_tag.starts_with('"') || e_tag.starts_with("W/") {
+        e_tag
+    } else {
+        format!("\"{e_tag}\"")
+    }
+}
+
 fn to_mode(mode: PutMode) -> object_store::PutMode {
     match mode {
         PutMode::Overwrite => object_store::PutMode::Overwrite,
@@ -285,6 +295,8 @@ pub struct ObjectBackend {
     sorted_listing: bool,
     /// A prefix the backend uses for its own bookkeeping, never listed.
     hidden_prefix: Option<&'static str>,
+    /// See [`ObjectBackend::with_unquoted_listed_e_tags`].
+    quote_listed_e_tags: bool,
 }
 
 impl ObjectBackend {
@@ -297,6 +309,7 @@ impl ObjectBackend {
             errors: ErrorContext::new(&redact_url(url), Vec::new()),
             sorted_listing: true,
             hidden_prefix: None,
+            quote_listed_e_tags: false,
         }
     }
 
@@ -313,6 +326,16 @@ impl ObjectBackend {
     /// reads the whole listing and sorts it.
     pub fn with_unsorted_listing(mut self) -> Self {
         self.sorted_listing = false;
+        self
+    }
+
+    /// Declares that `inner` lists e-tags without the quotes that its
+    /// `put`, `head` and `get` answers carry, as Azure does (its listing XML
+    /// has `0x8D…`, its `ETag` header `"0x8D…"`), so listings add them. The
+    /// contract wants one spelling: record packs trust a listed name only if
+    /// its e-tag equals the one its create returned.
+    pub fn with_unquoted_listed_e_tags(mut self) -> Self {
+        self.quote_listed_e_tags = true;
         self
     }
 
@@ -487,9 +510,15 @@ impl ObjectBackend {
         };
         let more = objects.len() > limit;
         objects.truncate(limit);
+        let quote = self.quote_listed_e_tags;
         let objects = objects
             .into_iter()
-            .map(to_meta)
+            .map(|mut meta| {
+                if quote {
+                    meta.e_tag = meta.e_tag.map(quoted_e_tag);
+                }
+                to_meta(meta)
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let next = if more {
             objects.last().map(|m| m.path.clone())
