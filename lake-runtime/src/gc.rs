@@ -27,7 +27,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
-use lake_core::{BLOBS_PREFIX, Digest, ObjectMeta, RUNS_PREFIX, StorePath};
+use lake_core::{BLOBS_PREFIX, Digest, RUNS_PREFIX, StorePath};
 use serde::Serialize;
 
 use crate::blocking::block_on;
@@ -249,25 +249,6 @@ impl Lake {
     /// Blocking [`Lake::gc_async`].
     pub fn gc(&self, options: &GcOptions) -> Result<GcReport> {
         block_on(self.gc_async(options))
-    }
-
-    /// Every object below `prefix`, following pages.
-    async fn list_all(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
-        let prefix = StorePath::prefix(prefix);
-        let mut out = Vec::new();
-        let mut after: Option<StorePath> = None;
-        loop {
-            let page = self
-                .store()
-                .list(&prefix, after.as_ref(), crate::lake::LIST_PAGE)
-                .await?;
-            out.extend(page.objects);
-            match page.next {
-                Some(next) => after = Some(next),
-                None => break,
-            }
-        }
-        Ok(out)
     }
 
     /// Digests that a name record or a run manifest points at. A record or

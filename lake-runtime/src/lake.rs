@@ -1280,29 +1280,17 @@ impl Lake {
     /// full refresh stamps the index as fresh.
     async fn refresh_below(&self, prefix: Option<&Name>) -> Result<usize> {
         let list_prefix = match prefix {
-            Some(p) => StorePath::prefix(&format!("{NAMES_PREFIX}/{p}")),
-            None => StorePath::prefix(NAMES_PREFIX),
+            Some(p) => format!("{NAMES_PREFIX}/{p}"),
+            None => NAMES_PREFIX.to_owned(),
         };
         let mut in_store: BTreeMap<Name, ListedRecord> = BTreeMap::new();
-        let mut after: Option<StorePath> = None;
-        loop {
-            let page = self
-                .inner
-                .store
-                .list(&list_prefix, after.as_ref(), LIST_PAGE)
-                .await?;
-            for object in page.objects {
-                if let Some(name) = StorePath::name_from_record_path(object.path.as_str()) {
-                    let listed = ListedRecord {
-                        e_tag: object.version.e_tag,
-                        last_modified: object.last_modified,
-                    };
-                    in_store.insert(name, listed);
-                }
-            }
-            match page.next {
-                Some(next) => after = Some(next),
-                None => break,
+        for object in self.list_all(&list_prefix).await? {
+            if let Some(name) = StorePath::name_from_record_path(object.path.as_str()) {
+                let listed = ListedRecord {
+                    e_tag: object.version.e_tag,
+                    last_modified: object.last_modified,
+                };
+                in_store.insert(name, listed);
             }
         }
         let known: BTreeSet<Name> = match prefix {
@@ -1436,29 +1424,38 @@ impl Lake {
             None => true,
             Some(p) => p.has_prefix(pack.as_str()) || pack.has_prefix(p.as_str()),
         };
-        let list_prefix = StorePath::prefix(PACKS_PREFIX);
-        let mut packs = Vec::new();
+        let packs = self
+            .list_all(PACKS_PREFIX)
+            .await?
+            .into_iter()
+            .filter(|object| {
+                StorePath::pack_prefix_from_path(object.path.as_str())
+                    .is_some_and(|pack| related(&pack))
+                    && object.last_modified >= since
+            })
+            .map(|object| object.path)
+            .collect();
+        Ok(packs)
+    }
+
+    /// Every object below `prefix` in the store, following the pages.
+    pub(crate) async fn list_all(&self, prefix: &str) -> Result<Vec<lake_core::ObjectMeta>> {
+        let prefix = StorePath::prefix(prefix);
+        let mut out = Vec::new();
         let mut after: Option<StorePath> = None;
         loop {
             let page = self
                 .inner
                 .store
-                .list(&list_prefix, after.as_ref(), LIST_PAGE)
+                .list(&prefix, after.as_ref(), LIST_PAGE)
                 .await?;
-            for object in page.objects {
-                let wanted = StorePath::pack_prefix_from_path(object.path.as_str())
-                    .is_some_and(|pack| related(&pack))
-                    && object.last_modified >= since;
-                if wanted {
-                    packs.push(object.path);
-                }
-            }
+            out.extend(page.objects);
             match page.next {
                 Some(next) => after = Some(next),
                 None => break,
             }
         }
-        Ok(packs)
+        Ok(out)
     }
 
     // ------------------------------------------------------ verify and evict
