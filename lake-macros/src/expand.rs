@@ -10,6 +10,7 @@ use crate::ast::{FileCreator, ParamKind, Shape};
 use crate::attr::{self, FileCreatorArgs};
 use crate::check;
 use crate::ctxt::Ctxt;
+use crate::enclosing::{self, Refusal};
 
 /// Expands `#[file_creator(args)] item`.
 ///
@@ -25,8 +26,9 @@ pub(crate) fn file_creator(args: TokenStream, item: TokenStream) -> TokenStream 
     let args = attr::parse(&mut cx, args);
     let creator = FileCreator::from_ast(&func);
     check::check(&mut cx, &args, &creator);
+    let enclosing = enclosing_prefix(&mut cx, &func);
     match cx.check() {
-        Ok(()) => expand(&args, &creator),
+        Ok(()) => expand(&args, &creator, &enclosing),
         Err(e) => with_errors(item, e),
     }
 }
@@ -53,12 +55,46 @@ fn not_a_fn(item: &TokenStream, err: syn::Error) -> syn::Error {
     }
 }
 
+/// What encloses the creator (see `enclosing.rs`); a refused position is
+/// recorded in `cx`, spanned at the function's name.
+fn enclosing_prefix(cx: &mut Ctxt, func: &ItemFn) -> String {
+    let ident = &func.sig.ident;
+    let Some(file) = ident.span().local_file() else {
+        return String::new();
+    };
+    match enclosing::prefix_in_file(&file, &ident.to_string(), ident.span().start().line) {
+        Ok(prefix) => prefix,
+        Err(Refusal::GenericImpl(header)) => {
+            cx.error_spanned_by(
+                ident,
+                format!(
+                    "creator `{ident}` cannot be inside the generic `{header}`: every \
+                     instantiation would share one identity and its outputs; move it to a free \
+                     function and pass what depends on the type parameters as arguments"
+                ),
+            );
+            String::new()
+        }
+        Err(Refusal::Trait(name)) => {
+            cx.error_spanned_by(
+                ident,
+                format!(
+                    "creator `{ident}` cannot be a method of trait `{name}`: every implementor \
+                     would share one identity and its outputs; make it a free function or put it \
+                     in a non-generic `impl` block"
+                ),
+            );
+            String::new()
+        }
+    }
+}
+
 fn with_errors(item: TokenStream, errors: syn::Error) -> TokenStream {
     let errors = errors.into_compile_error();
     quote!(#item #errors)
 }
 
-fn expand(args: &FileCreatorArgs, creator: &FileCreator<'_>) -> TokenStream {
+fn expand(args: &FileCreatorArgs, creator: &FileCreator<'_>, enclosing: &str) -> TokenStream {
     let func = creator.original;
     let krate = match &args.krate {
         Some((path, _)) => path.to_token_stream(),
@@ -130,6 +166,7 @@ fn expand(args: &FileCreatorArgs, creator: &FileCreator<'_>) -> TokenStream {
             static __LAKE_CREATOR: #private::CreatorInfo = #private::CreatorInfo {
                 name: #name,
                 module_path: ::core::module_path!(),
+                enclosing: #enclosing,
                 source_file: ::core::file!(),
                 source_line: #line,
                 code_hash: #code_hash,

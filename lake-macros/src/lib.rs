@@ -25,6 +25,7 @@ mod ast;
 mod attr;
 mod check;
 mod ctxt;
+mod enclosing;
 mod expand;
 
 /// Turns a function into a memoized creator of files.
@@ -75,6 +76,19 @@ mod expand;
 /// The function may be `async`; it may not be generic, `const`, or take
 /// `self`.
 ///
+/// # Identity
+/// A creator's identity is `module_path!()`, what encloses the function,
+/// and its name: `pipeline::clean`, `pipeline::report()::clean` for a `fn
+/// clean` nested in `fn report`, `pipeline::<Double>::make` or
+/// `pipeline::<Double as Scale>::make` for an associated function of an
+/// `impl` block. The macro reads the enclosing items from the source file, so
+/// two creators of one name never share outputs. Inside a generic `impl<T>`
+/// or a trait, one identity would stand for every instantiation, so those
+/// positions are refused. Where the macro cannot see the position (a creator
+/// written by a `macro_rules!`), the runtime checks once per process that no
+/// two registered creators share an identity; if two do, every creator call
+/// fails, naming both source locations.
+///
 /// # Arguments
 /// ## `version = "<string>"`
 /// Keys the creator on this string instead of the hash of its code, so that
@@ -110,6 +124,7 @@ mod expand;
 ///         ::lake_runtime::__private::CreatorInfo {
 ///             name: "clean",
 ///             module_path: ::core::module_path!(),
+///             enclosing: "",
 ///             source_file: ::core::file!(),
 ///             source_line: 4,
 ///             code_hash: "<blake3 hex of the function's tokens>",

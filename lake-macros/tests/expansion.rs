@@ -21,6 +21,7 @@ mod rt {
         pub struct CreatorInfo {
             pub name: &'static str,
             pub module_path: &'static str,
+            pub enclosing: &'static str,
             pub source_file: &'static str,
             pub source_line: u32,
             pub code_hash: &'static str,
@@ -224,6 +225,8 @@ fn creators_are_registered() {
         .find(|r| r.0.name == "clean")
         .unwrap();
     assert_eq!(clean.0.module_path, "expansion");
+    // A free function: nothing encloses it.
+    assert_eq!(clean.0.enclosing, "");
     assert!(clean.0.source_file.ends_with("expansion.rs"));
     assert!(clean.0.source_line > 100, "line of the `fn` token");
     assert_eq!(clean.0.crate_name, "lake-macros");

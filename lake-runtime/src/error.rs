@@ -93,6 +93,20 @@ pub enum Error {
     /// A `#[file_creator]` run was misused.
     #[error("{0}")]
     Run(String),
+    /// Two creators linked into this program have one identity, so they
+    /// would share their outputs; no creator runs until one is renamed.
+    #[error(
+        "creators at {first} and {second} share the identity {identity}: they would share \
+         outputs; rename one or move it into another module"
+    )]
+    DuplicateCreator {
+        /// The shared identity (`module::path::name`).
+        identity: String,
+        /// `file:line` of one of them.
+        first: String,
+        /// `file:line` of the other.
+        second: String,
+    },
 }
 
 /// `Result` with [`Error`] as the default error.
