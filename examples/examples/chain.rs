@@ -141,3 +141,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain(lake: &Lake, seed_bytes: u32, steps: u32) -> lake_runtime::Result<File> {
+        let mut file = lake.scope(|| seed(seed_bytes))?;
+        for i in 1..=steps {
+            file = step(&file, i)?;
+        }
+        Ok(file)
+    }
+
+    /// A changed seed re-runs every step below it; the same seed none.
+    #[test]
+    fn a_changed_seed_reruns_every_step_the_same_seed_none() {
+        let lake = Lake::temporary().unwrap();
+        let steps = ["seed", "step", "step", "step", "step", "step"];
+        let last = lake.expect_runs(&steps, || chain(&lake, 64, 5)).unwrap();
+        assert_eq!(lake.expect_runs(&[], || chain(&lake, 64, 5)).unwrap(), last);
+        let longer = lake.expect_runs(&steps, || chain(&lake, 65, 5)).unwrap();
+        assert_eq!(longer.size().unwrap(), 65);
+    }
+}

@@ -233,3 +233,48 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("same report: {}", again.report.name());
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lake_runtime::{assert_hit, assert_ran};
+
+    /// "Changing this argument re-runs the step" (and only with it).
+    #[test]
+    fn changing_an_argument_reruns_the_step() {
+        let lake = Lake::temporary().unwrap();
+        let ninety = assert_ran!(fetch("Oslo".into(), 90));
+        assert_eq!(assert_hit!(fetch("Oslo".into(), 90)), ninety);
+        let thirty = assert_ran!(fetch("Oslo".into(), 30));
+        assert_ne!(thirty, ninety);
+        assert_eq!(lake.outcome_counts_of("fetch").runs, 2);
+    }
+
+    /// "After an input changes, exactly these steps re-run": a new city
+    /// re-runs its own fetch and clean and everything downstream of the
+    /// combined data, never the other cities' steps.
+    #[test]
+    fn after_an_input_changes_exactly_these_steps_rerun() {
+        let lake = Lake::temporary().unwrap();
+        let all = [
+            "fetch",
+            "fetch",
+            "clean",
+            "clean",
+            "aggregate",
+            "split_by_month",
+            "report",
+        ];
+        lake.expect_runs(&all, || pipeline(&lake, &["Lisbon", "Oslo"]))
+            .unwrap();
+        lake.expect_runs(&[], || pipeline(&lake, &["Lisbon", "Oslo"]))
+            .unwrap();
+        let out = lake
+            .expect_runs(
+                &["fetch", "clean", "aggregate", "split_by_month", "report"],
+                || pipeline(&lake, &["Lisbon", "Oslo", "Nairobi"]),
+            )
+            .unwrap();
+        assert!(out.report.read_to_string().unwrap().contains("Nairobi"));
+    }
+}

@@ -76,3 +76,33 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lake_runtime::{assert_hit, assert_ran};
+
+    /// "The second call is a hit", here and on a second machine.
+    #[test]
+    fn the_second_call_is_a_hit_even_on_a_second_machine() {
+        let lake = Lake::temporary().unwrap();
+        let mut writer = lake.create("walkthrough/data.txt").unwrap();
+        writer.write_all(b"some data\n").unwrap();
+        let input = writer.commit().unwrap();
+
+        let output = assert_ran!(process(&input)).unwrap();
+        assert_eq!(
+            output.read_to_string().unwrap(),
+            "some data\nadditional data\n"
+        );
+        assert_eq!(assert_hit!(process(&input)).unwrap(), output);
+
+        let second = lake.second_machine().unwrap();
+        let remote_input = second.file("walkthrough/data.txt").unwrap();
+        assert_eq!(assert_hit!(process(&remote_input)).unwrap(), output);
+        assert!(
+            !remote_input.exists_locally().unwrap(),
+            "a hit downloads nothing"
+        );
+    }
+}

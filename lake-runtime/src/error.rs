@@ -93,6 +93,18 @@ pub enum Error {
     /// A `#[file_creator]` run was misused.
     #[error("{0}")]
     Run(String),
+    /// A creator without input files, or `File::new`, was called on a
+    /// thread with no lake in scope while a temporary lake lives: falling
+    /// through to the default home would let a test touch the user's data.
+    #[error(
+        "no lake in scope on thread {thread} while a temporary lake is alive: make the call \
+         on the thread that created the TempLake, or inside lake.scope(..), instead of \
+         falling through to the default home"
+    )]
+    NoLakeInScope {
+        /// The calling thread's name.
+        thread: String,
+    },
     /// Two creators linked into this program have one identity, so they
     /// would share their outputs; no creator runs until one is renamed.
     #[error(

@@ -86,6 +86,7 @@ struct Inner {
     index: Mutex<Index>,
     originator: OnceLock<String>,
     memo: Mutex<Memo>,
+    outcomes: crate::outcome::OutcomeLog,
 }
 
 /// In-process memo of immutable facts: a name's digest never changes once
@@ -228,6 +229,7 @@ impl Lake {
                 index: Mutex::new(index),
                 originator: OnceLock::new(),
                 memo: Mutex::new(Memo::default()),
+                outcomes: crate::outcome::OutcomeLog::from_env(),
             }),
         })
     }
@@ -245,7 +247,13 @@ impl Lake {
 
     /// The lake that [`File::new`] and creators without input files use:
     /// the lake of the run in progress, else the one set by [`Lake::scope`]
-    /// on this thread, else [`Lake::global`].
+    /// (or a live [`TempLake`](crate::test::TempLake)) on this thread, else
+    /// [`Lake::global`].
+    ///
+    /// # Errors
+    /// [`Error::NoLakeInScope`] while a [`TempLake`](crate::test::TempLake)
+    /// lives anywhere in the process and this thread has no lake in scope:
+    /// a test must never fall through to the user's real default home.
     pub fn current() -> Result<Self> {
         if let Some(run) = crate::run::current_run() {
             return Ok(run.lake.clone());
@@ -253,7 +261,24 @@ impl Lake {
         if let Some(lake) = SCOPED_LAKE.with(|l| l.borrow().clone()) {
             return Ok(lake);
         }
+        if crate::test::temporary_lakes_alive() {
+            return Err(Error::NoLakeInScope {
+                thread: std::thread::current()
+                    .name()
+                    .unwrap_or("<unnamed>")
+                    .to_owned(),
+            });
+        }
         Self::global()
+    }
+
+    /// Makes `lake` this thread's scoped lake, returning the previous one.
+    pub(crate) fn replace_scoped(lake: Option<Lake>) -> Option<Lake> {
+        SCOPED_LAKE.with(|l| std::mem::replace(&mut *l.borrow_mut(), lake))
+    }
+
+    pub(crate) fn outcome_log(&self) -> &crate::outcome::OutcomeLog {
+        &self.inner.outcomes
     }
 
     /// Runs `f` with this lake as [`Lake::current`] on this thread.

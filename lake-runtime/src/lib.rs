@@ -46,9 +46,11 @@ mod home;
 mod index;
 mod lake;
 mod lineage;
+mod outcome;
 mod progress;
 mod run;
 pub mod store;
+pub mod test;
 #[cfg(feature = "testing")]
 pub mod testing;
 

@@ -20,6 +20,7 @@ use lake_core::{Digest, InputRef, Lineage, Name, ParamRecord, RunLineage};
 use serde::{Deserialize, Serialize};
 
 use crate::blocking::block_on;
+use crate::outcome::{HitSource, KeyComponents, Outcome, RunReason};
 use crate::{Error, File, Lake, Result};
 
 /// What the macro knows about a creator, fixed at compile time.
@@ -431,44 +432,73 @@ impl Call {
         }
     }
 
+    /// The lake the call runs on: its first input's, else the current one.
+    fn lake(&self) -> Result<Lake> {
+        match self.inputs.first() {
+            Some((_, file)) => Ok(file.lake().clone()),
+            None => Lake::current(),
+        }
+    }
+
     /// A hit answered from this home alone, synchronously: the in-process
     /// memo when warm (no SQLite, no JSON), else the index. No runtime is
     /// started and the store is not asked. `None` means "ask the slow
     /// path", never "miss".
-    fn local_hit(&self) -> Option<Vec<File>> {
+    fn local_hit(&self, lake: &Lake) -> Option<LocalHit> {
         if self.error.is_some() || self.explicit_outputs.is_some() {
             return None;
         }
-        let lake = match self.inputs.first() {
-            Some((_, file)) => file.lake().clone(),
-            None => Lake::current().ok()?,
-        };
         let mut key = KeyParams::new(&self.info.path(), self.info.code_identity());
         for arg in &self.args {
             key = key.with_arg(arg.name, &arg.canonical);
         }
+        let mut digests = Vec::with_capacity(self.inputs.len());
         for (param, file) in &self.inputs {
             let digest = file.lake().indexed_digest(file.name())?;
             key = key.with_input(param, file.name(), &digest);
+            digests.push(digest);
         }
-        let names = lake.indexed_run(&key.compute())?;
-        Some(
-            names
+        let key = key.compute();
+        let (names, source) = match lake.cached_run(&key) {
+            Some(names) => (names, HitSource::Memory),
+            None => (lake.indexed_run(&key)?, HitSource::Index),
+        };
+        let files = names
+            .iter()
+            .map(|n| File::from_parts(lake.clone(), n.clone()))
+            .collect();
+        Some(LocalHit {
+            files,
+            source,
+            key,
+            digests,
+        })
+    }
+
+    /// What went into a local hit's key, for a tracking lake.
+    fn components(&self, digests: &[Digest]) -> KeyComponents {
+        KeyComponents {
+            code: format!("{:?}", self.info.code_identity()),
+            args: self
+                .args
                 .iter()
-                .map(|n| File::from_parts(lake.clone(), n.clone()))
+                .map(|a| (a.name.to_owned(), Digest::of(&a.canonical)))
                 .collect(),
-        )
+            inputs: self
+                .inputs
+                .iter()
+                .zip(digests)
+                .map(|((param, _), digest)| (param.clone(), *digest))
+                .collect(),
+        }
     }
 
     /// Resolves input digests and computes the key.
-    async fn plan(self) -> Result<Plan> {
+    async fn plan(self, lake: Result<Lake>) -> Result<Plan> {
         if let Some(error) = self.error {
             return Err(error);
         }
-        let lake = match self.inputs.first() {
-            Some((_, file)) => file.lake().clone(),
-            None => Lake::current()?,
-        };
+        let lake = lake?;
         let mut key = KeyParams::new(&self.info.path(), self.info.code_identity());
         let mut params = Vec::with_capacity(self.args.len());
         for arg in &self.args {
@@ -496,8 +526,17 @@ impl Call {
             inputs,
             params,
             explicit_outputs: self.explicit_outputs,
+            forced: false,
         })
     }
+}
+
+/// A hit found without the store.
+struct LocalHit {
+    files: Vec<File>,
+    source: HitSource,
+    key: RunKey,
+    digests: Vec<Digest>,
 }
 
 struct Plan {
@@ -507,6 +546,8 @@ struct Plan {
     inputs: Vec<InputRef>,
     params: Vec<ParamRecord>,
     explicit_outputs: Option<Vec<Name>>,
+    /// A forced re-run ([`Lake::force`]) must reproduce the committed bytes.
+    forced: bool,
 }
 
 impl Plan {
@@ -537,6 +578,31 @@ impl Plan {
                 .map(|o| File::from_parts(self.lake.clone(), o.name))
                 .collect(),
         ))
+    }
+
+    /// What went into the key, for a tracking lake.
+    fn components(&self) -> KeyComponents {
+        KeyComponents {
+            code: format!("{:?}", self.info.code_identity()),
+            args: self
+                .params
+                .iter()
+                .map(|p| (p.name.clone(), p.hash))
+                .collect(),
+            inputs: self
+                .inputs
+                .iter()
+                .map(|i| (i.param.clone(), i.blake3))
+                .collect(),
+        }
+    }
+
+    /// Records `outcome` if the lake tracks outcomes.
+    fn record(&self, outcome: Outcome) {
+        let log = self.lake.outcome_log();
+        if log.is_tracking() {
+            log.record(self.info, outcome, self.key, self.components());
+        }
     }
 
     fn context(&self, arity: Option<usize>) -> Arc<RunContext> {
@@ -610,6 +676,16 @@ impl Plan {
                     Lineage::Created(Box::new(lineage)),
                 )
                 .await?;
+            // A concurrent run's other bytes are kept silently (the first
+            // commit wins), but a forced re-run exists to check the step:
+            // bytes that differ from what other homes trust are an error.
+            if self.forced && record.blake3 != output.blake3 {
+                return Err(Error::NameTaken {
+                    name: record.name,
+                    existing: record.blake3,
+                    offered: output.blake3,
+                });
+            }
             committed.push(ManifestOutput {
                 name: record.name.clone(),
                 blake3: record.blake3,
@@ -735,17 +811,51 @@ fn enter(context: Arc<RunContext>) -> RunGuard {
 enum Prepared {
     /// The run is done: its outputs.
     Hit(Vec<File>),
-    /// The body must run.
-    Miss(Plan),
+    /// The body must run, for this reason.
+    Miss(Plan, RunReason),
 }
 
-/// Computes the key and checks for a finished run (no content downloaded).
-async fn prepare(call: Call) -> Result<Prepared> {
-    let plan = call.plan().await?;
+/// Computes the key and checks for a finished run (no content downloaded),
+/// unless the creator is forced.
+async fn prepare(call: Call, lake: Result<Lake>, forced: bool) -> Result<Prepared> {
+    let mut plan = call.plan(lake).await?;
+    if forced {
+        plan.forced = true;
+        return Ok(Prepared::Miss(plan, RunReason::Forced));
+    }
     Ok(match plan.lookup().await? {
-        Some(files) => Prepared::Hit(files),
-        None => Prepared::Miss(plan),
+        Some(files) => {
+            plan.record(Outcome::Hit(HitSource::Store));
+            Prepared::Hit(files)
+        }
+        None if plan.explicit_outputs.is_some() => Prepared::Miss(plan, RunReason::OutputsMissing),
+        None => Prepared::Miss(plan, RunReason::NoRun),
     })
+}
+
+/// The fast path shared by both entry points: the lake, whether the call
+/// is forced, and a hit answered by this home alone.
+fn start(call: &Call) -> (Result<Lake>, bool, Option<Vec<File>>) {
+    let lake = call.lake();
+    let Ok(lake_ref) = &lake else {
+        return (lake, false, None);
+    };
+    let log = lake_ref.outcome_log();
+    if log.is_forced(call.info) {
+        return (lake, true, None);
+    }
+    let Some(local) = call.local_hit(lake_ref) else {
+        return (lake, false, None);
+    };
+    if log.is_tracking() {
+        log.record(
+            call.info,
+            Outcome::Hit(local.source),
+            local.key,
+            call.components(&local.digests),
+        );
+    }
+    (lake, false, Some(local.files))
 }
 
 fn hit<R: CreatorReturn>(info: &CreatorInfo, files: Vec<File>) -> R {
@@ -760,12 +870,13 @@ where
     F: FnOnce() -> R,
 {
     let info = call.info;
-    if let Some(files) = call.local_hit() {
+    let (lake, forced, local) = start(&call);
+    if let Some(files) = local {
         return hit(info, files);
     }
-    let plan = match block_on(prepare(call)) {
+    let (plan, reason) = match block_on(prepare(call, lake, forced)) {
         Ok(Prepared::Hit(files)) => return hit(info, files),
-        Ok(Prepared::Miss(plan)) => plan,
+        Ok(Prepared::Miss(plan, reason)) => (plan, reason),
         Err(e) => return R::from_lake_error(e),
     };
     let context = plan.context(<R::Outputs as Outputs>::ARITY);
@@ -776,12 +887,14 @@ where
     };
     let ended_at = Utc::now();
     match result.into_outputs() {
-        Ok(outputs) => from_commit(block_on(plan.commit(
-            &context,
-            outputs.into_files(),
-            started_at,
-            ended_at,
-        ))),
+        Ok(outputs) => {
+            let committed =
+                block_on(plan.commit(&context, outputs.into_files(), started_at, ended_at));
+            if committed.is_ok() {
+                plan.record(Outcome::Ran(reason));
+            }
+            from_commit(committed)
+        }
         // The body failed: its staged outputs are dropped uncommitted.
         Err(user_error) => user_error,
     }
@@ -794,12 +907,13 @@ where
     Fut: Future<Output = R>,
 {
     let info = call.info;
-    if let Some(files) = call.local_hit() {
+    let (lake, forced, local) = start(&call);
+    if let Some(files) = local {
         return hit(info, files);
     }
-    let plan = match prepare(call).await {
+    let (plan, reason) = match prepare(call, lake, forced).await {
         Ok(Prepared::Hit(files)) => return hit(info, files),
-        Ok(Prepared::Miss(plan)) => plan,
+        Ok(Prepared::Miss(plan, reason)) => (plan, reason),
         Err(e) => return R::from_lake_error(e),
     };
     let context = plan.context(<R::Outputs as Outputs>::ARITY);
@@ -807,10 +921,15 @@ where
     let result = CURRENT_ASYNC_RUN.scope(context.clone(), body).await;
     let ended_at = Utc::now();
     match result.into_outputs() {
-        Ok(outputs) => from_commit(
-            plan.commit(&context, outputs.into_files(), started_at, ended_at)
-                .await,
-        ),
+        Ok(outputs) => {
+            let committed = plan
+                .commit(&context, outputs.into_files(), started_at, ended_at)
+                .await;
+            if committed.is_ok() {
+                plan.record(Outcome::Ran(reason));
+            }
+            from_commit(committed)
+        }
         Err(user_error) => user_error,
     }
 }
