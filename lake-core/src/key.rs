@@ -39,15 +39,17 @@ use crate::error::NameError;
 use crate::name::Name;
 use crate::record::InputRef;
 
-pub use crate::canonical::{
-    Shape, canonical_bytes, canonical_bytes_with_shape, encode_arg, sorted_set,
-};
+pub use crate::canonical::{canonical_bytes, encode_arg};
 
 /// Version of the key preimage layout; bump when inputs change.
 ///
 /// Bumping it changes every key, so every creator runs again once. Bump it
 /// whenever the preimage or the canonical encoding changes meaning.
-pub const KEY_VERSION: u32 = 1;
+///
+/// - 1: bincode-style canonical arguments.
+/// - 2: self-describing canonical arguments, unordered collections sorted
+///   wherever they appear (issue 10).
+pub const KEY_VERSION: u32 = 2;
 
 /// Number of hex characters of the key in output names.
 ///
@@ -353,7 +355,57 @@ mod tests {
         // KEY_VERSION bump.
         assert_eq!(
             base().compute().to_string(),
-            "74296e3f21d95b6198a34da4fd74a0dcca03f6e50794d7358fd6211f0aa458fc"
+            "38fa869d34ffefee39599b57220b4fef84a3072d58c6d28ccbc5899452cd0ec6"
+        );
+    }
+
+    #[test]
+    fn golden_arg_bytes() {
+        // The canonical bytes of `base()`'s arguments, pinned byte by byte;
+        // `canonical.rs` documents the tags.
+        let str_a = [0x0f, 1, 0, 0, 0, 0, 0, 0, 0, b'a'];
+        let str_b = [0x0f, 1, 0, 0, 0, 0, 0, 0, 0, b'b'];
+        let mut columns = vec![0x1c, 2, 0, 0, 0, 0, 0, 0, 0];
+        columns.extend(str_a);
+        columns.extend(str_b);
+        assert_eq!(canonical_bytes(&vec!["a", "b"]).unwrap(), columns);
+        assert_eq!(canonical_bytes(&5u32).unwrap(), [0x09, 5, 0, 0, 0]);
+    }
+
+    #[test]
+    fn golden_key_of_a_rich_argument() {
+        // Sets and maps inside a struct and an enum: the same key in every
+        // process (the HashSet and HashMap iterate in a random order in each
+        // one), so a pinned hex checks determinism across processes too.
+        use std::collections::{HashMap, HashSet};
+        #[derive(Serialize)]
+        enum Mode {
+            Fixed { factor: f64 },
+        }
+        #[derive(Serialize)]
+        struct Job {
+            tags: HashSet<String>,
+            weights: HashMap<String, Vec<u8>>,
+            mode: Mode,
+            limit: Option<u32>,
+        }
+        let job = Job {
+            tags: (0..20).map(|i| format!("t{i}")).collect(),
+            weights: (0..20).map(|i| (format!("w{i}"), vec![i, i + 1])).collect(),
+            mode: Mode::Fixed { factor: 0.5 },
+            limit: None,
+        };
+        let bytes = canonical_bytes(&job).unwrap();
+        assert_eq!(
+            Digest::of(&bytes).to_string(),
+            "663173150680fbb32537297843ba094e7b5414d1c769288376f2b01f41d8e2dd"
+        );
+        let key = KeyParams::new("demo::job", CodeIdentity::Version("1".into()))
+            .with_arg("job", &bytes)
+            .compute();
+        assert_eq!(
+            key.to_string(),
+            "748f361a32c52810fe611d0805240099448fad1d969b9346059f5004e1177620"
         );
     }
 
