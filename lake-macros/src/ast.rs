@@ -45,7 +45,7 @@ pub(crate) enum ParamKind {
     /// `output_uids`: the explicit names of several outputs.
     OutputUids,
     /// Anything else: a serialized argument.
-    Arg(Shape),
+    Arg,
 }
 
 /// The accepted forms of an input file parameter.
@@ -61,16 +61,6 @@ pub(crate) enum InputKind {
     Slice,
     /// `Option<File>`
     Option,
-}
-
-/// Where the sets are in an argument's type; mirrors `lake_core::key::Shape`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Shape {
-    Opaque,
-    Set(Box<Shape>),
-    Seq(Box<Shape>),
-    Option(Box<Shape>),
-    MapValues(Box<Shape>),
 }
 
 /// What the function returns.
@@ -145,7 +135,7 @@ fn classify(ident: Option<&Ident>, ty: &Type) -> ParamKind {
     if mentions_file(ty) {
         return ParamKind::UnsupportedInput;
     }
-    ParamKind::Arg(shape(ty))
+    ParamKind::Arg
 }
 
 /// Removes the invisible groups and parentheses macros can wrap types in.
@@ -238,45 +228,6 @@ fn mentions_file(ty: &Type) -> bool {
     finder.0
 }
 
-/// The set structure of an argument type, read from its syntax.
-///
-/// Only what serde serializes transparently is followed: references,
-/// smart pointers, `Option`, lists and map values. A set anywhere else is
-/// invisible here; `lake_core::key::sorted_set` covers struct fields.
-pub(crate) fn shape(ty: &Type) -> Shape {
-    let ty = peel(ty);
-    let inner = match ty {
-        Type::Reference(r) => return shape(&r.elem),
-        Type::Slice(s) => Shape::Seq(Box::new(shape(&s.elem))),
-        Type::Array(a) => Shape::Seq(Box::new(shape(&a.elem))),
-        _ => match last_segment(ty) {
-            Some((id, args)) => {
-                let name = id.to_string();
-                match (name.as_str(), args.as_slice()) {
-                    ("HashSet" | "BTreeSet", [elem, ..]) => {
-                        return Shape::Set(Box::new(shape(elem)));
-                    }
-                    ("Box" | "Rc" | "Arc", [elem]) => return shape(elem),
-                    ("Vec" | "VecDeque", [elem]) => Shape::Seq(Box::new(shape(elem))),
-                    ("Option", [elem]) => Shape::Option(Box::new(shape(elem))),
-                    ("HashMap" | "BTreeMap", [_, value, ..]) => {
-                        Shape::MapValues(Box::new(shape(value)))
-                    }
-                    _ => Shape::Opaque,
-                }
-            }
-            None => Shape::Opaque,
-        },
-    };
-    // A container of opaque things needs no description.
-    match &inner {
-        Shape::Seq(s) | Shape::Option(s) | Shape::MapValues(s) if **s == Shape::Opaque => {
-            Shape::Opaque
-        }
-        _ => inner,
-    }
-}
-
 fn return_kind(ty: &Type) -> ReturnKind {
     let files = |t: &Type| {
         if is_file(t) || unwrap_one(t, "Vec").is_some_and(is_file) {
@@ -339,29 +290,8 @@ mod tests {
     fn outputs_and_args() {
         assert_eq!(kind_of("output_uid: &str"), ParamKind::OutputUid);
         assert_eq!(kind_of("output_uids: Vec<String>"), ParamKind::OutputUids);
-        assert_eq!(kind_of("n: u32"), ParamKind::Arg(Shape::Opaque));
-        assert_eq!(
-            kind_of("Point { x, y }: Point"),
-            ParamKind::Arg(Shape::Opaque)
-        );
-    }
-
-    #[test]
-    fn shapes() {
-        let set = || Box::new(Shape::Set(Box::new(Shape::Opaque)));
-        assert_eq!(shape(&ty("HashSet<String>")), *set());
-        assert_eq!(shape(&ty("&std::collections::BTreeSet<u8>")), *set());
-        assert_eq!(shape(&ty("Option<HashSet<u8>>")), Shape::Option(set()));
-        assert_eq!(shape(&ty("Vec<HashSet<u8>>")), Shape::Seq(set()));
-        assert_eq!(shape(&ty("&[HashSet<u8>]")), Shape::Seq(set()));
-        assert_eq!(shape(&ty("Arc<HashSet<u8>>")), *set());
-        assert_eq!(
-            shape(&ty("HashMap<String, HashSet<u8>>")),
-            Shape::MapValues(set())
-        );
-        assert_eq!(shape(&ty("HashMap<String, u8>")), Shape::Opaque);
-        assert_eq!(shape(&ty("Vec<String>")), Shape::Opaque);
-        assert_eq!(shape(&ty("(HashSet<u8>, u8)")), Shape::Opaque);
+        assert_eq!(kind_of("n: u32"), ParamKind::Arg);
+        assert_eq!(kind_of("Point { x, y }: Point"), ParamKind::Arg);
     }
 
     #[test]

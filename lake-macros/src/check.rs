@@ -112,7 +112,7 @@ fn check_params(cx: &mut Ctxt, creator: &FileCreator<'_>) {
                     );
                 }
             }
-            ParamKind::Arg(_) | ParamKind::Input(_) => {
+            ParamKind::Arg | ParamKind::Input(_) => {
                 if let Some(right) = misspelled_output(&ident.to_string()) {
                     cx.error_spanned_by(
                         ident,
@@ -184,7 +184,7 @@ fn check_args(cx: &mut Ctxt, args: &FileCreatorArgs, creator: &FileCreator<'_>) 
             let arguments: Vec<String> = creator
                 .params
                 .iter()
-                .filter(|p| matches!(p.kind, ParamKind::Arg(_)))
+                .filter(|p| matches!(p.kind, ParamKind::Arg))
                 .filter_map(|p| p.ident.map(|i| format!("`{i}`")))
                 .collect();
             let known = if arguments.is_empty() {
@@ -199,7 +199,7 @@ fn check_args(cx: &mut Ctxt, args: &FileCreatorArgs, creator: &FileCreator<'_>) 
             continue;
         };
         match param.kind {
-            ParamKind::Arg(_) => {}
+            ParamKind::Arg => {}
             ParamKind::Input(_) | ParamKind::UnsupportedInput => cx.error_spanned_by(
                 name,
                 format!(

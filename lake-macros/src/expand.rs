@@ -6,7 +6,7 @@ use quote::{ToTokens, quote, quote_spanned};
 use syn::ItemFn;
 use syn::spanned::Spanned;
 
-use crate::ast::{FileCreator, ParamKind, Shape};
+use crate::ast::{FileCreator, ParamKind};
 use crate::attr::{self, FileCreatorArgs};
 use crate::check;
 use crate::ctxt::Ctxt;
@@ -134,13 +134,9 @@ fn expand(args: &FileCreatorArgs, creator: &FileCreator<'_>, enclosing: &str) ->
             ParamKind::Input(_) | ParamKind::UnsupportedInput => {
                 quote_spanned!(span=> __lake_call.input(#lit, &#ident);)
             }
-            ParamKind::Arg(_) if ignored(ident) => continue,
-            ParamKind::Arg(Shape::Opaque) => {
+            ParamKind::Arg if ignored(ident) => continue,
+            ParamKind::Arg => {
                 quote_spanned!(span=> __lake_call.arg(#lit, &#ident);)
-            }
-            ParamKind::Arg(shape) => {
-                let shape = shape_tokens(&private, shape);
-                quote_spanned!(span=> __lake_call.arg_shaped(#lit, &#ident, &#shape);)
             }
             ParamKind::OutputUid => quote_spanned!(span=> __lake_call.output_uid(&#ident);),
             ParamKind::OutputUids => quote_spanned!(span=> __lake_call.output_uids(&#ident);),
@@ -181,28 +177,6 @@ fn expand(args: &FileCreatorArgs, creator: &FileCreator<'_>, enclosing: &str) ->
             let mut __lake_call = #private::Call::new(&__LAKE_CREATOR);
             #calls
             #run
-        }
-    }
-}
-
-fn shape_tokens(private: &TokenStream, shape: &Shape) -> TokenStream {
-    match shape {
-        Shape::Opaque => quote!(#private::Shape::Opaque),
-        Shape::Set(s) => {
-            let s = shape_tokens(private, s);
-            quote!(#private::Shape::Set(&#s))
-        }
-        Shape::Seq(s) => {
-            let s = shape_tokens(private, s);
-            quote!(#private::Shape::Seq(&#s))
-        }
-        Shape::Option(s) => {
-            let s = shape_tokens(private, s);
-            quote!(#private::Shape::Option(&#s))
-        }
-        Shape::MapValues(s) => {
-            let s = shape_tokens(private, s);
-            quote!(#private::Shape::MapValues(&#s))
         }
     }
 }
@@ -311,8 +285,7 @@ mod tests {
         );
         assert!(
             out.contains(
-                "__lake_call . arg_shaped (\"tags\" , & tags , & :: lake_runtime :: __private \
-                 :: Shape :: Set (& :: lake_runtime :: __private :: Shape :: Opaque)) ;"
+                "__lake_call . arg (\"tags\" , & tags) ;"
             ),
             "{out}"
         );

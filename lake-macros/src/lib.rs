@@ -62,11 +62,10 @@ mod expand;
 ///   of such values. At most one of `output_uid` and `output_uids`.
 /// - **arguments**: everything else. Each must implement
 ///   `serde::Serialize`; its canonical bytes enter the key by parameter
-///   name. `HashMap`s are encoded sorted. A `HashSet` or `BTreeSet` is
-///   sorted when it appears in the parameter's type at the top level or
-///   inside `Option`, `Vec`, slices, arrays, `Box`/`Rc`/`Arc` or map values;
-///   inside your own structs, use
-///   `#[serde(serialize_with = "lake_core::key::sorted_set")]`.
+///   name. The encoding names every struct, field and variant, and sorts
+///   unordered collections (`HashMap`, `HashSet`, `BTreeMap`, `BTreeSet`,
+///   …) wherever they appear, even inside your own types; ordered ones
+///   (`Vec`, `IndexMap`, …) keep their order. See `lake_core::key`.
 ///
 /// # Return type
 /// `File`, `Vec<File>`, a tuple of 1 to 12 `File`s, or a `Result` of one of

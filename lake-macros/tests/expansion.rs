@@ -13,7 +13,6 @@ mod rt {
         use std::future::Future;
 
         pub use inventory;
-        pub use lake_core::key::Shape;
         use serde::Serialize;
 
         use super::super::{File, LOG};
@@ -62,15 +61,6 @@ mod rt {
             pub fn arg<T: Serialize + ?Sized>(&mut self, param: &'static str, value: &T) {
                 let bytes = lake_core::key::canonical_bytes(value).unwrap();
                 log(format!("arg {param} {}", bytes.len()));
-            }
-            pub fn arg_shaped<T: Serialize + ?Sized>(
-                &mut self,
-                param: &'static str,
-                value: &T,
-                shape: &Shape,
-            ) {
-                let bytes = lake_core::key::canonical_bytes_with_shape(value, shape).unwrap();
-                log(format!("arg_shaped {param} {shape:?} {}", bytes.len()));
             }
             // The runtime borrows the names, so bodies can still use them.
             pub fn output_uid<N: std::fmt::Display + ?Sized>(&mut self, name: &N) {
@@ -167,9 +157,9 @@ fn sync_creator_passes_params_and_keeps_body_semantics() {
             "new clean",
             "input raw",
             "input extra",
-            "arg columns 17",
-            "arg_shaped tags Set(Opaque) 26",
-            "arg weights 8",
+            "arg columns 19",
+            "arg tags 29",
+            "arg weights 9",
             "run clean",
         ]
     );

@@ -7,7 +7,7 @@ use std::hint::black_box;
 use std::io::Write;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use lake_runtime::key::{CodeIdentity, KeyParams, Shape, encode_arg};
+use lake_runtime::key::{CodeIdentity, KeyParams, encode_arg};
 use lake_runtime::{Digest, File, Lake, LakeConfigBuilder, Name, file_creator};
 
 #[file_creator]
@@ -68,8 +68,8 @@ fn key_computation(c: &mut Criterion) {
     let digest = Digest::of(b"a,b\n1,2\n");
     c.bench_function("key: 2 small args + 1 input", |b| {
         b.iter(|| {
-            let factor = encode_arg("factor", black_box(&3u32), &Shape::Opaque).unwrap();
-            let label = encode_arg("label", black_box("x"), &Shape::Opaque).unwrap();
+            let factor = encode_arg("factor", black_box(&3u32)).unwrap();
+            let label = encode_arg("label", black_box("x")).unwrap();
             KeyParams::new("bench::scale", CodeIdentity::Hash("0123abcd".into()))
                 .with_arg("factor", &factor)
                 .with_arg("label", &label)

@@ -75,7 +75,6 @@ pub mod __private {
         Registration, run_file_creator, run_file_creator_async,
     };
     pub use inventory;
-    pub use lake_core::key::Shape;
 }
 
 /// README.md's Rust examples, compiled as doctests so they cannot rot.

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use lake_core::key::{
-    CodeIdentity, KeyParams, RunKey, Shape, encode_arg, open_output_name, output_name,
+    CodeIdentity, KeyParams, RunKey, encode_arg, open_output_name, output_name,
 };
 use lake_core::{Digest, InputRef, Lineage, Name, ParamRecord, RunLineage};
 use serde::{Deserialize, Serialize};
@@ -389,19 +389,10 @@ impl Call {
         }
     }
 
-    /// Adds the argument `param`; maps are encoded sorted.
+    /// Adds the argument `param`, canonically encoded (unordered
+    /// collections sorted wherever they appear).
     pub fn arg<T: Serialize + ?Sized>(&mut self, param: &'static str, value: &T) {
-        self.arg_shaped(param, value, &Shape::Opaque);
-    }
-
-    /// Adds the argument `param`, sorting the sets `shape` points at.
-    pub fn arg_shaped<T: Serialize + ?Sized>(
-        &mut self,
-        param: &'static str,
-        value: &T,
-        shape: &Shape,
-    ) {
-        let canonical = match encode_arg(param, value, shape) {
+        let canonical = match encode_arg(param, value) {
             Ok(bytes) => bytes,
             Err(e) => return self.fail(e.into()),
         };
