@@ -284,9 +284,7 @@ mod tests {
             "{out}"
         );
         assert!(
-            out.contains(
-                "__lake_call . arg (\"tags\" , & tags) ;"
-            ),
+            out.contains("__lake_call . arg (\"tags\" , & tags) ;"),
             "{out}"
         );
         assert!(

@@ -13,9 +13,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use lake_core::key::{
-    CodeIdentity, KeyParams, RunKey, encode_arg, open_output_name, output_name,
-};
+use lake_core::key::{CodeIdentity, KeyParams, RunKey, encode_arg, open_output_name, output_name};
 use lake_core::{Digest, InputRef, Lineage, Name, ParamRecord, RunLineage};
 use serde::{Deserialize, Serialize};
 
