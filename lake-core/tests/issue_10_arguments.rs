@@ -146,17 +146,18 @@ fn indexmap_order_is_kept() {
 fn hashmaps_and_hashsets_are_sorted_where_they_appear() {
     type Tags = HashSet<String>;
     #[derive(Serialize)]
-    struct Filter {
+    struct Filter<'a> {
         tags: Tags,
         by_group: HashMap<String, HashSet<String>>,
         pair: (u8, HashSet<String>),
-        boxed: Box<HashSet<String>>,
+        borrowed: &'a HashSet<String>,
     }
+    let (forward, backward) = (set_of(64, false), set_of(64, true));
     let filter = |rev: bool| Filter {
         tags: set_of(64, rev),
         by_group: [("g".to_string(), set_of(64, !rev))].into(),
         pair: (1, set_of(64, rev)),
-        boxed: Box::new(set_of(64, !rev)),
+        borrowed: if rev { &backward } else { &forward },
     };
     assert_eq!(key(&filter(false)), key(&filter(true)));
     // At the top level, in arrays, behind references and options, as a map
