@@ -4,86 +4,14 @@
 //! **self-describing**: each value starts with a one-byte type tag, and
 //! structs, fields, enums and variants are written by name. So two values
 //! that differ anywhere in serde's data model (a field name, a variant, an
-//! integer width, a struct skipped field) never share bytes, and a stale
+//! integer width, a field that `skip_serializing_if` left out) never share bytes, and a stale
 //! output can never be returned for a different argument (issue 10). It is
 //! also **deterministic**: unordered collections (`HashMap`, `HashSet`, …)
 //! are written sorted wherever they appear, so the same value gives the same
 //! bytes in every process (DESIGN.md, invariant 7).
 //!
-//! # Layout
-//! Integers are little-endian. A *len* is a `u64` count; a *name* is a len of
-//! UTF-8 bytes followed by the bytes. Every value is one tag byte, then:
-//!
-//! | tag    | serde form       | after the tag                                         |
-//! |--------|------------------|-------------------------------------------------------|
-//! | `0x00` | unit             | nothing                                               |
-//! | `0x01` | bool             | one byte, 0 or 1                                      |
-//! | `0x02`–`0x06` | `i8` `i16` `i32` `i64` `i128` | the integer, 1 to 16 bytes          |
-//! | `0x07`–`0x0b` | `u8` `u16` `u32` `u64` `u128` | the integer, 1 to 16 bytes          |
-//! | `0x0c` | `f32`            | its bits, 4 bytes                                     |
-//! | `0x0d` | `f64`            | its bits, 8 bytes                                     |
-//! | `0x0e` | char             | its scalar value, `u32`                               |
-//! | `0x0f` | str              | name (len + UTF-8)                                    |
-//! | `0x10` | bytes            | len + bytes                                           |
-//! | `0x11` | none             | nothing                                               |
-//! | `0x12` | some             | value                                                 |
-//! | `0x13` | unit struct      | struct name                                           |
-//! | `0x14` | newtype struct   | struct name, value                                    |
-//! | `0x15` | tuple            | len, values                                           |
-//! | `0x16` | tuple struct     | struct name, len, values                              |
-//! | `0x17` | struct           | struct name, len, (field name, value) per field       |
-//! | `0x18` | unit variant     | enum name, index `u32`, variant name                  |
-//! | `0x19` | newtype variant  | enum name, index `u32`, variant name, value           |
-//! | `0x1a` | tuple variant    | enum name, index `u32`, variant name, len, values     |
-//! | `0x1b` | struct variant   | enum name, index `u32`, variant name, len, fields     |
-//! | `0x1c` | ordered seq      | len, values in iteration order                        |
-//! | `0x1d` | unordered seq    | len, values sorted by their encoded bytes             |
-//! | `0x1e` | ordered map      | len, (key, value) in iteration order                  |
-//! | `0x1f` | unordered map    | len, (key, value) sorted by encoded key, then value   |
-//!
-//! Every encoding is self-delimiting (the tag fixes the layout, and every
-//! variable part is counted), so no encoding is a prefix of another and the
-//! bytes decode to exactly one data-model value. That also makes sorting by
-//! encoded bytes well defined: comparing two whole entries compares their
-//! keys first. Lens count what was actually written, not serde's size hint:
-//! a struct with `skip_serializing_if` fields gets the number of fields it
-//! wrote.
-//!
-//! # Ordered and unordered collections
-//! A `HashSet` and a `Vec` both serialize as a seq, and a `HashMap` and an
-//! `IndexMap` both as a map, so the serializer alone cannot tell whether
-//! order is meaning. serde's `Serializer` methods are generic over the type
-//! of the value, though, so the encoder looks at [`std::any::type_name`] of
-//! each value (at the top level, in struct fields, tuple and array elements,
-//! map keys and values, `Option`s and newtypes) to decide. The type name is
-//! only used for this decision, never written: it is not stable across
-//! compilers.
-//!
-//! These are sorted, behind any number of `&`, `Box`, `Rc`, `Arc`, `Cow`,
-//! `RefCell`, `Cell`, `Mutex` and `RwLock` wrappers, and behind type aliases:
-//! - `HashMap`, `HashSet`, `BTreeMap`, `BTreeSet`, `BinaryHeap` from
-//!   `std`/`alloc` (so also `FxHashMap`-style aliases of them);
-//! - `HashMap`/`HashSet` from `hashbrown`, `AHashMap`/`AHashSet` from
-//!   `ahash`, `DashMap`/`DashSet` from `dashmap`, and the hash and ordered
-//!   maps and sets of `im`, `im_rc` and `imbl`.
-//!
-//! Everything else keeps its order: `Vec`, slices, arrays, `VecDeque`,
-//! `IndexMap`/`IndexSet` (whose order is their meaning), and any map or seq
-//! of a type this list does not know. For an unknown type, keeping order
-//! risks a needless re-run when its order is random; sorting would risk
-//! treating two different ordered values as equal, a false cache hit, which
-//! is worse (`docs/design/0002-keys.md`).
-//!
-//! So a set or map of an unknown type, or one that a custom `Serialize`
-//! (`serialize_with`, `#[serde(transparent)]`, `#[serde(flatten)]`) writes
-//! through its parent's serializer, keeps its iteration order. If that order
-//! is random, the key changes in each process: a miss, never a wrong hit.
-//! Use a `BTreeMap` there, or sort in the `serialize_with` function.
-//!
-//! # Floats
-//! Floats are encoded by their bits, so `-0.0` and `0.0` give different keys,
-//! and so do NaNs with different payloads. Normalize them before the call if
-//! that matters to you.
+//! The layout, and which collections are sorted, are documented on
+//! [`canonical_bytes`], which users see; `docs/design/0002-keys.md` says why.
 
 use std::any::type_name;
 use std::fmt;
@@ -128,6 +56,81 @@ const UNORDERED_MAP: u8 = 0x1f;
 
 /// Encodes `value` canonically: self-describing, with unordered collections
 /// sorted wherever they appear.
+///
+/// # Layout
+/// Integers are little-endian. A *len* is a `u64` count; a *name* is a len of
+/// UTF-8 bytes followed by the bytes. Every value is one tag byte, then:
+///
+/// | tag    | serde form       | after the tag                                         |
+/// |--------|------------------|-------------------------------------------------------|
+/// | `0x00` | unit             | nothing                                               |
+/// | `0x01` | bool             | one byte, 0 or 1                                      |
+/// | `0x02`–`0x06` | `i8` `i16` `i32` `i64` `i128` | the integer, 1 to 16 bytes          |
+/// | `0x07`–`0x0b` | `u8` `u16` `u32` `u64` `u128` | the integer, 1 to 16 bytes          |
+/// | `0x0c` | `f32`            | its bits, 4 bytes                                     |
+/// | `0x0d` | `f64`            | its bits, 8 bytes                                     |
+/// | `0x0e` | char             | its scalar value, `u32`                               |
+/// | `0x0f` | str              | name (len + UTF-8)                                    |
+/// | `0x10` | bytes            | len + bytes                                           |
+/// | `0x11` | none             | nothing                                               |
+/// | `0x12` | some             | value                                                 |
+/// | `0x13` | unit struct      | struct name                                           |
+/// | `0x14` | newtype struct   | struct name, value                                    |
+/// | `0x15` | tuple            | len, values                                           |
+/// | `0x16` | tuple struct     | struct name, len, values                              |
+/// | `0x17` | struct           | struct name, len, (field name, value) per field       |
+/// | `0x18` | unit variant     | enum name, index `u32`, variant name                  |
+/// | `0x19` | newtype variant  | enum name, index `u32`, variant name, value           |
+/// | `0x1a` | tuple variant    | enum name, index `u32`, variant name, len, values     |
+/// | `0x1b` | struct variant   | enum name, index `u32`, variant name, len, fields     |
+/// | `0x1c` | ordered seq      | len, values in iteration order                        |
+/// | `0x1d` | unordered seq    | len, values sorted by their encoded bytes             |
+/// | `0x1e` | ordered map      | len, (key, value) in iteration order                  |
+/// | `0x1f` | unordered map    | len, (key, value) sorted by encoded key, then value   |
+///
+/// Every encoding is self-delimiting (the tag fixes the layout, and every
+/// variable part is counted), so no encoding is a prefix of another and the
+/// bytes decode to exactly one data-model value. That also makes sorting by
+/// encoded bytes well defined: comparing two whole entries compares their
+/// keys first. Lens count what was actually written, not serde's size hint:
+/// a struct with `skip_serializing_if` fields gets the number of fields it
+/// wrote.
+///
+/// # Ordered and unordered collections
+/// A `HashSet` and a `Vec` both serialize as a seq, and a `HashMap` and an
+/// `IndexMap` both as a map, so the serializer alone cannot tell whether
+/// order is meaning. serde's `Serializer` methods are generic over the type
+/// of the value, though, so the encoder looks at [`std::any::type_name`] of
+/// each value (at the top level, in struct fields, tuple and array elements,
+/// map keys and values, `Option`s and newtypes) to decide. The type name is
+/// only used for this decision, never written: it is not stable across
+/// compilers.
+///
+/// These are sorted, behind any number of `&`, `Box`, `Rc`, `Arc`, `Cow`,
+/// `RefCell`, `Cell`, `Mutex` and `RwLock` wrappers, and behind type aliases:
+/// - `HashMap`, `HashSet`, `BTreeMap`, `BTreeSet`, `BinaryHeap` from
+///   `std`/`alloc` (so also `FxHashMap`-style aliases of them);
+/// - `HashMap`/`HashSet` from `hashbrown`, `AHashMap`/`AHashSet` from
+///   `ahash`, `DashMap`/`DashSet` from `dashmap`, and the hash and ordered
+///   maps and sets of `im`, `im_rc` and `imbl`.
+///
+/// Everything else keeps its order: `Vec`, slices, arrays, `VecDeque`,
+/// `IndexMap`/`IndexSet` (whose order is their meaning), and any map or seq
+/// of a type this list does not know. For an unknown type, keeping order
+/// risks a needless re-run when its order is random; sorting would risk
+/// treating two different ordered values as equal, a false cache hit, which
+/// is worse (`docs/design/0002-keys.md`).
+///
+/// So a set or map of an unknown type, or one that a custom `Serialize`
+/// (`serialize_with`, `#[serde(transparent)]`, `#[serde(flatten)]`) writes
+/// through its parent's serializer, keeps its iteration order. If that order
+/// is random, the key changes in each process: a miss, never a wrong hit.
+/// Use a `BTreeMap` there, or sort in the `serialize_with` function.
+///
+/// # Floats
+/// Floats are encoded by their bits, so `-0.0` and `0.0` give different keys,
+/// and so do NaNs with different payloads. Normalize them before the call if
+/// that matters to you.
 ///
 /// # Errors
 /// [`Error::Encode`] (with `param` set to `"value"`) when `value`'s
