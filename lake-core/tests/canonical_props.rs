@@ -678,7 +678,7 @@ fn leaf() -> impl Strategy<Value = Model> {
 fn model() -> impl Strategy<Value = Model> {
     use Model as M;
     use proptest::collection::vec;
-    leaf().prop_recursive(4, 40, 4, |inner| {
+    leaf().prop_recursive(4, 32, 4, |inner| {
         let fields = vec((name(), inner.clone()), 0..4);
         prop_oneof![
             inner.clone().prop_map(|v| M::Some(Box::new(v))),
