@@ -38,7 +38,7 @@ mod store;
 
 pub use digest::Digest;
 pub use error::{DigestError, Error, NameError, Result};
-pub use name::{FORBIDDEN_CHARS, MAX_NAME_LEN, MAX_SEGMENT_LEN, Name};
+pub use name::{FORBIDDEN_CHARS, INVISIBLE_CHARS, MAX_NAME_LEN, MAX_SEGMENT_LEN, Name};
 pub use record::{
     AddedLineage, GitInfo, InputRef, Lineage, NOTES_SCHEMA_VERSION, Notes, PackedRecord,
     ParamRecord, RECORD_PACK_SCHEMA_VERSION, RECORD_SCHEMA_VERSION, Record, RecordPack, RunLineage,

@@ -15,9 +15,13 @@ pub const MAX_NAME_LEN: usize = 512;
 
 /// Longest segment accepted, in bytes.
 ///
-/// The `file://` store keeps `names/<name>.json`, and most filesystems cap a
-/// path component at 255 bytes, so a segment leaves room for `.json`.
-pub const MAX_SEGMENT_LEN: usize = 250;
+/// Most filesystems cap a path component at 255 bytes, and a `file://`
+/// store writes `names/<name>.json` through a staging file named
+/// `<name>.json#<pid><counter>`: `.json`, `#`, a pid of up to 7 digits and a
+/// counter of 6 or more. 200 leaves those 55 bytes with room to spare; 250
+/// let a name pass validation and then fail on disk with "File name too
+/// long", after its blob was written.
+pub const MAX_SEGMENT_LEN: usize = 200;
 
 /// Characters that are never allowed in a name.
 ///
@@ -29,14 +33,28 @@ pub const FORBIDDEN_CHARS: &[char] = &[
     '\\', '{', '}', '^', '%', '`', '[', ']', '"', '<', '>', '~', '#', '|', '*', '?',
 ];
 
+/// Invisible characters that are never allowed in a name, though they are
+/// not control characters: the bidirectional overrides, embeddings and
+/// isolates (U+202A–U+202E, U+2066–U+2069), the direction marks (U+200E,
+/// U+200F, U+061C), zero-width spaces and joiners (U+200B–U+200D, U+2060,
+/// U+FEFF), the soft hyphen (U+00AD) and U+180E. With them, two names that
+/// print alike, or one that prints as another (`txt.exe` shown as
+/// `exe.txt`), could be told apart only by their bytes.
+pub const INVISIBLE_CHARS: &[char] = &[
+    '\u{00AD}', '\u{061C}', '\u{180E}', '\u{200B}', '\u{200C}', '\u{200D}', '\u{200E}', '\u{200F}',
+    '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2060}', '\u{2066}', '\u{2067}',
+    '\u{2068}', '\u{2069}', '\u{FEFF}',
+];
+
 /// The immutable name (UID) of a file in the lake.
 ///
 /// # Invariants
 /// A `Name` is relative and `/`-separated. It is non-empty, at most
 /// [`MAX_NAME_LEN`] bytes long, and every segment is non-empty, is neither `.`
 /// nor `..`, is at most [`MAX_SEGMENT_LEN`] bytes, and holds no control
-/// character, NUL or any of [`FORBIDDEN_CHARS`]. So no name can escape the
-/// directory it is joined onto.
+/// character, NUL, or any of [`FORBIDDEN_CHARS`] or [`INVISIBLE_CHARS`]. So
+/// no name can escape the directory it is joined onto, and none can pass
+/// for another in a listing.
 ///
 /// # Example
 /// ```
@@ -127,10 +145,12 @@ fn validate(name: &str) -> Result<(), NameError> {
         }
         if let Some(c) = segment
             .chars()
-            .find(|c| c.is_control() || FORBIDDEN_CHARS.contains(c))
+            .find(|c| c.is_control() || FORBIDDEN_CHARS.contains(c) || INVISIBLE_CHARS.contains(c))
         {
             let shown = if c.is_control() {
                 format!("control character {:?}", c)
+            } else if INVISIBLE_CHARS.contains(&c) {
+                format!("invisible character U+{:04X}", u32::from(c))
             } else {
                 format!("character '{c}'")
             };
@@ -231,6 +251,9 @@ mod tests {
             "tab\there",
             "a#b",
             "what?",
+            "invoice\u{202E}txt.exe",
+            "zero\u{200B}width",
+            "bom\u{FEFF}",
             long.as_str(),
             long_segment.as_str(),
         ] {
@@ -238,6 +261,21 @@ mod tests {
             assert_eq!(err.name, bad);
             assert!(err.to_string().contains(&format!("{bad:?}")), "{err}");
         }
+    }
+
+    #[test]
+    fn invisible_characters_are_named_by_code_point() {
+        let err = Name::new("report\u{202E}fdp.exe").unwrap_err();
+        assert!(
+            err.to_string().contains("invisible character U+202E"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_longest_segment_is_accepted() {
+        let longest = format!("a/{}", "b".repeat(MAX_SEGMENT_LEN));
+        assert!(Name::new(longest).is_ok());
     }
 
     #[test]
