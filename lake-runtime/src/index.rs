@@ -110,7 +110,33 @@ const BATCH_MAX_WRITES: usize = 2_000;
 const BATCH_MAX_AGE: std::time::Duration = std::time::Duration::from_millis(200);
 
 impl Index {
+    /// Opens (creating if needed) the index at `path`. An index that is not
+    /// a database, or a corrupt one, is deleted and created anew with a
+    /// one-line warning: it is only a cache of the store, and refusing every
+    /// command over it would leave the user nothing to repair it with.
     pub(crate) fn open(path: &Path) -> Result<Self> {
+        match Self::open_or_create(path) {
+            Err(Error::Index { source, .. }) if is_unusable(&source) => {
+                tracing::warn!(
+                    "index {} is unusable ({source}); rebuilding it from the store",
+                    path.display()
+                );
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut file = path.as_os_str().to_owned();
+                    file.push(suffix);
+                    match std::fs::remove_file(&file) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => return Err(Error::io("remove unusable index", file, e)),
+                    }
+                }
+                Self::open_or_create(path)
+            }
+            opened => opened,
+        }
+    }
+
+    fn open_or_create(path: &Path) -> Result<Self> {
         let err = |source| Error::Index {
             path: path.to_path_buf(),
             source,
@@ -138,7 +164,13 @@ impl Index {
         match &mut self.batch {
             Some(batch) => batch.depth += 1,
             None => {
-                self.conn.execute_batch("BEGIN").map_err(|e| self.err(e))?;
+                // IMMEDIATE: a deferred transaction that reads first and
+                // then writes must upgrade its lock, and SQLite answers a
+                // contended upgrade with SQLITE_BUSY at once, without the
+                // busy timeout (8 of 20 concurrent `add -r` runs failed so).
+                self.conn
+                    .execute_batch("BEGIN IMMEDIATE")
+                    .map_err(|e| self.err(e))?;
                 self.batch = Some(Batch {
                     depth: 1,
                     writes: 0,
@@ -174,7 +206,7 @@ impl Index {
         batch.writes = 0;
         batch.began = std::time::Instant::now();
         self.conn
-            .execute_batch("COMMIT; BEGIN")
+            .execute_batch("COMMIT; BEGIN IMMEDIATE")
             .map_err(|e| self.err(e))
     }
 
@@ -395,27 +427,33 @@ impl Index {
         removed: &[Name],
         stamp: bool,
     ) -> Result<()> {
-        // A savepoint, so that it also nests inside an open batch.
-        let tx = self.conn.savepoint().map_err(|e| Error::Index {
-            path: self.path.clone(),
-            source: e,
-        })?;
-        let result = (|| {
+        let apply = |conn: &Connection| -> rusqlite::Result<()> {
             for record in added {
-                insert_with(&tx, record)?;
+                insert_with(conn, record)?;
             }
             for name in removed {
-                tx.execute("DELETE FROM names WHERE name = ?1", params![name.as_str()])?;
+                conn.execute("DELETE FROM names WHERE name = ?1", params![name.as_str()])?;
             }
             if stamp {
-                tx.execute(
+                conn.execute(
                     "INSERT OR REPLACE INTO meta (key, value) VALUES ('last_refresh', ?1)",
                     params![Utc::now().to_rfc3339()],
                 )?;
             }
             Ok(())
-        })();
-        result.and_then(|()| tx.commit()).map_err(|e| self.err(e))
+        };
+        // Inside an open batch a savepoint nests in its transaction; alone,
+        // the write lock is taken up front (see `begin_batch`).
+        let result = if self.batch.is_some() {
+            self.conn
+                .savepoint()
+                .and_then(|tx| apply(&tx).and_then(|()| tx.commit()))
+        } else {
+            self.conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .and_then(|tx| apply(&tx).and_then(|()| tx.commit()))
+        };
+        result.map_err(|e| self.err(e))
     }
 
     /// When the index was last refreshed from the store.
@@ -431,6 +469,15 @@ impl Index {
             .map_err(|e| self.err(e))?;
         Ok(value.and_then(|v| DateTime::parse_from_rfc3339(&v).ok().map(Into::into)))
     }
+}
+
+/// True for the errors of a file that is not an SQLite database, or a
+/// damaged one, as opposed to a busy or unwritable one.
+fn is_unusable(error: &rusqlite::Error) -> bool {
+    matches!(
+        error.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt)
+    )
 }
 
 fn insert_with(conn: &Connection, record: &Record) -> rusqlite::Result<()> {

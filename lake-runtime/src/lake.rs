@@ -1308,16 +1308,9 @@ impl Lake {
             Some(p) => format!("{NAMES_PREFIX}/{p}"),
             None => NAMES_PREFIX.to_owned(),
         };
-        let mut in_store: BTreeMap<Name, ListedRecord> = BTreeMap::new();
-        for object in self.list_all(&list_prefix).await? {
-            if let Some(name) = StorePath::name_from_record_path(object.path.as_str()) {
-                let listed = ListedRecord {
-                    e_tag: object.version.e_tag,
-                    last_modified: object.last_modified,
-                };
-                in_store.insert(name, listed);
-            }
-        }
+        // What the index knew *before* the listing: a name that a concurrent
+        // add commits while the store is being listed is missing from the
+        // listing but present in the index, and must not be dropped from it.
         let known: BTreeSet<Name> = match prefix {
             Some(p) => self
                 .index()
@@ -1330,6 +1323,16 @@ impl Lake {
                 .collect(),
             None => self.index().names()?.into_iter().collect(),
         };
+        let mut in_store: BTreeMap<Name, ListedRecord> = BTreeMap::new();
+        for object in self.list_all(&list_prefix).await? {
+            if let Some(name) = StorePath::name_from_record_path(object.path.as_str()) {
+                let listed = ListedRecord {
+                    e_tag: object.version.e_tag,
+                    last_modified: object.last_modified,
+                };
+                in_store.insert(name, listed);
+            }
+        }
         let new: Vec<Name> = in_store
             .keys()
             .filter(|n| !known.contains(*n))
