@@ -251,7 +251,7 @@ impl FileWriter {
         if let Some(run) = self.run.take() {
             // Inside a run the outputs are committed together, after the
             // body returns, so a failing body leaves nothing visible.
-            self.lake.home().install(self.path, &digest)?;
+            self.lake.home().install(self.path, &digest, self.size)?;
             run.add_pending(crate::run::ManifestOutput {
                 name: self.name.clone(),
                 blake3: digest,

@@ -57,14 +57,37 @@ impl Home {
             .map_err(|e| Error::io("create staging file in", self.tmp_dir(), e))
     }
 
-    /// Moves a staged file whose digest is known into the cache, read-only.
+    /// Moves a staged file of `size` bytes whose digest is known into the
+    /// cache, read-only.
     ///
-    /// If the blob is already cached, the staged copy is dropped: the digest
-    /// names the content, so both are the same bytes.
-    pub(crate) fn install(&self, staged: tempfile::TempPath, digest: &Digest) -> Result<PathBuf> {
+    /// If a copy of the right size is already cached, the staged one is
+    /// dropped: the digest names the content. A cached copy of another size
+    /// (truncated, appended to, or not a file) is damaged, and the staged
+    /// bytes replace it rather than being trusted to it.
+    pub(crate) fn install(
+        &self,
+        staged: tempfile::TempPath,
+        digest: &Digest,
+        size: u64,
+    ) -> Result<PathBuf> {
         let dest = self.blob_path(digest);
-        if dest.exists() {
-            return Ok(dest);
+        match fs::symlink_metadata(&dest) {
+            Ok(meta) if meta.is_file() && meta.len() == size => return Ok(dest),
+            Ok(meta) => {
+                tracing::warn!(
+                    path = %dest.display(),
+                    "replacing a damaged local copy ({} bytes, expected {size})",
+                    meta.len()
+                );
+                let removed = if meta.is_dir() {
+                    fs::remove_dir_all(&dest)
+                } else {
+                    fs::remove_file(&dest)
+                };
+                removed.map_err(|e| Error::io("remove damaged local copy", &dest, e))?;
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io("read metadata of", &dest, e)),
         }
         set_read_only(&staged)?;
         staged
@@ -89,6 +112,12 @@ impl Home {
 
     pub(crate) fn has_blob(&self, digest: &Digest) -> bool {
         self.blob_path(digest).exists()
+    }
+
+    /// True if the local copy of `digest` is a file of `size` bytes: one of
+    /// another size is damaged and must not stand in for the content.
+    pub(crate) fn has_blob_of_size(&self, digest: &Digest, size: u64) -> bool {
+        fs::symlink_metadata(self.blob_path(digest)).is_ok_and(|m| m.is_file() && m.len() == size)
     }
 
     /// Deletes a cached blob; a missing blob is fine.

@@ -566,7 +566,7 @@ impl Lake {
                 actual,
             });
         }
-        self.inner.home.install(tmp_path, &actual)
+        self.inner.home.install(tmp_path, &actual, size)
     }
 
     /// Downloads the `size` bytes of `path` into a fresh staging file as
@@ -723,6 +723,14 @@ impl Lake {
                 message: "it is a directory; add it with -r (recursive)".into(),
             });
         }
+        if let Some(kind) = special_file_kind(&meta) {
+            // A FIFO blocks forever, a device like /dev/zero never ends:
+            // only regular files have content that a digest can name.
+            return Err(Error::Source {
+                source_desc,
+                message: format!("it is a {kind}, not a regular file"),
+            });
+        }
         let absolute = std::path::absolute(source).unwrap_or_else(|_| source.to_path_buf());
         let stamp = SourceStamp::of(&meta);
         // Re-adding an existing name: compare digests without copying, and
@@ -757,7 +765,7 @@ impl Lake {
             if let (Some(stamp), None) = (&stamp, known) {
                 self.index().remember_source(&absolute, stamp, &digest)?;
             }
-            if self.inner.home.has_blob(&digest) {
+            if self.inner.home.has_blob_of_size(&digest, size) {
                 if mode == AddMode::Move {
                     std::fs::remove_file(source).map_err(|e| Error::io("remove", source, e))?;
                 }
@@ -784,7 +792,7 @@ impl Lake {
         // Staging and installing the local copy share one blocking task:
         // `add -r` pays a thread hand-off per task, per file.
         let staged = tokio::task::spawn_blocking(move || {
-            let staged = stage_source(&home, &src, mode, &progress)?;
+            let staged = stage_source(&home, &src, &progress)?;
             if let Some(existing) = expected
                 && existing != staged.digest
             {
@@ -795,17 +803,15 @@ impl Lake {
                     offered: staged.digest,
                 });
             }
-            let local = home.install(staged.path, &staged.digest)?;
+            let local = home.install(staged.path, &staged.digest, staged.size)?;
             Ok(Installed {
                 local,
                 digest: staged.digest,
                 size: staged.size,
-                linked: staged.linked,
             })
         })
         .await
         .expect("staging task panicked");
-        let linked = staged.as_ref().ok().and_then(|s| s.linked.clone());
         let result = match (staged, existing) {
             (Err(e), _) => Err(e),
             // The name holds these bytes already; only the local copy was
@@ -825,16 +831,11 @@ impl Lake {
             }
         };
         if mode == AddMode::Move {
-            match (&result, linked) {
-                (Ok(_), _) => {
-                    std::fs::remove_file(source).map_err(|e| Error::io("remove", source, e))?;
-                }
-                (Err(_), Some(permissions)) => {
-                    // Nothing lost: the source is still there; undo the
-                    // read-only bit it may share with the staged link.
-                    let _ = std::fs::set_permissions(source, permissions);
-                }
-                (Err(_), None) => {}
+            // The bytes are lake's own copy by now, committed: only the
+            // user's path goes (for a symlink, the link, never its target).
+            // On failure nothing of the source was touched.
+            if result.is_ok() {
+                std::fs::remove_file(source).map_err(|e| Error::io("remove", source, e))?;
             }
         } else if let (Ok((outcome, _)), Some(stamp)) = (&result, &stamp) {
             self.index()
@@ -1037,9 +1038,9 @@ impl Lake {
         lineage: Lineage,
     ) -> Result<AddOutcome> {
         if let Some(existing) = self.try_record(name).await? {
-            return self.same_content(existing, digest, name, staged);
+            return self.same_content(existing, digest, name, staged, size);
         }
-        let local = self.inner.home.install(staged, &digest)?;
+        let local = self.inner.home.install(staged, &digest, size)?;
         self.publish_added(name, digest, size, &local, lineage)
             .await
             .map(|(outcome, _)| outcome)
@@ -1125,6 +1126,7 @@ impl Lake {
         digest: Digest,
         name: &Name,
         staged: tempfile::TempPath,
+        size: u64,
     ) -> Result<AddOutcome> {
         if existing.blake3 != digest {
             return Err(Error::NameTaken {
@@ -1134,12 +1136,24 @@ impl Lake {
             });
         }
         // Same bytes: keep them as the local copy if none is cached yet.
-        self.inner.home.install(staged, &digest)?;
+        self.inner.home.install(staged, &digest, size)?;
         Ok(AddOutcome::of(&existing, false))
     }
 
     async fn upload_blob(&self, digest: &Digest, size: u64, local: &Path) -> Result<()> {
         let path = StorePath::blob(digest);
+        // The local copy was hashed when it was staged; a copy of another
+        // size since then would upload bytes that are not `digest`.
+        let local_size = std::fs::metadata(local)
+            .map_err(|e| Error::io("read metadata of", local, e))?
+            .len();
+        if local_size != size {
+            return Err(Error::Corrupt {
+                what: format!("local copy {}", local.display()),
+                expected: *digest,
+                actual: hash_own_file(local)?.0,
+            });
+        }
         if size <= SMALL_FILE {
             // One unconditional put of the same bytes costs less than a
             // head first, and rewriting renews the blob's age for gc.
@@ -1726,45 +1740,25 @@ struct Installed {
     local: PathBuf,
     digest: Digest,
     size: u64,
-    /// See [`Staged::linked`].
-    linked: Option<std::fs::Permissions>,
 }
 
 struct Staged {
     path: tempfile::TempPath,
     digest: Digest,
     size: u64,
-    /// Set when staging is a hard link to the source (a same-filesystem
-    /// move): the source's permissions, to restore if the commit fails,
-    /// because installing the blob makes the shared inode read-only.
-    linked: Option<std::fs::Permissions>,
 }
 
-/// Brings `source` into staging: as a hard link for a same-filesystem move
-/// (no copy; the source stays until the commit succeeds), else by one pass
-/// that copies and hashes.
-fn stage_source(home: &Home, source: &Path, mode: AddMode, progress: &Progress) -> Result<Staged> {
-    let staged = home.stage()?;
-    if mode == AddMode::Move {
-        let permissions = std::fs::metadata(source)
-            .map_err(|e| Error::io("read metadata of", source, e))?
-            .permissions();
-        let (file, tmp_path) = staged.into_parts();
-        drop(file);
-        std::fs::remove_file(&tmp_path).map_err(|e| Error::io("remove", &*tmp_path, e))?;
-        if std::fs::hard_link(source, &tmp_path).is_ok() {
-            let (digest, size) = hash_file(&tmp_path)?;
-            progress.inc(size);
-            return Ok(Staged {
-                path: tmp_path,
-                digest,
-                size,
-                linked: Some(permissions),
-            });
-        }
-        return copy_into(home.stage()?, source, progress);
-    }
-    copy_into(staged, source, progress)
+/// Copies `source` into lake's own staging file, hashing on the way, for
+/// `--copy` and `--move` alike.
+///
+/// A move once hard-linked the source into the cache to save the copy. The
+/// user's inode then was the cache's: a symlink was linked as a link (its
+/// target's later edits became the name's content), a failed move left the
+/// cache sharing a writable inode, and a writer still appending changed a
+/// committed name. Copying costs one read and write, which the hash needs
+/// to read anyway, and the cache only ever holds inodes lake wrote.
+fn stage_source(home: &Home, source: &Path, progress: &Progress) -> Result<Staged> {
+    copy_into(home.stage()?, source, progress)
 }
 
 /// Files up to this size are copied and hashed inline, in one buffer.
@@ -1803,12 +1797,44 @@ fn copy_into(
         copy_hashing(reader, file, |n| progress.inc(n))
     }
     .map_err(|e| Error::io("copy", source, e))?;
+    if size != len {
+        // Another process is writing it: the bytes read are no version of
+        // the file anyone saw whole.
+        return Err(Error::Source {
+            source_desc: source.display().to_string(),
+            message: format!(
+                "it changed size while being read ({len} bytes when opened, {size} read); \
+                 add it again once it is complete"
+            ),
+        });
+    }
     Ok(Staged {
         path: tmp_path,
         digest,
         size,
-        linked: None,
     })
+}
+
+/// The kind of a file that is not regular and not a directory, if it is one.
+fn special_file_kind(meta: &std::fs::Metadata) -> Option<&'static str> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let kind = meta.file_type();
+        if kind.is_fifo() {
+            return Some("named pipe (FIFO)");
+        }
+        if kind.is_socket() {
+            return Some("socket");
+        }
+        if kind.is_char_device() {
+            return Some("character device");
+        }
+        if kind.is_block_device() {
+            return Some("block device");
+        }
+    }
+    (!meta.is_file() && !meta.is_dir()).then_some("special file")
 }
 
 /// A file found by [`Lake::add_dir_async`], with the name it gets.

@@ -1,6 +1,7 @@
 //! Nothing lost, nothing wrong served: regression tests for issue 17, each
 //! driven through the `lake` binary as a user would.
 
+use std::io::Write;
 use std::process::{Command, Output};
 
 use lake_tests::{TestDir, example_bin, files_in_recursive};
@@ -110,5 +111,117 @@ fn issue_17_a_garbage_index_is_rebuilt_with_one_notice() {
         again.stderr.is_empty(),
         "{}",
         String::from_utf8_lossy(&again.stderr)
+    );
+}
+
+/// See issue 17, "`add --move` of a symlink": the link itself was
+/// hard-linked and its target made read-only, so the name's content became
+/// whatever the target held later.
+#[test]
+fn issue_17_move_of_a_symlink_copies_the_target_and_removes_only_the_link() {
+    let t = TestDir::new();
+    let target = t.write("target.txt", b"original text\n");
+    let link = t.path().join("link.txt");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    t.lake()
+        .args(["add", "--move"])
+        .arg(&link)
+        .arg("docs/linked.txt")
+        .ok();
+    assert!(
+        std::fs::symlink_metadata(&link).is_err(),
+        "the link is moved away"
+    );
+    // The target is untouched: still there, still writable.
+    assert!(!std::fs::metadata(&target).unwrap().permissions().readonly());
+    std::fs::write(&target, b"edited later\n").unwrap();
+    assert_eq!(
+        t.lake().args(["cat", "docs/linked.txt"]).ok(),
+        "original text\n"
+    );
+    let verify = t.lake().args(["verify", "--store"]).output();
+    assert_success("verify --store", &verify);
+}
+
+/// See issue 17, "a failed `--move`": the installed blob kept sharing the
+/// source's inode, so appending to the source changed the cached bytes, and
+/// a later add uploaded 38 bytes recorded as 17.
+#[test]
+fn issue_17_a_failed_move_leaves_the_source_as_it_was_and_shares_no_inode() {
+    let t = TestDir::new();
+    let src = t.write("data.txt", b"seventeen bytes!\n");
+    let before = std::fs::metadata(&src).unwrap();
+    // An unreachable store: the commit fails after staging.
+    let err = t
+        .lake()
+        .env("LAKE_STORE", "http://127.0.0.1:9/store")
+        .env("LAKE_STORE_OPT_MAX_RETRIES", "0")
+        .args(["add", "--move"])
+        .arg(&src)
+        .arg("d.txt")
+        .fails();
+    assert!(!err.is_empty());
+    let after = std::fs::metadata(&src).expect("the source is still there");
+    assert_eq!(after.permissions(), before.permissions());
+    assert_eq!(
+        std::os::unix::fs::MetadataExt::nlink(&after),
+        1,
+        "no link was left"
+    );
+    // The user appends; an add of the original bytes stays consistent.
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&src)
+        .unwrap()
+        .write_all(b"appended by the user\n")
+        .unwrap();
+    let original = t.write("original.txt", b"seventeen bytes!\n");
+    t.lake().args(["add"]).arg(&original).arg("d.txt").ok();
+    assert_eq!(t.lake().args(["cat", "d.txt"]).ok(), "seventeen bytes!\n");
+    let verify = t.lake().args(["verify", "--store"]).output();
+    assert_success("verify --store", &verify);
+}
+
+/// See issue 17, "`add --move` of a file still open for writing": a writer
+/// that kept appending changed the committed name's content.
+#[test]
+fn issue_17_a_writer_still_appending_after_a_move_changes_nothing_committed() {
+    let t = TestDir::new();
+    // Large enough that no small-file shortcut applies.
+    let body = vec![b'x'; 3 << 20];
+    let src = t.write("big.bin", &body);
+    let mut writer = std::fs::OpenOptions::new().append(true).open(&src).unwrap();
+    t.lake()
+        .args(["add", "--move"])
+        .arg(&src)
+        .arg("big.bin")
+        .ok();
+    assert!(!src.exists());
+    writer.write_all(b"late bytes from a writer").unwrap();
+    writer.sync_all().unwrap();
+    drop(writer);
+    let info = t.lake().args(["info", "big.bin", "--json"]).json();
+    assert_eq!(info["size"], body.len());
+    let verify = t.lake().args(["verify", "--store"]).output();
+    assert_success("verify --store", &verify);
+    let cat = t.lake().args(["cat", "big.bin"]).ok_bytes();
+    assert_eq!(cat.len(), body.len());
+}
+
+/// See issue 17, "sources": `lake add fifo n` hung forever, and
+/// `lake add /dev/zero n` grew memory by about 1.4 GB/s.
+#[test]
+fn issue_17_fifos_and_devices_are_refused_naming_their_kind() {
+    let t = TestDir::new();
+    let fifo = t.path().join("pipe");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let err = t.lake().args(["add"]).arg(&fifo).arg("p").fails();
+    assert!(err.contains("named pipe (FIFO)"), "{err}");
+    assert!(err.contains("pipe"), "names the path: {err}");
+    let err = t.lake().args(["add", "/dev/zero", "z"]).fails();
+    assert!(
+        err.contains("/dev/zero") && err.contains("character device"),
+        "{err}"
     );
 }
