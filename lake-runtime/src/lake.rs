@@ -365,7 +365,11 @@ impl Lake {
         let Some(record) = self.fetch_record_from_store(name).await? else {
             return Ok(None);
         };
-        self.index().insert(&record)?;
+        // Caching the record is a favour to the next read: a read must not
+        // fail because the index cannot be written (a full disk).
+        if let Err(e) = self.index().insert(&record) {
+            tracing::debug!(%name, error = %e, "could not cache the record in the index");
+        }
         self.remember_digest(&record);
         Ok(Some(record))
     }
@@ -477,7 +481,10 @@ impl Lake {
     /// True if the content of `name` is in the home's cache.
     pub fn exists_locally(&self, name: &Name) -> Result<bool> {
         Ok(match self.index().get(name)? {
-            Some(record) => self.inner.home.has_blob(&record.blake3),
+            Some(record) => self
+                .inner
+                .home
+                .has_blob_of_size(&record.blake3, record.size),
             None => false,
         })
     }
@@ -523,10 +530,24 @@ impl Lake {
         block_on(self.fetch_async(name))
     }
 
+    /// The local copy of `record`'s content, downloaded (and verified)
+    /// unless a sound copy is cached.
+    ///
+    /// A cached copy is served only if it is a regular file of the recorded
+    /// size: a truncated or extended copy, a directory, or a symlink put in
+    /// its place (to `/etc/hostname`, say) is damaged, and is replaced by a
+    /// verified download instead of being served. A same-size edit is left
+    /// to `lake verify`, which re-hashes.
     pub(crate) async fn fetch_record(&self, record: &Record) -> Result<PathBuf> {
         let local = self.inner.home.blob_path(&record.blake3);
-        if local.exists() {
-            return Ok(local);
+        match std::fs::symlink_metadata(&local) {
+            Ok(meta) if meta.is_file() && meta.len() == record.size => return Ok(local),
+            Ok(_) => tracing::warn!(
+                name = %record.name,
+                path = %local.display(),
+                "the local copy is damaged; downloading it again (lake verify --repair checks every copy)"
+            ),
+            Err(_) => {}
         }
         self.download(record).await
     }
@@ -1202,8 +1223,13 @@ impl Lake {
                 what: format!("run manifest {path}"),
                 source,
             })?;
-        self.index()
-            .insert_run_manifest(&key.to_hex(), &String::from_utf8_lossy(&bytes))?;
+        // As in `try_record`: caching must not fail the read.
+        if let Err(e) = self
+            .index()
+            .insert_run_manifest(&key.to_hex(), &String::from_utf8_lossy(&bytes))
+        {
+            tracing::debug!(%path, error = %e, "could not cache the run manifest in the index");
+        }
         self.remember_run(&manifest);
         Ok(Some(manifest))
     }

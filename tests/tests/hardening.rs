@@ -225,3 +225,139 @@ fn issue_17_fifos_and_devices_are_refused_naming_their_kind() {
         "{err}"
     );
 }
+
+/// See issue 17, "local copies are served unchecked": a truncated local
+/// copy, an edited one, or one replaced by a symlink to `/etc/hostname`
+/// came out of `cat`, `get` and `local-path` with exit 0.
+#[test]
+fn issue_17_damaged_local_copies_are_never_served() {
+    let t = TestDir::new();
+    // A home on another filesystem than the store, so the two copies are
+    // separate files (on one filesystem they are one inode, and damage to
+    // one is damage to both: see the next test).
+    let shm = tempfile::Builder::new()
+        .prefix("lake-test-home-")
+        .tempdir_in("/dev/shm")
+        .expect("a tmpfs at /dev/shm");
+    let home = shm.path().join("home");
+    let lake = || t.lake_with_home(&home);
+    let text = "the right bytes, as committed\n";
+    let src = t.write("a.txt", text);
+    lake().args(["add"]).arg(&src).arg("a.txt").ok();
+    let hex = lake().args(["info", "a.txt", "--json"]).json()["blake3"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let blob = home.join("blobs").join(&hex);
+    let writable = |path: &std::path::Path| {
+        let mut p = std::fs::metadata(path).unwrap().permissions();
+        #[allow(clippy::permissions_set_readonly_false)]
+        p.set_readonly(false);
+        std::fs::set_permissions(path, p).unwrap();
+    };
+    type Damage<'a> = (&'static str, Box<dyn Fn() + 'a>);
+    let damages: Vec<Damage> = vec![
+        (
+            "truncated",
+            Box::new(|| {
+                writable(&blob);
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&blob)
+                    .unwrap()
+                    .set_len(5)
+                    .unwrap();
+            }),
+        ),
+        (
+            "appended to",
+            Box::new(|| {
+                writable(&blob);
+                std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(&blob)
+                    .unwrap()
+                    .write_all(b"EVIL")
+                    .unwrap();
+            }),
+        ),
+        (
+            "a symlink",
+            Box::new(|| {
+                std::fs::remove_file(&blob).unwrap();
+                std::os::unix::fs::symlink("/etc/hostname", &blob).unwrap();
+            }),
+        ),
+        (
+            "a directory",
+            Box::new(|| {
+                std::fs::remove_file(&blob).unwrap();
+                std::fs::create_dir(&blob).unwrap();
+            }),
+        ),
+    ];
+    for (what, damage) in &damages {
+        damage();
+        assert_eq!(
+            lake().args(["cat", "a.txt"]).ok(),
+            text,
+            "cat of a copy {what}"
+        );
+        let meta = std::fs::symlink_metadata(&blob).unwrap();
+        assert!(
+            meta.is_file() && meta.len() == text.len() as u64,
+            "{what}: repaired"
+        );
+    }
+    for (what, damage) in &damages {
+        damage();
+        let path = lake().args(["local-path", "a.txt"]).ok();
+        assert_eq!(
+            std::fs::read_to_string(path.trim()).unwrap(),
+            text,
+            "local-path of a copy {what}"
+        );
+        damage();
+        let out = t.path().join(format!("got-{}.txt", what.replace(' ', "-")));
+        lake().args(["get", "a.txt", "-o"]).arg(&out).ok();
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            text,
+            "get of a copy {what}"
+        );
+    }
+}
+
+/// With the default store, the local copy and the store blob are one inode
+/// (docs/design: hard links), so damage to it cannot be repaired from the
+/// store: `cat` must fail loudly rather than print the damaged bytes.
+#[test]
+fn issue_17_damage_shared_with_a_local_store_fails_loudly() {
+    let t = TestDir::new();
+    let src = t.write("a.txt", "the right bytes\n");
+    t.lake().args(["add"]).arg(&src).arg("a.txt").ok();
+    let hex = t.lake().args(["info", "a.txt", "--json"]).json()["blake3"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let blob = t.home_blob(&hex);
+    let mut p = std::fs::metadata(&blob).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    p.set_readonly(false);
+    std::fs::set_permissions(&blob, p).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&blob)
+        .unwrap()
+        .set_len(3)
+        .unwrap();
+    let out = t.lake().args(["cat", "a.txt"]).output();
+    assert!(
+        !out.status.success(),
+        "served damaged bytes: {:?}",
+        out.stdout
+    );
+    assert!(out.stdout.is_empty(), "{:?}", out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("corrupt"), "{stderr}");
+}
