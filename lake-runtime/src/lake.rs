@@ -865,6 +865,19 @@ impl Lake {
         result
     }
 
+    /// The directories lake itself writes to: the home and, for a
+    /// `file://` store, the store. `add -r` never walks into them.
+    fn own_directories(&self) -> Vec<PathBuf> {
+        let mut own = vec![self.inner.home.root().to_path_buf()];
+        if let Ok(url) = url::Url::parse(&self.inner.config.store_url)
+            && url.scheme() == "file"
+            && let Ok(path) = url.to_file_path()
+        {
+            own.push(path);
+        }
+        own
+    }
+
     /// Blocking [`Lake::add_path_async`].
     pub fn add_path(&self, source: &Path, name: &Name, mode: AddMode) -> Result<AddOutcome> {
         block_on(self.add_path_async(source, name, mode))
@@ -884,24 +897,47 @@ impl Lake {
         let dir = &std::path::absolute(dir).map_err(|e| Error::io("resolve", dir, e))?;
         // The local copies are listed while the walk runs: both are mostly
         // waiting on the kernel, and the machine has more than one core.
-        let (files, local) = std::thread::scope(|scope| {
+        let excluded = self.own_directories();
+        let (walk, local) = std::thread::scope(|scope| {
             let local =
                 (mode != AddMode::Move).then(|| scope.spawn(|| self.inner.home.cached_digests()));
-            let files = walk_files(dir);
+            let walk = walk_files(dir, &excluded);
             let local = local.map(|t| t.join().expect("listing local copies panicked"));
-            (files, local)
+            (walk, local)
         });
-        let files = files?;
+        let walk = walk?;
         let local = local.transpose()?;
-        let mut jobs = Vec::with_capacity(files.len());
-        for (file, meta) in files {
-            let relative = file
-                .strip_prefix(dir)
-                .expect("walked below dir")
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                .collect::<Vec<_>>()
-                .join("/");
+        if !walk.skipped.is_empty() {
+            let shown: Vec<String> = walk
+                .skipped
+                .iter()
+                .take(5)
+                .map(|(path, why)| format!("{} ({why})", path.display()))
+                .collect();
+            tracing::warn!(
+                "skipped {} entr{} below {}: {}{}",
+                walk.skipped.len(),
+                if walk.skipped.len() == 1 { "y" } else { "ies" },
+                dir.display(),
+                shown.join(", "),
+                if walk.skipped.len() > 5 { ", …" } else { "" }
+            );
+        }
+        let mut jobs = Vec::with_capacity(walk.files.len());
+        for (file, meta) in walk.files {
+            let relative = file.strip_prefix(dir).expect("walked below dir");
+            // Every name is made before anything is added, so a bad one
+            // stops the whole add with nothing committed. Lossy decoding
+            // would give `x\xff` and `x\xfe` one name.
+            let Some(relative) = relative.to_str() else {
+                return Err(Error::Source {
+                    source_desc: format!("{:?}", file.as_os_str()),
+                    message: "its path is not valid UTF-8, so it has no name in the lake; \
+                              rename it (nothing was added)"
+                        .into(),
+                });
+            };
+            let relative = relative.replace(std::path::MAIN_SEPARATOR, "/");
             let name = name.join(&relative)?;
             jobs.push(DirJob { file, name, meta });
         }
@@ -1870,9 +1906,20 @@ struct DirJob {
     meta: std::fs::Metadata,
 }
 
+/// What [`walk_files`] found.
+struct Walk {
+    /// Every regular file, with its metadata, sorted.
+    files: Vec<(PathBuf, std::fs::Metadata)>,
+    /// Entries left out, with why: symlink loops and the like.
+    skipped: Vec<(PathBuf, String)>,
+}
+
 /// Every regular file below `dir` with its metadata, sorted; symlinked
 /// directories are not followed, so a cycle cannot make the walk endless.
-fn walk_files(dir: &Path) -> Result<Vec<(PathBuf, std::fs::Metadata)>> {
+/// The directories in `excluded` (the home, a `file://` store) and every
+/// `.lake*` directory are not entered: adding `.` in a project whose home
+/// is `.lake` must not add the index, its locks, or the store into itself.
+fn walk_files(dir: &Path, excluded: &[PathBuf]) -> Result<Walk> {
     let mut candidates = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(d) = pending.pop() {
@@ -1887,7 +1934,11 @@ fn walk_files(dir: &Path) -> Result<Vec<(PathBuf, std::fs::Metadata)>> {
                 .file_type()
                 .map_err(|e| Error::io("read metadata of", &path, e))?;
             if file_type.is_dir() {
-                pending.push(path);
+                let own = entry.file_name().as_encoded_bytes().starts_with(b".lake")
+                    || excluded.iter().any(|x| same_directory(x, &path));
+                if !own {
+                    pending.push(path);
+                }
             } else if file_type.is_file() || file_type.is_symlink() {
                 candidates.push(path);
             }
@@ -1896,7 +1947,10 @@ fn walk_files(dir: &Path) -> Result<Vec<(PathBuf, std::fs::Metadata)>> {
     // The stats are most of the walk's time: spread them over the cores.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
     let chunk = candidates.len().div_ceil(threads).max(1);
-    let mut out = Vec::with_capacity(candidates.len());
+    let mut walk = Walk {
+        files: Vec::with_capacity(candidates.len()),
+        skipped: Vec::new(),
+    };
     std::thread::scope(|scope| {
         let stats: Vec<_> = candidates
             .chunks(chunk)
@@ -1911,11 +1965,16 @@ fn walk_files(dir: &Path) -> Result<Vec<(PathBuf, std::fs::Metadata)>> {
             {
                 match meta {
                     // Follows symlinks: one to a regular file counts.
-                    Ok(meta) if meta.is_file() => out.push((path.clone(), meta)),
+                    Ok(meta) if meta.is_file() => walk.files.push((path.clone(), meta)),
+                    // A symlink to a directory, a FIFO, a device: not content.
                     Ok(_) => {}
                     // A dangling symlink is skipped, as before; a file that
                     // vanished mid-walk is not an error either.
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    // A symlink loop (ELOOP) is reported, not fatal.
+                    Err(e) if is_symlink_loop(&e) => {
+                        walk.skipped.push((path.clone(), "a symlink loop".into()));
+                    }
                     Err(e) => return Err(Error::io("read metadata of", path, e)),
                 }
             }
@@ -1923,8 +1982,31 @@ fn walk_files(dir: &Path) -> Result<Vec<(PathBuf, std::fs::Metadata)>> {
         Ok(())
     })?;
     // Byte order: as stable as component order, and much cheaper to sort.
-    out.sort_unstable_by(|(a, _), (b, _)| a.as_os_str().cmp(b.as_os_str()));
-    Ok(out)
+    walk.files
+        .sort_unstable_by(|(a, _), (b, _)| a.as_os_str().cmp(b.as_os_str()));
+    Ok(walk)
+}
+
+/// ELOOP: `ErrorKind::FilesystemLoop` is not stable on our toolchain.
+fn is_symlink_loop(error: &std::io::Error) -> bool {
+    const ELOOP: i32 = 40;
+    cfg!(target_os = "linux") && error.raw_os_error() == Some(ELOOP)
+}
+
+/// True if `a` and `b` are the same directory (same device and inode).
+fn same_directory(a: &Path, b: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (std::fs::metadata(a), std::fs::metadata(b)) {
+            (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        a == b
+    }
 }
 
 /// Drops anything that looks like a credential from a message.

@@ -361,3 +361,93 @@ fn issue_17_damage_shared_with_a_local_store_fails_loudly() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("corrupt"), "{stderr}");
 }
+
+/// See issue 17, "sources": non-UTF-8 file names `x\xff` and `x\xfe` both
+/// became `x�`; one was committed, then the run failed.
+#[test]
+fn issue_17_non_utf8_names_are_refused_before_anything_is_added() {
+    use std::os::unix::ffi::OsStrExt;
+    let t = TestDir::new();
+    t.write("tree/ok.txt", b"fine");
+    for byte in [0xffu8, 0xfe] {
+        let bytes = [b'x', byte];
+        let name = std::ffi::OsStr::from_bytes(&bytes);
+        std::fs::write(t.path().join("tree").join(name), [byte]).unwrap();
+    }
+    let err = t
+        .lake()
+        .args(["add", "-r"])
+        .arg(t.path().join("tree"))
+        .arg("t")
+        .fails();
+    assert!(err.contains("not valid UTF-8"), "{err}");
+    assert!(
+        err.contains(r"x\xFF") || err.contains(r"x\xFE"),
+        "escaped: {err}"
+    );
+    assert!(
+        t.store_files().is_empty(),
+        "nothing added: {:?}",
+        t.store_files()
+    );
+}
+
+/// See issue 17, "sources": a symlink loop aborted a whole `add -r`.
+#[test]
+fn issue_17_symlink_loops_are_reported_and_skipped() {
+    let t = TestDir::new();
+    t.write("tree/a.txt", b"a");
+    t.write("tree/b.txt", b"b");
+    let tree = t.path().join("tree");
+    std::os::unix::fs::symlink(tree.join("loop1"), tree.join("loop2")).unwrap();
+    std::os::unix::fs::symlink(tree.join("loop2"), tree.join("loop1")).unwrap();
+    let out = t.lake().args(["add", "-r"]).arg(&tree).arg("t").output();
+    assert_success("add -r with a symlink loop", &out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("skipped 2 entries"), "{stderr}");
+    assert!(stderr.contains("symlink loop"), "{stderr}");
+    let listed = t.lake().args(["ls", "-r", "t"]).ok();
+    assert!(
+        listed.contains("t/a.txt") && listed.contains("t/b.txt"),
+        "{listed}"
+    );
+}
+
+/// See issue 17, "sources": `lake add -r .` in a project whose home is
+/// `.lake` (the README's own example) added the index, its WAL, the locks
+/// and the store itself.
+#[test]
+fn issue_17_add_r_of_the_project_leaves_out_the_home_and_the_store() {
+    let t = TestDir::new();
+    let project = t.path().join("project");
+    std::fs::create_dir_all(project.join("data")).unwrap();
+    std::fs::write(project.join("data/x.csv"), b"1,2\n").unwrap();
+    std::fs::write(project.join("lake.toml"), "home = \".lake\"\n").unwrap();
+    // A store elsewhere in the project, named as the user likes.
+    std::fs::write(
+        project.join("lake.toml"),
+        "home = \".lake\"\nstore = \"shared-store\"\n",
+    )
+    .unwrap();
+    let lake = || {
+        let mut cmd = t.lake_bare();
+        cmd.current_dir(&project);
+        cmd
+    };
+    // Twice, so that the second walk meets a populated home and store.
+    lake().args(["add", "-r", ".", "proj"]).ok();
+    lake().args(["add", "-r", ".", "proj2"]).ok();
+    let listed = lake().args(["ls", "-r"]).ok();
+    let names: Vec<&str> = listed
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(names.contains(&"proj2/data/x.csv"), "{listed}");
+    assert!(names.contains(&"proj2/lake.toml"), "{listed}");
+    for name in &names {
+        assert!(
+            !name.contains(".lake") && !name.contains("shared-store"),
+            "lake's own files were added: {name}\n{listed}"
+        );
+    }
+}
