@@ -255,8 +255,17 @@ impl Lake {
     /// manifest that cannot be read fails the whole gc: better to remove
     /// nothing than a blob something might still reference.
     async fn referenced_blobs(&self) -> Result<BTreeSet<Digest>> {
+        // A record that cannot be read references a blob nobody can name:
+        // collect nothing rather than that blob.
+        if let Some((name, why)) = self.refresh_below(None).await?.undecodable.first() {
+            return Err(Error::Run(format!(
+                "gc removes nothing while the record of {:?} cannot be read ({why}); \
+                 fix or remove that object first",
+                name.as_str()
+            )));
+        }
         let mut referenced: BTreeSet<Digest> = self
-            .list_async("", true)
+            .list_async("", false)
             .await?
             .into_iter()
             .map(|e| e.blake3)

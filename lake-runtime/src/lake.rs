@@ -453,7 +453,13 @@ impl Lake {
             Err(Error::Store(e)) if e.is_not_found() => return Ok(None),
             Err(e) => return Err(e),
         };
-        let record = Record::from_json(&bytes)?;
+        let record = Record::from_json(&bytes).map_err(|e| match e {
+            lake_core::Error::Decode { source, .. } => lake_core::Error::Decode {
+                what: format!("name record {path}"),
+                source,
+            },
+            other => other,
+        })?;
         if &record.name != name {
             return Err(Error::Run(format!(
                 "store object {path} holds the record of {:?}, not of {name:?}",
@@ -1373,13 +1379,18 @@ impl Lake {
 
     /// Rebuilds the index from the store's name records: fetches records of
     /// names it does not know and forgets names the store no longer has.
+    ///
+    /// A name record that cannot be decoded is skipped with a warning that
+    /// names it (`lake verify --store` reports it, and `lake gc` refuses to
+    /// run until it is fixed), so one bad object does not break every
+    /// listing of every fresh home.
     pub async fn refresh_async(&self) -> Result<usize> {
-        self.refresh_below(None).await
+        Ok(self.refresh_below(None).await?.count)
     }
 
     /// [`Lake::refresh_async`] limited to names at or below `prefix`; only a
     /// full refresh stamps the index as fresh.
-    async fn refresh_below(&self, prefix: Option<&Name>) -> Result<usize> {
+    pub(crate) async fn refresh_below(&self, prefix: Option<&Name>) -> Result<Refreshed> {
         let list_prefix = match prefix {
             Some(p) => format!("{NAMES_PREFIX}/{p}"),
             None => NAMES_PREFIX.to_owned(),
@@ -1432,12 +1443,28 @@ impl Lake {
             }
         }
         let from_packs = records.len();
-        let fetched: Vec<Record> = futures::stream::iter(unpacked)
-            .map(|name| async move { self.fetch_record_from_store(&name).await })
+        let results: Vec<(Name, Result<Option<Record>>)> = futures::stream::iter(unpacked)
+            .map(|name| async move {
+                let record = self.fetch_record_from_store(&name).await;
+                (name, record)
+            })
             .buffer_unordered(PARALLEL_REQUESTS)
-            .try_filter_map(|r| async move { Ok(r) })
-            .try_collect()
-            .await?;
+            .collect()
+            .await;
+        let mut fetched = Vec::with_capacity(results.len());
+        let mut undecodable = Vec::new();
+        for (name, result) in results {
+            match result {
+                Ok(Some(record)) => fetched.push(record),
+                // Deleted since the listing.
+                Ok(None) => {}
+                Err(e @ (Error::Core(lake_core::Error::Decode { .. }) | Error::Run(_))) => {
+                    tracing::warn!("skipping {name:?}: {e}");
+                    undecodable.push((name, e.to_string()));
+                }
+                Err(e) => return Err(e),
+            }
+        }
         tracing::debug!(
             from_packs,
             fetched = fetched.len(),
@@ -1448,7 +1475,7 @@ impl Lake {
         let count = records.len();
         self.index()
             .apply_refresh(&records, &removed, prefix.is_none())?;
-        Ok(count)
+        Ok(Refreshed { count, undecodable })
     }
 
     /// The records of `new` names that record packs related to `prefix`
@@ -1574,9 +1601,10 @@ impl Lake {
         check_store: bool,
         repair: bool,
     ) -> Result<VerifyReport> {
+        let mut undecodable = Vec::new();
         let names = if names.is_empty() {
             if check_store {
-                self.refresh_async().await?;
+                undecodable = self.refresh_below(None).await?.undecodable;
             }
             self.index().names()?
         } else {
@@ -1593,6 +1621,15 @@ impl Lake {
             .try_collect()
             .await?;
         let mut report = VerifyReport::default();
+        report.problems.extend(
+            undecodable
+                .into_iter()
+                .map(|(name, message)| VerifyProblem {
+                    name,
+                    place: "store",
+                    message,
+                }),
+        );
         for (name, problems, repaired) in checked {
             if repaired {
                 report.repaired.push(name.clone());
@@ -1904,6 +1941,14 @@ struct DirJob {
     file: PathBuf,
     name: Name,
     meta: std::fs::Metadata,
+}
+
+/// What a refresh of the index did.
+pub(crate) struct Refreshed {
+    /// Records added to the index.
+    pub(crate) count: usize,
+    /// Names whose store record could not be read as a record, with why.
+    pub(crate) undecodable: Vec<(Name, String)>,
 }
 
 /// What [`walk_files`] found.

@@ -451,3 +451,47 @@ fn issue_17_add_r_of_the_project_leaves_out_the_home_and_the_store() {
         );
     }
 }
+
+/// See issue 17, "one undecodable name record": it broke `ls`, `verify
+/// --store` and `gc` in every fresh home, with an error naming neither the
+/// record nor the key.
+#[test]
+fn issue_17_an_undecodable_record_is_skipped_named_and_reported() {
+    let t = TestDir::new();
+    let src = t.write("a.txt", b"good");
+    t.lake().args(["add"]).arg(&src).arg("good.txt").ok();
+    std::fs::write(t.store_dir().join("names/bad.json"), b"{ not a record").unwrap();
+    let fresh = t.path().join("fresh-home");
+    let out = t.lake_with_home(&fresh).args(["ls", "-r"]).output();
+    assert_success("ls with a bad record", &out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("good.txt"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("names/bad.json"),
+        "names the object: {stderr}"
+    );
+
+    let verify = t
+        .lake_with_home(&fresh)
+        .args(["verify", "--store"])
+        .output();
+    assert!(!verify.status.success(), "verify must report it");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&verify.stdout),
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    assert!(text.contains("names/bad.json"), "{text}");
+
+    let gc = t.lake_with_home(&fresh).args(["gc"]).fails();
+    assert!(
+        gc.contains("\"bad\"") && gc.contains("removes nothing"),
+        "{gc}"
+    );
+    assert!(
+        t.store_files()
+            .iter()
+            .any(|p| p.to_string_lossy().contains("/blobs/")),
+        "gc kept the blobs"
+    );
+}
