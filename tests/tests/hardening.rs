@@ -495,3 +495,61 @@ fn issue_17_an_undecodable_record_is_skipped_named_and_reported() {
         "gc kept the blobs"
     );
 }
+
+/// See issue 17, "messages": causes were printed twice (`No space left on
+/// device (os error 28): No space left on device (os error 28)`).
+#[test]
+fn issue_17_an_error_prints_each_cause_once_on_one_line() {
+    let t = TestDir::new();
+    let not_a_dir = t.write("plain-file", b"x");
+    let src = t.write("a.txt", b"a");
+    let err = t
+        .lake()
+        .env("LAKE_HOME", not_a_dir.join("home"))
+        .args(["add"])
+        .arg(&src)
+        .arg("a.txt")
+        .fails();
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert_eq!(err.matches("os error 20").count(), 1, "{err}");
+}
+
+/// See issue 17, "messages": `verify` counted problems, not files, and
+/// `lake get` wrote files with mode 0600 whatever the umask.
+#[test]
+fn issue_17_verify_counts_files_and_get_honours_the_umask() {
+    let t = TestDir::new();
+    let src = t.write("a.txt", b"the bytes");
+    t.lake().args(["add"]).arg(&src).arg("a.txt").ok();
+    let out = t.path().join("copy.txt");
+    t.lake().args(["get", "a.txt", "-o"]).arg(&out).ok();
+    let umask = Command::new("sh").args(["-c", "umask"]).output().unwrap();
+    let umask = u32::from_str_radix(String::from_utf8_lossy(&umask.stdout).trim(), 8).unwrap();
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&out).unwrap().permissions());
+    assert_eq!(
+        mode & 0o777,
+        0o666 & !umask,
+        "mode {mode:o} with umask {umask:o}"
+    );
+
+    // With the default store the local copy and the store blob are one
+    // inode: damage is two problems of one file.
+    let hex = t.lake().args(["info", "a.txt", "--json"]).json()["blake3"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let blob = t.home_blob(&hex);
+    let mut p = std::fs::metadata(&blob).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    p.set_readonly(false);
+    std::fs::set_permissions(&blob, p).unwrap();
+    std::fs::write(&blob, b"the BYTES").unwrap();
+    let verify = t.lake().args(["verify", "--store"]).output();
+    assert!(!verify.status.success());
+    let stdout = String::from_utf8_lossy(&verify.stdout);
+    assert!(
+        stdout.contains("verified 1 file(s): 0 ok, 1 with problems (2 problem(s))"),
+        "{stdout}"
+    );
+}

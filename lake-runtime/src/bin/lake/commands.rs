@@ -147,10 +147,15 @@ async fn dispatch(lake: &Lake, command: Command) -> Result<ExitCode> {
                         problem.name, problem.place, problem.message
                     );
                 }
+                // Files, not problems: one file can have a bad local copy
+                // and a bad store object.
+                let bad: std::collections::BTreeSet<&lake_runtime::Name> =
+                    report.problems.iter().map(|p| &p.name).collect();
                 println!(
-                    "verified {} file(s): {} ok, {} problem(s), {} repaired",
-                    report.ok.len() + report.problems.len(),
+                    "verified {} file(s): {} ok, {} with problems ({} problem(s)), {} repaired",
+                    report.ok.len() + bad.len(),
                     report.ok.len(),
+                    bad.len(),
                     report.problems.len(),
                     report.repaired.len()
                 );
@@ -250,7 +255,13 @@ fn copy_out(from: &Path, target: &Path) -> Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+    // 0666 before the umask, as `cp` and every editor create files;
+    // tempfile's own 0600 would make a shared output private.
+    let mut builder = tempfile::Builder::new();
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let mut tmp = builder
+        .tempfile_in(dir)
         .with_context(|| format!("cannot write in {}", dir.display()))?;
     let mut src =
         std::fs::File::open(from).with_context(|| format!("cannot open {}", from.display()))?;

@@ -18,12 +18,54 @@ fn main() -> ExitCode {
     match commands::run(args) {
         Ok(code) => code,
         Err(err) => {
-            // One line, naming the bad value: the library's messages already
-            // do, and `{:#}` joins any context added here with ": ".
-            eprintln!("lake: error: {err:#}");
+            eprintln!("lake: error: {}", one_line(&err));
             ExitCode::from(1)
         }
     }
+}
+
+/// The error and its causes as one line, each cause once.
+///
+/// The library's messages already include their cause (`cannot open x: No
+/// such file`), so a cause whose text is already in the line is not
+/// repeated, as `{:#}` would. A server's multi-line answer (Azure's XML
+/// errors) becomes its code and message.
+fn one_line(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = flatten(&cause.to_string());
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
+/// One line of `text`: an XML error body is reduced to its `Code` and
+/// `Message`, and line breaks become spaces.
+fn flatten(text: &str) -> String {
+    let tag = |name: &str| {
+        let open = format!("<{name}>");
+        let start = text.find(&open)? + open.len();
+        let end = text[start..].find(&format!("</{name}>"))? + start;
+        Some(text[start..end].trim().to_owned())
+    };
+    let text = match (
+        text.find("<?xml").or_else(|| text.find("<Error>")),
+        tag("Code"),
+    ) {
+        (Some(xml), Some(code)) => {
+            let message = tag("Message").unwrap_or_default();
+            let message = message.lines().next().unwrap_or_default();
+            format!("{}{code}: {message}", &text[..xml])
+        }
+        _ => text.to_owned(),
+    };
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn init_tracing() {
@@ -35,4 +77,40 @@ fn init_tracing() {
         .with_ansi(std::io::stderr().is_terminal())
         .without_time()
         .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn causes_are_printed_once() {
+        let io = std::io::Error::other("No space left on device (os error 28)");
+        let err =
+            anyhow::Error::new(io).context("cannot write x: No space left on device (os error 28)");
+        assert_eq!(
+            one_line(&err),
+            "cannot write x: No space left on device (os error 28)"
+        );
+        let err = anyhow::anyhow!("inner cause").context("outer");
+        assert_eq!(one_line(&err), "outer: inner cause");
+    }
+
+    #[test]
+    fn xml_error_bodies_become_code_and_message() {
+        let azure = "Generic error: response error \"request error\", after 0 retries: \
+            HTTP status client error (403 Forbidden) for url (https://a.blob/c/x)\n\
+            <?xml version=\"1.0\" encoding=\"utf-8\"?>\n<Error>\n  <Code>AuthorizationFailure</Code>\n  \
+            <Message>This request is not authorized to perform this operation.\nRequestId:1\nTime:2</Message>\n</Error>";
+        let line = flatten(azure);
+        assert!(!line.contains('\n'), "{line}");
+        assert!(!line.contains("<?xml"), "{line}");
+        assert!(
+            line.ends_with(
+                "AuthorizationFailure: This request is not authorized to perform this operation."
+            ),
+            "{line}"
+        );
+        assert!(line.starts_with("Generic error"), "{line}");
+    }
 }
