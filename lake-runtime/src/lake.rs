@@ -982,8 +982,10 @@ impl Lake {
     /// names are committed already, and a missing pack only costs those
     /// machines one GET per name.
     async fn write_record_pack(&self, prefix: &Name, mut entries: Vec<PackedRecord>) {
-        // Records without an e-tag could never be trusted, and one record
-        // saves nothing over its own GET.
+        // One record saves nothing over its own GET, and a record whose
+        // e-tag is not the MD5 of its bytes (Azure, file://, memory) could
+        // never be trusted by a reader.
+        entries.retain(|e| e_tag_proves(&e.e_tag, &e.record.to_json()));
         if entries.len() < 2 {
             return;
         }
@@ -1535,8 +1537,13 @@ impl Lake {
             };
             for entry in pack.entries {
                 // Keyed by the record's own name, so a trusted record is
-                // always the record of the name it is filed under.
-                if wanted.get(&entry.record.name) == Some(&entry.e_tag.as_str()) {
+                // always the record of the name it is filed under. The
+                // listed e-tag alone proves nothing about the packed record
+                // (a forged pack keeps the real e-tag and changes the
+                // digest), so the record's bytes must hash to it.
+                if wanted.get(&entry.record.name) == Some(&entry.e_tag.as_str())
+                    && e_tag_proves(&entry.e_tag, &entry.record.to_json())
+                {
                     trusted.insert(entry.record.name.clone(), entry.record);
                 }
             }
@@ -1941,6 +1948,17 @@ struct DirJob {
     file: PathBuf,
     name: Name,
     meta: std::fs::Metadata,
+}
+
+/// True if `e_tag` is the MD5 of `bytes`, as S3 (and moto) give for an
+/// object written in one request. Any other e-tag (Azure's, a file's
+/// inode and time, a counter) proves nothing about the bytes.
+fn e_tag_proves(e_tag: &str, bytes: &[u8]) -> bool {
+    use md5::Digest as _;
+    let hex = e_tag.trim_matches('"');
+    hex.len() == 32
+        && hex.bytes().all(|b| b.is_ascii_hexdigit())
+        && hex.eq_ignore_ascii_case(&format!("{:x}", md5::Md5::digest(bytes)))
 }
 
 /// What a refresh of the index did.
