@@ -9,7 +9,10 @@
 //! - `LAKE_CRASH_TRIALS`: kills per scenario (default 50);
 //! - `LAKE_CRASH_ADD_MIB`: size of the added file (default 64);
 //! - `LAKE_CRASH_PIPELINE_MIB`: size of the pipeline's outputs (default 4);
-//! - `LAKE_CRASH_SEED`: seed of the kill schedule (default fixed; printed).
+//! - `LAKE_CRASH_SEED`: seed of the kill schedule (default fixed; printed);
+//! - `LAKE_CRASH_SERVER_TRIALS`: kills per scenario on moto and Azurite
+//!   (default 8; 30 with `LAKE_CRASH_LONG=1`);
+//! - `LAKE_CRASH_SERVER_MIB`: size of the file added there (default 8).
 
 #![cfg(unix)]
 
@@ -19,7 +22,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use lake_runtime::Digest;
-use lake_tests::{LakeCmd, TestDir, lake_bin};
+use lake_tests::{LakeCmd, TestDir, TestServer, lake_bin};
 
 /// A store to run the trials against: its URL and whatever environment a
 /// backend needs (credentials, endpoint, options).
@@ -37,6 +40,21 @@ impl StoreSpec {
             env: Vec::new(),
         }
     }
+
+    /// A fresh prefix on `server` for every trial.
+    fn on(server: &TestServer) -> impl Fn(&TestDir) -> Self + '_ {
+        move |_| Self {
+            url: server.fresh_url("crash"),
+            env: server.env_vars(),
+        }
+    }
+}
+
+/// Kills per scenario on a real server: fewer than on `file://` in a plain
+/// run, since each trial is a dozen commands over HTTP.
+fn server_trials() -> usize {
+    let long = std::env::var("LAKE_CRASH_LONG").is_ok_and(|v| v == "1");
+    env_or("LAKE_CRASH_SERVER_TRIALS", if long { 30 } else { 8 })
 }
 
 /// xorshift64: a seeded schedule of kill delays, reproducible from the seed.
@@ -236,9 +254,7 @@ fn big_file(t: &TestDir, mib: usize) -> (PathBuf, Vec<u8>) {
     (path, bytes)
 }
 
-fn kill_lake_add(make_spec: fn(&TestDir) -> StoreSpec) {
-    let trials: usize = env_or("LAKE_CRASH_TRIALS", 50);
-    let mib: usize = env_or("LAKE_CRASH_ADD_MIB", 64);
+fn kill_lake_add(make_spec: impl Fn(&TestDir) -> StoreSpec, trials: usize, mib: usize) {
     let seed = seed();
     let mut rng = XorShift::new(seed);
     let source_dir = TestDir::new();
@@ -335,7 +351,7 @@ fn run_crashy(t: &TestDir, spec: &StoreSpec, mib: usize, context: &str) -> Strin
     final_line(&String::from_utf8_lossy(&out.stdout))
 }
 
-fn kill_pipeline(make_spec: fn(&TestDir) -> StoreSpec) {
+fn kill_pipeline(make_spec: impl Fn(&TestDir) -> StoreSpec) {
     let trials: usize = env_or("LAKE_CRASH_TRIALS", 50);
     let mib: usize = env_or("LAKE_CRASH_PIPELINE_MIB", 4);
     let seed = seed() ^ 0xc4a5;
@@ -399,7 +415,117 @@ fn kill_pipeline(make_spec: fn(&TestDir) -> StoreSpec) {
 
 #[test]
 fn kill_lake_add_file_store() {
-    kill_lake_add(StoreSpec::file);
+    kill_lake_add(
+        StoreSpec::file,
+        env_or("LAKE_CRASH_TRIALS", 50),
+        env_or("LAKE_CRASH_ADD_MIB", 64),
+    );
+}
+
+#[test]
+fn kill_lake_add_moto() {
+    let Some(server) = TestServer::from_env("MOTO") else {
+        return;
+    };
+    kill_lake_add(
+        StoreSpec::on(&server),
+        server_trials(),
+        env_or("LAKE_CRASH_SERVER_MIB", 8),
+    );
+}
+
+#[test]
+fn kill_lake_add_azurite() {
+    let Some(server) = TestServer::from_env("AZURITE") else {
+        return;
+    };
+    kill_lake_add(
+        StoreSpec::on(&server),
+        server_trials(),
+        env_or("LAKE_CRASH_SERVER_MIB", 8),
+    );
+}
+
+/// kill -9 during `add -r`: every name visible afterwards is whole, and the
+/// same `add -r` then completes with no repair.
+fn kill_lake_add_dir(make_spec: impl Fn(&TestDir) -> StoreSpec, trials: usize) {
+    const FILES: usize = 40;
+    let seed = seed() ^ 0xd1;
+    let mut rng = XorShift::new(seed);
+    let source_dir = TestDir::new();
+    let mut data = XorShift::new(0xd17);
+    for i in 0..FILES {
+        let bytes: Vec<u8> = (0..64 << 10).map(|_| data.next() as u8).collect();
+        source_dir.write(&format!("tree/d{}/f{i:02}.bin", i % 4), bytes);
+    }
+    let tree = source_dir.path().join("tree");
+    let duration = (0..2)
+        .map(|_| {
+            let t = TestDir::new();
+            let spec = make_spec(&t);
+            let started = Instant::now();
+            lake(&t, &spec)
+                .args(["-q", "add", "-r"])
+                .arg(&tree)
+                .arg("crash")
+                .ok();
+            started.elapsed()
+        })
+        .min()
+        .unwrap();
+    let mut tally = Tally::default();
+    let mut visible_after_kill = 0;
+    for trial in 0..trials {
+        let context = format!("add -r trial {trial} (seed {seed:#x})");
+        let t = TestDir::new();
+        let spec = make_spec(&t);
+        let mut cmd = isolated(&t, &lake_bin(), &spec);
+        cmd.args(["-q", "add", "-r"]).arg(&tree).arg("crash");
+        kill_after(cmd, rng.delay(duration), &mut tally);
+        // Whatever is visible reads back whole (assert_clean cats each).
+        visible_after_kill += assert_clean(&t, &spec, &context);
+        if trial % 2 == 1 {
+            gc_all(&t, &spec, &context);
+        }
+        lake(&t, &spec)
+            .args(["-q", "add", "-r"])
+            .arg(&tree)
+            .arg("crash")
+            .ok();
+        gc_all(&t, &spec, &context);
+        assert_eq!(assert_clean(&t, &spec, &context), FILES, "{context}");
+    }
+    println!(
+        "kill -9 `lake add -r` ({FILES} files, uninterrupted {duration:?}, seed {seed:#x}): \
+         {trials} trials, {} killed, {} finished before the kill; {visible_after_kill} names \
+         visible right after the kills, partial content seen: 0",
+        tally.killed, tally.finished_first
+    );
+    assert!(
+        tally.killed * 3 >= trials,
+        "too few kills landed mid-add: {tally:?}"
+    );
+}
+
+#[test]
+fn kill_lake_add_dir_file_store() {
+    kill_lake_add_dir(StoreSpec::file, env_or("LAKE_CRASH_TRIALS", 50).min(20));
+}
+
+#[test]
+fn kill_lake_add_dir_moto() {
+    let Some(server) = TestServer::from_env("MOTO") else {
+        return;
+    };
+    kill_lake_add_dir(StoreSpec::on(&server), server_trials());
+}
+
+#[test]
+fn kill_lake_add_dir_azurite() {
+    let Some(server) = TestServer::from_env("AZURITE") else {
+        return;
+    };
+    kill_lake_add_dir(StoreSpec::on(&server), server_trials());
 }
 
 #[test]
