@@ -193,8 +193,15 @@ impl LakeConfigBuilder {
             .map_or_else(default_home, Ok)?;
         let home = absolute(&home)?;
 
-        let store_url = match self.store.or_else(|| env("LAKE_STORE")).or(file.store) {
-            Some(url) => normalize_store_url(&url, file_dir.as_deref())?,
+        // Which layer the store came from, to name it in an error.
+        let store = match (self.store, env("LAKE_STORE"), file.store) {
+            (Some(url), _, _) => Some(("store", url, None)),
+            (None, Some(url), _) => Some(("LAKE_STORE", url, None)),
+            (None, None, Some(url)) => Some(("lake.toml: store", url, file_dir.as_deref())),
+            (None, None, None) => None,
+        };
+        let store_url = match store {
+            Some((key, url, base)) => normalize_store_url(key, &url, base)?,
             None => format!("file://{}", home.join("store").display()),
         };
 
@@ -259,11 +266,21 @@ fn absolute(path: &Path) -> Result<PathBuf> {
     std::path::absolute(path).map_err(|e| Error::io("resolve", path, e))
 }
 
-/// Turns a bare path into a `file://` URL with an absolute path; leaves
-/// other URLs alone.
-fn normalize_store_url(url: &str, base: Option<&Path>) -> Result<String> {
-    if url.contains("://") {
-        return Ok(url.to_owned());
+/// Turns a bare path into a `file://` URL with an absolute path (relative
+/// to `base`, the directory of `lake.toml`, if given); leaves URLs alone.
+/// Refuses what is neither, e.g. `s3:/bucket`, naming `key`.
+fn normalize_store_url(key: &str, url: &str, base: Option<&Path>) -> Result<String> {
+    let url = url.trim();
+    match crate::store::classify_store_url(url) {
+        Ok(crate::store::StoreUrlForm::Url) => return Ok(url.to_owned()),
+        Ok(crate::store::StoreUrlForm::Path) => {}
+        Err(message) => {
+            return Err(Error::Config {
+                key: key.to_owned(),
+                value: crate::store::redact_url(url),
+                message,
+            });
+        }
     }
     let path = PathBuf::from(url);
     let path = match base {
@@ -347,6 +364,57 @@ mod tests {
         assert!(err.to_string().contains("\"soon\""), "{err}");
         let err = "colour".parse::<ConfigKey>().unwrap_err();
         assert!(err.to_string().contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn store_url_typos_are_refused_naming_the_source_and_the_forms() {
+        // See: issue 10 (a typo became a local directory named `s3:`).
+        for bad in [
+            "s3:/bucket",
+            "s3:bucket",
+            "file:relative",
+            "http:/x",
+            "ftp://x/y",
+        ] {
+            let err = LakeConfigBuilder::new()
+                .with_home("/h")
+                .with_store(bad)
+                .build()
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(&format!("{bad:?}")), "{err}");
+            assert!(err.contains("s3://bucket/prefix"), "{err}");
+            assert!(err.contains("file:///absolute/path"), "{err}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(CONFIG_FILE_NAME), "store = \"gs:/b\"\n").unwrap();
+        let err = LakeConfigBuilder {
+            use_file: true,
+            ..LakeConfigBuilder::new()
+        }
+        .with_search_dir(dir.path())
+        .with_home("/h")
+        .build()
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("lake.toml") && err.contains("gs:/b"), "{err}");
+    }
+
+    #[test]
+    fn plain_paths_stay_store_urls() {
+        let c = LakeConfigBuilder::new()
+            .with_home("/h")
+            .with_store("/abs/store")
+            .build()
+            .unwrap();
+        assert_eq!(c.store_url, "file:///abs/store");
+        let c = LakeConfigBuilder::new()
+            .with_home("/h")
+            .with_store("./s3:/bucket")
+            .build()
+            .unwrap();
+        assert!(c.store_url.ends_with("/s3:/bucket"), "{}", c.store_url);
+        assert!(c.store_url.starts_with("file:///"), "{}", c.store_url);
     }
 
     #[test]

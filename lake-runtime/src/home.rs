@@ -1,10 +1,19 @@
-//! The home: a local directory holding the cache, the index and staging.
+//! The home: a local directory holding the cache, the indexes and staging.
 //!
 //! ```text
-//! <home>/blobs/<blake3 hex>   read-only copies of content
-//! <home>/index.sqlite         the catalogue (see `index.rs`)
-//! <home>/tmp/                 staging; every write lands here, then is renamed
+//! <home>/blobs/<blake3 hex>               read-only copies of content, shared by
+//!                                         every store (verified by digest)
+//! <home>/stores/<store id>/index.sqlite   one catalogue and run memo per store
+//!                                         (see `index.rs`)
+//! <home>/stores/urls/<blake3 of location> which store id a location held when
+//!                                         last seen (see `Home::binding`)
+//! <home>/tmp/                             staging; every write lands here, then
+//!                                         is renamed
 //! ```
+//!
+//! A home from before stores had ids kept one `<home>/index.sqlite` for
+//! whatever store it was pointed at; it is deleted on open, since it is
+//! only a cache and cannot tell which store its rows came from.
 
 use std::fs;
 use std::io::{self, Read, Write};
@@ -12,6 +21,7 @@ use std::path::{Path, PathBuf};
 
 use lake_core::Digest;
 
+use crate::store::StoreIdentity;
 use crate::{Error, Result};
 
 /// Size of the buffer used when hashing and copying files.
@@ -28,9 +38,35 @@ impl Home {
         for dir in [root.to_path_buf(), root.join("blobs"), root.join("tmp")] {
             fs::create_dir_all(&dir).map_err(|e| Error::io("create directory", &dir, e))?;
         }
-        Ok(Self {
+        let home = Self {
             root: root.to_path_buf(),
-        })
+        };
+        home.remove_legacy_index();
+        Ok(home)
+    }
+
+    /// Deletes the single `index.sqlite` of an older home. One `stat` when
+    /// there is none. Failures are only logged: a leftover file is ignored
+    /// by everything else.
+    fn remove_legacy_index(&self) {
+        let legacy = self.root.join("index.sqlite");
+        if !legacy.exists() {
+            return;
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let path = self.root.join(format!("index.sqlite{suffix}"));
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "cannot remove the old index")
+                }
+            }
+        }
+        tracing::info!(
+            home = %self.root.display(),
+            "removed the home's old index.sqlite; indexes now live in stores/<store id>/"
+        );
     }
 
     pub(crate) fn root(&self) -> &Path {
@@ -41,8 +77,48 @@ impl Home {
         self.root.join("blobs").join(digest.to_hex())
     }
 
-    pub(crate) fn index_path(&self) -> PathBuf {
-        self.root.join("index.sqlite")
+    /// `<home>/stores/<id>/index.sqlite`, its directory created. `id` must
+    /// be a valid store id ([`StoreIdentity::is_valid_id`]), which cannot
+    /// name a path outside `stores/`.
+    pub(crate) fn index_path(&self, id: &str) -> Result<PathBuf> {
+        debug_assert!(StoreIdentity::is_valid_id(id), "{id}");
+        let dir = self.root.join("stores").join(id);
+        fs::create_dir_all(&dir).map_err(|e| Error::io("create directory", &dir, e))?;
+        Ok(dir.join("index.sqlite"))
+    }
+
+    fn binding_path(&self, location: &str) -> PathBuf {
+        let hash = blake3::hash(location.as_bytes()).to_hex();
+        self.root.join("stores").join("urls").join(&hash[..32])
+    }
+
+    /// The store id last seen at `location` (see
+    /// [`store_location`](crate::store::store_location)), if this home has
+    /// seen it. The file holds the id, then the location, which is checked
+    /// so that a hash collision or a hand-edited file cannot bind a
+    /// location to another store's index. Anything unreadable reads as
+    /// "not seen": the caller then asks the store.
+    pub(crate) fn binding(&self, location: &str) -> Option<String> {
+        let text = fs::read_to_string(self.binding_path(location)).ok()?;
+        let (id, rest) = text.split_once('\n')?;
+        let bound = rest.strip_suffix('\n').unwrap_or(rest);
+        (bound == location && StoreIdentity::is_valid_id(id)).then(|| id.to_owned())
+    }
+
+    /// Records that `location` holds the store `id`, atomically (staged,
+    /// then renamed). `location` has no credentials, so the file has none.
+    pub(crate) fn bind(&self, location: &str, id: &str) -> Result<()> {
+        let path = self.binding_path(location);
+        let dir = path.parent().expect("binding path has a parent");
+        fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
+        let mut staged = self.stage()?;
+        staged
+            .write_all(format!("{id}\n{location}\n").as_bytes())
+            .map_err(|e| Error::io("write", staged.path(), e))?;
+        staged
+            .persist(&path)
+            .map_err(|e| Error::io("write", &path, e.error))?;
+        Ok(())
     }
 
     pub(crate) fn tmp_dir(&self) -> PathBuf {

@@ -21,6 +21,7 @@ use crate::home::{Home, copy_hashing, hash_file, hash_own_file};
 use crate::index::{Index, SourceStamp};
 use crate::progress::Progress;
 use crate::run::RunManifest;
+use crate::store::StoreIdentity;
 use crate::{Error, File, Result};
 use lake_core::key::RunKey;
 
@@ -83,6 +84,12 @@ struct Inner {
     config: LakeConfig,
     store: Arc<dyn Store>,
     home: Home,
+    /// The id of `store` (see [`StoreIdentity`]) whose index `index` is.
+    /// Changes only when a refresh finds another store at the URL.
+    store_id: Mutex<String>,
+    /// Where the home caches the store id of this URL, `None` for a
+    /// process-local store whose id must not outlive the process.
+    binding: Option<String>,
     index: Mutex<Index>,
     originator: OnceLock<String>,
     memo: Mutex<Memo>,
@@ -96,6 +103,9 @@ struct Inner {
 struct Memo {
     digests: std::collections::HashMap<Name, (Digest, u64)>,
     runs: std::collections::HashMap<RunKey, Arc<[Name]>>,
+    /// The run key in each known name's record (`None`: added, not made by
+    /// a run), for hits on explicit output names.
+    made_by: std::collections::HashMap<Name, Option<RunKey>>,
 }
 
 impl fmt::Debug for Lake {
@@ -217,15 +227,42 @@ impl Lake {
 
     /// Opens a lake on an already built store, e.g. a
     /// [`CountingStore`](crate::store::CountingStore) wrapping the real one.
-    /// `config.store_url` is then only used for display.
+    /// `config.store_url` and `config.store_options` must describe that
+    /// store: the home caches the store's id under them, so that a fresh
+    /// process finds the store's index without a request (a mismatch is
+    /// found and corrected at the next refresh, see
+    /// [`Lake::refresh_async`]).
+    ///
+    /// The first time a home meets a store, this asks the store for its id
+    /// (one small GET), creating it if the store has none (one conditional
+    /// PUT of [`STORE_ID_KEY`](crate::store::STORE_ID_KEY)).
     pub fn open_with_store(config: LakeConfig, store: Arc<dyn Store>) -> Result<Self> {
         let home = Home::open(&config.home)?;
-        let index = Index::open(&home.index_path())?;
+        let binding = (!crate::store::is_process_local(&config.store_url)).then(|| {
+            let options = config
+                .store_options
+                .iter()
+                .fold(crate::store::StoreOptions::new(), |o, (k, v)| o.with(k, v));
+            crate::store::store_location(&config.store_url, &options)
+        });
+        let store_id = match binding.as_deref().and_then(|b| home.binding(b)) {
+            Some(id) => id,
+            None => {
+                let identity = block_on(StoreIdentity::read_or_create(&*store))?;
+                if let Some(binding) = &binding {
+                    home.bind(binding, &identity.id)?;
+                }
+                identity.id
+            }
+        };
+        let index = Index::open(&home.index_path(&store_id)?)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
                 store,
                 home,
+                store_id: Mutex::new(store_id),
+                binding,
                 index: Mutex::new(index),
                 originator: OnceLock::new(),
                 memo: Mutex::new(Memo::default()),
@@ -306,6 +343,51 @@ impl Lake {
     /// The home directory.
     pub fn home_dir(&self) -> &Path {
         self.inner.home.root()
+    }
+
+    /// The id of the store (the content of its
+    /// [`STORE_ID_KEY`](crate::store::STORE_ID_KEY) object), which names the
+    /// home's index for it: `<home>/stores/<id>/index.sqlite`.
+    pub fn store_id(&self) -> String {
+        self.inner
+            .store_id
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .clone()
+    }
+
+    /// Reads the store's id and, if it is not the one this lake's index
+    /// belongs to (the URL now points at another store, or the store was
+    /// emptied and given a new id), switches to that store's index, forgets
+    /// the in-process memo and re-binds the URL in the home. Part of every
+    /// refresh, so a stale binding lives at most until the next `ls`.
+    async fn check_store_id(&self) -> Result<()> {
+        let identity = StoreIdentity::read_or_create(&*self.inner.store).await?;
+        if identity.id == self.store_id() {
+            return Ok(());
+        }
+        tracing::warn!(
+            store = %self.store_display(),
+            was = %self.store_id(),
+            now = %identity.id,
+            "the store at this url has another id than when this home last used it; \
+             switching to that store's index"
+        );
+        let index = Index::open(&self.inner.home.index_path(&identity.id)?)?;
+        if let Some(binding) = &self.inner.binding {
+            self.inner.home.bind(binding, &identity.id)?;
+        }
+        // Index first, memo second: a concurrent lookup may still refill the
+        // memo from the old index in between, but only with facts that held
+        // for that store; the next lookup after the swap asks the new one.
+        *self.index() = index;
+        *self.memo() = Memo::default();
+        *self
+            .inner
+            .store_id
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner()) = identity.id;
+        Ok(())
     }
 
     pub(crate) fn home(&self) -> &Home {
@@ -439,6 +521,54 @@ impl Lake {
         let manifest: RunManifest = serde_json::from_str(&json).ok()?;
         self.remember_run(&manifest);
         self.cached_run(key)
+    }
+
+    /// The key of the run that made `name` (`Some(None)`: `name` was added,
+    /// not made by a run), from the memo or the index, without the store;
+    /// `None` if this home does not know the name. Index errors read as
+    /// unknown: the caller then takes the slow path, which reports them.
+    pub(crate) fn indexed_maker(&self, name: &Name) -> Option<Option<RunKey>> {
+        if let Some(maker) = self.memo().made_by.get(name) {
+            return Some(*maker);
+        }
+        let record = self.index().get(name).ok()??;
+        self.remember_digest(&record);
+        Some(self.memo_maker(&record))
+    }
+
+    /// [`Lake::indexed_maker`] from the in-process memo alone.
+    pub(crate) fn cached_maker(&self, name: &Name) -> Option<Option<RunKey>> {
+        self.memo().made_by.get(name).copied()
+    }
+
+    fn memo_maker(&self, record: &Record) -> Option<RunKey> {
+        let maker = match &record.lineage {
+            Lineage::Created(run) => run.run_key.parse().ok(),
+            _ => None,
+        };
+        self.memo().made_by.insert(record.name.clone(), maker);
+        maker
+    }
+
+    /// The record of `name` as the store has it now, bypassing the index,
+    /// which it then corrects: a name deleted from the store (as a refusal
+    /// of an explicit output name suggests) is forgotten.
+    pub(crate) async fn record_from_store(&self, name: &Name) -> Result<Option<Record>> {
+        match self.fetch_record_from_store(name).await? {
+            Some(record) => {
+                self.index().insert(&record)?;
+                self.remember_digest(&record);
+                Ok(Some(record))
+            }
+            None => {
+                self.index()
+                    .apply_refresh(&[], std::slice::from_ref(name), false)?;
+                let mut memo = self.memo();
+                memo.digests.remove(name);
+                memo.made_by.remove(name);
+                Ok(None)
+            }
+        }
     }
 
     fn remember_run(&self, manifest: &RunManifest) {
@@ -1381,6 +1511,8 @@ impl Lake {
 
     /// Rebuilds the index from the store's name records: fetches records of
     /// names it does not know and forgets names the store no longer has.
+    /// It also reads the store's id, and switches to that store's index if
+    /// the URL has come to point at another store since the home cached it.
     ///
     /// A name record that cannot be decoded is skipped with a warning that
     /// names it (`lake verify --store` reports it, and `lake gc` refuses to
@@ -1397,6 +1529,11 @@ impl Lake {
             Some(p) => format!("{NAMES_PREFIX}/{p}"),
             None => NAMES_PREFIX.to_owned(),
         };
+        // The store's id first: if the URL now points at another store, the
+        // index is switched before anything is read from it. One small GET,
+        // not overlapped with the listing, because the index must be read
+        // before the listing starts (below).
+        self.check_store_id().await?;
         // What the index knew *before* the listing: a name that a concurrent
         // add commits while the store is being listed is missing from the
         // listing but present in the index, and must not be dropped from it.

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use lake_core::key::{CodeIdentity, KeyParams, RunKey, encode_arg, open_output_name, output_name};
-use lake_core::{Digest, InputRef, Lineage, Name, ParamRecord, RunLineage};
+use lake_core::{Digest, InputRef, Lineage, Name, ParamRecord, Record, RunLineage};
 use serde::{Deserialize, Serialize};
 
 use crate::blocking::block_on;
@@ -434,7 +434,7 @@ impl Call {
     /// started and the store is not asked. `None` means "ask the slow
     /// path", never "miss".
     fn local_hit(&self, lake: &Lake) -> Option<LocalHit> {
-        if self.error.is_some() || self.explicit_outputs.is_some() {
+        if self.error.is_some() {
             return None;
         }
         let mut key = KeyParams::new(&self.info.path(), self.info.code_identity());
@@ -448,6 +448,31 @@ impl Call {
             digests.push(digest);
         }
         let key = key.compute();
+        if let Some(names) = &self.explicit_outputs {
+            // Explicit names are a hit only if every one was made by a run
+            // with this very key; anything else goes to the slow path,
+            // which re-checks with the store and explains a refusal.
+            let source = if names.iter().all(|n| lake.cached_maker(n).is_some()) {
+                HitSource::Memory
+            } else {
+                HitSource::Index
+            };
+            for name in names {
+                if lake.indexed_maker(name)? != Some(key) {
+                    return None;
+                }
+            }
+            let files = names
+                .iter()
+                .map(|n| File::from_parts(lake.clone(), n.clone()))
+                .collect();
+            return Some(LocalHit {
+                files,
+                source,
+                key,
+                digests,
+            });
+        }
         let (names, source) = match lake.cached_run(&key) {
             Some(names) => (names, HitSource::Memory),
             None => (lake.indexed_run(&key)?, HitSource::Index),
@@ -543,12 +568,28 @@ impl Plan {
     /// The outputs of a finished run, if there is one. Downloads no content.
     async fn lookup(&self) -> Result<Option<Vec<File>>> {
         if let Some(names) = &self.explicit_outputs {
-            // radops semantics: explicit names are skipped when they all
-            // exist, whatever made them.
+            // Explicit names keep the key that made them (issue 10): they
+            // are a hit only when every one exists with this run's key. A
+            // name made with another key, or added, is refused rather than
+            // returned (a false hit) or overwritten (names are immutable).
+            // A missing name means a miss: the run (re)makes it.
+            let mut all_exist = true;
             for name in names {
-                if !self.lake.exists_in_store_async(name).await? {
-                    return Ok(None);
+                match self.lake.try_record(name).await? {
+                    Some(record) if self.made_this_run(&record) => {}
+                    Some(_) => {
+                        // The index may remember a name that was removed
+                        // from the store since, as the refusal suggests.
+                        match self.lake.record_from_store(name).await? {
+                            Some(record) => self.check_explicit(&record)?,
+                            None => all_exist = false,
+                        }
+                    }
+                    None => all_exist = false,
                 }
+            }
+            if !all_exist {
+                return Ok(None);
             }
             return Ok(Some(
                 names
@@ -592,6 +633,34 @@ impl Plan {
         if log.is_tracking() {
             log.record(self.info, outcome, self.key, self.components());
         }
+    }
+
+    /// True if `record` was made by a run with this plan's key.
+    fn made_this_run(&self, record: &Record) -> bool {
+        matches!(&record.lineage, Lineage::Created(run) if run.run_key == self.key.to_hex())
+    }
+
+    /// Refuses the existing explicit output `record` unless this plan's run
+    /// made it, naming what differs.
+    fn check_explicit(&self, record: &Record) -> Result<()> {
+        if self.made_this_run(record) {
+            return Ok(());
+        }
+        let why = match &record.lineage {
+            Lineage::Created(run) => format!(
+                "was made by another call: {}",
+                key_differences(run, self.info, &self.params, &self.inputs).join("; ")
+            ),
+            _ => "was added (lake add or File::create), not made by a run".to_owned(),
+        };
+        Err(Error::Run(format!(
+            "output {:?} of {} already exists and {why}; a name given in output_uid(s) keeps \
+             the key that made it, so choose another name, or remove the old file \
+             ({} in the store) to run again",
+            record.name.as_str(),
+            self.info.path(),
+            lake_core::StorePath::name_record(&record.name),
+        )))
     }
 
     fn context(&self, arity: Option<usize>) -> Arc<RunContext> {
@@ -675,6 +744,11 @@ impl Plan {
                     offered: output.blake3,
                 });
             }
+            if self.explicit_outputs.is_some() {
+                // A concurrent call with another key may have taken the
+                // name since the lookup: its output is not ours to return.
+                self.check_explicit(&record)?;
+            }
             committed.push(ManifestOutput {
                 name: record.name.clone(),
                 blake3: record.blake3,
@@ -691,6 +765,15 @@ impl Plan {
             committed_at: Utc::now(),
         };
         let manifest = self.lake.commit_manifest(manifest).await?;
+        if let Some(names) = &self.explicit_outputs {
+            // The key does not include explicit names, so an earlier call
+            // with the same key under other names may own the manifest;
+            // this call's outputs are its own names, just committed.
+            return Ok(names
+                .iter()
+                .map(|n| File::from_parts(self.lake.clone(), n.clone()))
+                .collect());
+        }
         Ok(manifest
             .outputs
             .into_iter()
@@ -966,6 +1049,104 @@ pub(crate) fn staleness(lineage: &RunLineage, current: &CreatorInfo) -> Option<S
         )),
         (None, None) => None,
     }
+}
+
+/// What differs between the call that made an output (`stored`) and a call
+/// of `info` with `params` and `inputs`, one phrase per key component:
+/// creator, code identity or version, each argument by parameter name,
+/// each input by parameter. Never empty: keys can also differ by lake's
+/// own key encoding.
+pub(crate) fn key_differences(
+    stored: &RunLineage,
+    info: &CreatorInfo,
+    params: &[ParamRecord],
+    inputs: &[InputRef],
+) -> Vec<String> {
+    let short = |h: &str| h.chars().take(12).collect::<String>();
+    // One line however large the argument: long renderings are cut.
+    let show = |v: &serde_json::Value| {
+        let text = v.to_string();
+        match text.char_indices().nth(60) {
+            Some((cut, _)) => format!("{}…", &text[..cut]),
+            None => text,
+        }
+    };
+    let mut out = Vec::new();
+    let creator = info.path();
+    if stored.creator != creator {
+        out.push(format!(
+            "creator differs (made by {}, now {creator})",
+            stored.creator
+        ));
+    }
+    match (stored.version.as_deref(), info.version) {
+        (Some(old), Some(new)) if old != new => {
+            out.push(format!("version differs (was {old:?}, now {new:?})"))
+        }
+        (Some(_), Some(_)) => {}
+        (None, Some(new)) => out.push(format!("version differs (none before, now {new:?})")),
+        (Some(old), None) => out.push(format!("version differs (was {old:?}, now none)")),
+        (None, None) if stored.code_hash != info.code_hash => out.push(format!(
+            "code identity differs (hash {}… → {}…)",
+            short(&stored.code_hash),
+            short(info.code_hash)
+        )),
+        (None, None) => {}
+    }
+    for param in params {
+        match stored.params.iter().find(|p| p.name == param.name) {
+            None => out.push(format!("argument {} is new", param.name)),
+            Some(old) if old.hash == param.hash => {}
+            Some(old) if old.json == param.json => out.push(format!(
+                "argument {} is encoded differently ({}; lake's key encoding changed)",
+                param.name,
+                show(&param.json)
+            )),
+            Some(old) => out.push(format!(
+                "argument {} differs (was {}, now {})",
+                param.name,
+                show(&old.json),
+                show(&param.json)
+            )),
+        }
+    }
+    for old in &stored.params {
+        if !params.iter().any(|p| p.name == old.name) {
+            out.push(format!("argument {} is gone", old.name));
+        }
+    }
+    for input in inputs {
+        match stored.inputs.iter().find(|i| i.param == input.param) {
+            None => out.push(format!("input {} is new", input.param)),
+            Some(old) if old.name != input.name => out.push(format!(
+                "input {} differs (was {:?}, now {:?})",
+                input.param,
+                old.name.as_str(),
+                input.name.as_str()
+            )),
+            Some(old) if old.blake3 != input.blake3 => out.push(format!(
+                "input {} ({:?}) has other content (blake3 {}… → {}…)",
+                input.param,
+                input.name.as_str(),
+                short(&old.blake3.to_hex()),
+                short(&input.blake3.to_hex())
+            )),
+            Some(_) => {}
+        }
+    }
+    for old in &stored.inputs {
+        if !inputs.iter().any(|i| i.param == old.param) {
+            out.push(format!("input {} is gone", old.param));
+        }
+    }
+    if out.is_empty() {
+        out.push(format!(
+            "the key encoding differs (made by lake {}, now {})",
+            stored.lake_version,
+            env!("CARGO_PKG_VERSION")
+        ));
+    }
+    out
 }
 
 /// Every `#[file_creator]` linked into this program.

@@ -448,25 +448,133 @@ fn undeclared_name_inside_body_is_refused() {
 static NAMED_RUNS: AtomicUsize = AtomicUsize::new(0);
 
 #[file_creator]
-fn named(output_uid: &str, n: u32) -> File {
+fn named(output_uid: &str, n: u32) -> lake_runtime::Result<File> {
     NAMED_RUNS.fetch_add(1, Ordering::SeqCst);
-    let mut out = File::create_output().unwrap();
-    write!(out, "n={n}").unwrap();
-    out.commit().unwrap()
+    let mut out = File::create_output()?;
+    write!(out, "n={n}")?;
+    out.commit()
+}
+
+/// A second lake on the same home and store: a fresh process, as far as
+/// the in-process memo goes.
+fn reopen(lake: &Lake) -> Lake {
+    Lake::open_with(lake.config().clone()).unwrap()
+}
+
+// See: issue 10 (explicit names: `x=2` returned the file `x=1` made).
+#[test]
+fn explicit_output_uid_with_another_argument_is_refused_naming_it() {
+    on_both_stores("creator-output-uid", |lake| {
+        let runs = || NAMED_RUNS.load(Ordering::SeqCst);
+        let first = lake.scope(|| named("reports/fixed.txt", 1)).unwrap();
+        assert_eq!(first.name().as_str(), "reports/fixed.txt");
+        assert_eq!(first.read_to_string().unwrap(), "n=1");
+
+        // Same key: a hit, from the memo and from a fresh lake's index.
+        let before = runs();
+        assert_eq!(lake.scope(|| named("reports/fixed.txt", 1)).unwrap(), first);
+        let fresh = reopen(lake);
+        assert_eq!(
+            fresh.scope(|| named("reports/fixed.txt", 1)).unwrap(),
+            first
+        );
+        assert_eq!(runs(), before, "the same call must skip");
+
+        // Another argument: refused, in this lake and in a fresh one, and
+        // the old file is left as it was.
+        for lake in [lake, &fresh] {
+            let err = lake
+                .scope(|| named("reports/fixed.txt", 2))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("\"reports/fixed.txt\""), "{err}");
+            assert!(err.contains("argument n differs (was 1, now 2)"), "{err}");
+            assert!(err.contains("choose another name"), "{err}");
+            assert!(err.contains("remove the old file"), "{err}");
+            assert!(!err.contains('\n'), "{err}");
+        }
+        assert_eq!(runs(), before, "a refused call must not run");
+        assert_eq!(first.read_to_string().unwrap(), "n=1");
+
+        // Another name runs.
+        let other = lake.scope(|| named("reports/other.txt", 2)).unwrap();
+        assert_eq!(other.read_to_string().unwrap(), "n=2");
+    });
 }
 
 #[test]
-fn explicit_output_uid_skips_when_the_name_exists() {
-    on_both_stores("creator-output-uid", |lake| {
-        let first = lake.scope(|| named("reports/fixed.txt", 1));
-        assert_eq!(first.name().as_str(), "reports/fixed.txt");
-        assert_eq!(first.read_to_string().unwrap(), "n=1");
-        // radops semantics: the name exists, so even other arguments skip.
-        let second = lake.scope(|| named("reports/fixed.txt", 2));
-        assert_eq!(second, first);
-        assert_eq!(second.read_to_string().unwrap(), "n=1");
-        let third = lake.scope(|| named("reports/other.txt", 2));
-        assert_eq!(third.read_to_string().unwrap(), "n=2");
+fn explicit_output_uid_refuses_a_second_home_too() {
+    let (a, _home_a, store) = lake_on_dir();
+    a.scope(|| named("shared/report.txt", 1)).unwrap();
+    let (b, _home_b) = lake_on(&format!("file://{}", store.path().display()));
+    let err = b
+        .scope(|| named("shared/report.txt", 7))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("argument n differs (was 1, now 7)"), "{err}");
+    let hit = b.scope(|| named("shared/report.txt", 1)).unwrap();
+    assert_eq!(hit.read_to_string().unwrap(), "n=1");
+}
+
+#[file_creator]
+fn summarize(input: &File, output_uid: &str) -> lake_runtime::Result<File> {
+    let mut out = File::create_output()?;
+    write!(out, "{} bytes", input.size()?)?;
+    out.commit()
+}
+
+#[test]
+fn explicit_output_uid_with_other_input_content_is_refused_naming_the_input() {
+    on_both_stores("explicit-input", |lake| {
+        let v1 = add(lake, "data/v1.csv", b"1,2,3");
+        let v2 = add(lake, "data/v2.csv", b"1,2,3,4");
+        let made = summarize(&v1, "summary.txt").unwrap();
+        assert_eq!(made.read_to_string().unwrap(), "5 bytes");
+        let err = summarize(&v2, "summary.txt").unwrap_err().to_string();
+        assert!(
+            err.contains("input input differs (was \"data/v1.csv\", now \"data/v2.csv\")"),
+            "{err}"
+        );
+        assert_eq!(made.read_to_string().unwrap(), "5 bytes");
+    });
+}
+
+#[test]
+fn explicit_output_uid_over_an_added_file_is_refused() {
+    on_both_stores("explicit-added", |lake| {
+        add(lake, "reports/by-hand.txt", b"typed by a person");
+        let err = lake
+            .scope(|| named("reports/by-hand.txt", 1))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("\"reports/by-hand.txt\""), "{err}");
+        assert!(err.contains("was added"), "{err}");
+        let file = lake.file("reports/by-hand.txt").unwrap();
+        assert_eq!(file.read_to_string().unwrap(), "typed by a person");
+    });
+}
+
+#[test]
+fn removing_the_old_explicit_output_lets_the_new_call_run() {
+    let (lake, _home, store) = lake_on_dir();
+    lake.scope(|| named("reports/redo.txt", 1)).unwrap();
+    assert!(lake.scope(|| named("reports/redo.txt", 2)).is_err());
+    // What the refusal suggests: remove the old name record from the store.
+    std::fs::remove_file(store.path().join("names/reports/redo.txt.json")).unwrap();
+    let redone = lake.scope(|| named("reports/redo.txt", 2)).unwrap();
+    assert_eq!(redone.read_to_string().unwrap(), "n=2");
+}
+
+#[test]
+fn same_key_under_another_explicit_name_returns_that_name() {
+    on_both_stores("explicit-same-key", |lake| {
+        let a = lake.scope(|| named("same/a.txt", 5)).unwrap();
+        let b = lake.scope(|| named("same/b.txt", 5)).unwrap();
+        assert_eq!(a.name().as_str(), "same/a.txt");
+        assert_eq!(b.name().as_str(), "same/b.txt");
+        assert_eq!(b.read_to_string().unwrap(), "n=5");
+        let again = reopen(lake).scope(|| named("same/b.txt", 5)).unwrap();
+        assert_eq!(again.name().as_str(), "same/b.txt");
     });
 }
 
@@ -491,6 +599,42 @@ fn explicit_output_uids_skip_only_when_all_exist() {
         assert_eq!(files[1].read_to_string().unwrap(), "part 1");
         let again = lake.scope(|| named_many(names.clone()));
         assert_eq!(again, files);
+    });
+}
+
+#[file_creator]
+fn named_pair(output_uids: Vec<String>, seed: u32) -> lake_runtime::Result<Vec<File>> {
+    let mut files = Vec::new();
+    for i in 0..2 {
+        let mut out = File::create_output()?;
+        write!(out, "{seed}.{i}")?;
+        files.push(out.commit()?);
+    }
+    Ok(files)
+}
+
+#[test]
+fn explicit_output_uids_where_one_name_has_another_key_are_refused() {
+    on_both_stores("explicit-uids-mixed", |lake| {
+        lake.scope(|| named_pair(vec!["pair/a".into(), "pair/b".into()], 1))
+            .unwrap();
+        // `pair/b` exists from seed 1; `pair/c` does not: still refused, or
+        // the run would have to overwrite `pair/b`.
+        let err = lake
+            .scope(|| named_pair(vec!["pair/c".into(), "pair/b".into()], 2))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("\"pair/b\""), "{err}");
+        assert!(
+            err.contains("argument seed differs (was 1, now 2)"),
+            "{err}"
+        );
+        let b = lake.file("pair/b").unwrap();
+        assert_eq!(b.read_to_string().unwrap(), "1.1");
+        assert!(
+            !names_in(lake).contains(&"pair/c".to_owned()),
+            "nothing of the refused call is committed"
+        );
     });
 }
 

@@ -14,6 +14,15 @@
 //! | `gs://BUCKET[/PREFIX]` | Google Cloud Storage |
 //! | `http[s]://HOST/PATH` | WebDAV, or S3/Azure when the host says so |
 //!
+//! Anything else that starts like a URL (`word:`) is refused with the list
+//! of accepted forms, [`ACCEPTED_FORMS`]: a typo such as `s3:/bucket` must
+//! not quietly become a local directory named `s3:`.
+//!
+//! # Identity
+//! A store gets an id the first time lake uses it, an object at
+//! [`STORE_ID_KEY`]; see [`StoreIdentity`]. A home keeps one index per
+//! store id, so one home can serve several stores without mixing them.
+//!
 //! # Configuration
 //! Cloud stores read their credentials from the environment: every `AWS_*`,
 //! `AZURE_*` and `GOOGLE_*` variable is passed to `object_store` as a
@@ -23,6 +32,7 @@
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
 pub mod counting;
+mod identity;
 pub mod local;
 pub mod object;
 
@@ -44,6 +54,7 @@ use object_store::{ClientConfigKey, ObjectStore, ObjectStoreScheme, RetryConfig}
 use url::Url;
 
 pub use counting::{CountingStore, RequestCounts};
+pub use identity::{STORE_ID_KEY, StoreIdentity};
 pub use local::LocalBackend;
 pub use object::{MULTIPART_THRESHOLD, ObjectBackend, redact_url};
 
@@ -63,8 +74,10 @@ use object::{REDACTED, is_secret_key, scrub};
 /// | `init_backoff`, `max_backoff` | durations |
 /// | `backoff_base` | a number, the backoff multiplier |
 ///
-/// An unknown key is an error for cloud stores, so a typo in `lake.toml`
-/// does not go unnoticed; memory and file stores ignore all options.
+/// File stores take one option, `local_fsync` (`true` or `false`), and
+/// memory stores none. An unknown key is an error on every backend, naming
+/// the key and listing the valid ones, so a typo in `lake.toml` or a
+/// `LAKE_STORE_OPT_*` meant for another store does not go unnoticed.
 ///
 /// # Precedence
 /// These options are the configuration-file layer. A variable from the
@@ -161,20 +174,24 @@ pub fn open_store_with(url: &str, options: &StoreOptions) -> Result<Arc<dyn Stor
         url: redact_url(raw),
         message,
     };
-    if raw.is_empty() {
-        return Err(config("the store url is empty".into()));
-    }
-    if !raw.contains("://") {
+    if classify_store_url(raw).map_err(config)? == StoreUrlForm::Path {
+        check_options("a file store", options, FILE_OPTIONS).map_err(config)?;
         // A bare path; made absolute so the store means the same directory
         // whatever the process's current directory later becomes.
         let path =
             std::path::absolute(raw).map_err(|e| config(format!("cannot resolve path: {e}")))?;
-        return Ok(Arc::new(LocalBackend::open(&path)?));
+        return Ok(Arc::new(
+            LocalBackend::open(&path)?.with_fsync(local_fsync(options).map_err(config)?),
+        ));
     }
     let parsed = Url::parse(raw).map_err(|e| config(format!("not a valid url: {e}")))?;
     match parsed.scheme() {
-        "memory" => open_memory(&parsed).map_err(config),
+        "memory" => {
+            check_options("a memory store", options, &[]).map_err(config)?;
+            open_memory(&parsed).map_err(config)
+        }
         "file" => {
+            check_options("a file store", options, FILE_OPTIONS).map_err(config)?;
             if !matches!(parsed.host_str(), None | Some("") | Some("localhost")) {
                 return Err(config(
                     "file urls cannot name a remote host; use file:///absolute/path".into(),
@@ -183,21 +200,178 @@ pub fn open_store_with(url: &str, options: &StoreOptions) -> Result<Arc<dyn Stor
             let path = parsed
                 .to_file_path()
                 .map_err(|()| config("not an absolute file path".into()))?;
-            let fsync = match options.iter().find(|(k, _)| *k == "local_fsync") {
-                None => false,
-                Some((_, v)) => v
-                    .parse::<bool>()
-                    .map_err(|_| config(format!("local_fsync must be true or false, not {v:?}")))?,
-            };
+            let fsync = local_fsync(options).map_err(config)?;
             Ok(Arc::new(LocalBackend::open(&path)?.with_fsync(fsync)))
         }
         "s3" | "s3a" | "gs" | "az" | "azure" | "abfs" | "abfss" | "adl" | "http" | "https" => {
             open_cloud(raw, &parsed, options).map_err(config)
         }
+        // `classify_store_url` let only the schemes above through.
         other => Err(config(format!(
-            "unsupported scheme {other:?}; expected memory, file, s3, az, azure, abfs, gs, http or https"
+            "unsupported scheme {other:?}; accepted forms: {ACCEPTED_FORMS}"
         ))),
     }
+}
+
+/// The store URL forms lake accepts, for messages.
+pub const ACCEPTED_FORMS: &str = "file:///absolute/path or a plain path, memory://name, \
+s3://bucket/prefix, az://container/prefix, gs://bucket/prefix, http(s)://host/path";
+
+/// Schemes [`open_store_with`] opens, lowercase.
+const KNOWN_SCHEMES: &[&str] = &[
+    "memory", "file", "s3", "s3a", "gs", "az", "azure", "abfs", "abfss", "adl", "http", "https",
+];
+
+/// What a store URL string is, before any backend looks at it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StoreUrlForm {
+    /// A plain local path, absolute or relative.
+    Path,
+    /// `scheme://…` with a scheme lake knows.
+    Url,
+}
+
+/// Tells a plain path from a URL, refusing what is neither: an unknown
+/// scheme (`ftp://x`, `s4://b`) or a known one without `//` (`s3:/bucket`,
+/// `s3:bucket`, `file:relative`, `http:/x`). A string is taken for a URL
+/// as soon as it starts with an RFC 3986 scheme and a colon, because a
+/// path that looks like that is far less likely than a typo of a URL; such
+/// a path can still be written `./word:…`.
+pub(crate) fn classify_store_url(raw: &str) -> Result<StoreUrlForm, String> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err("the store url is empty".into());
+    }
+    let Some(scheme) = url_scheme(raw) else {
+        return Ok(StoreUrlForm::Path);
+    };
+    let lower = scheme.to_ascii_lowercase();
+    if !KNOWN_SCHEMES.contains(&lower.as_str()) {
+        return Err(format!(
+            "unsupported scheme {scheme:?}; accepted forms: {ACCEPTED_FORMS}"
+        ));
+    }
+    let rest = &raw[scheme.len() + 1..];
+    if !rest.starts_with("//") {
+        return Err(format!(
+            "malformed {lower} url (expected {lower}:// then the location); accepted forms: \
+             {ACCEPTED_FORMS}"
+        ));
+    }
+    if lower == "file" && !(rest.starts_with("///") || rest.starts_with("//localhost/")) {
+        return Err(format!(
+            "a file url needs an absolute path, as in file:///absolute/path; accepted forms: \
+             {ACCEPTED_FORMS}"
+        ));
+    }
+    Ok(StoreUrlForm::Url)
+}
+
+/// The scheme `raw` starts with, if it starts like a URL: a letter, then
+/// letters, digits, `+`, `-` or `.`, then `:`. A Windows drive letter
+/// (`C:\…`) is a path.
+fn url_scheme(raw: &str) -> Option<&str> {
+    let (scheme, _) = raw.split_once(':')?;
+    let mut chars = scheme.chars();
+    let starts_like_one = chars.next()?.is_ascii_alphabetic()
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    let drive_letter = cfg!(windows) && scheme.len() == 1;
+    (starts_like_one && !drive_letter).then_some(scheme)
+}
+
+/// Options a file store takes.
+const FILE_OPTIONS: &[&str] = &["local_fsync"];
+
+/// Refuses any option of `options` that is not in `valid`, naming it and
+/// listing the valid ones.
+fn check_options(kind: &str, options: &StoreOptions, valid: &[&str]) -> Result<(), String> {
+    for (key, _) in options.iter() {
+        if !valid.contains(&key.to_ascii_lowercase().as_str()) {
+            let valid = if valid.is_empty() {
+                "none".to_owned()
+            } else {
+                valid.join(", ")
+            };
+            return Err(format!(
+                "unknown option {key:?} for {kind}; valid options: {valid}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The `local_fsync` option of a file store; off by default.
+fn local_fsync(options: &StoreOptions) -> Result<bool, String> {
+    match options
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("local_fsync"))
+        .last()
+    {
+        None => Ok(false),
+        Some((_, v)) => v
+            .trim()
+            .parse::<bool>()
+            .map_err(|_| format!("local_fsync must be true or false, not {v:?}")),
+    }
+}
+
+/// Where `url` with `options` points, as text without credentials: the
+/// redacted URL, and for cloud stores the settings that pick a server or
+/// account (endpoints, account names, emulator switches) from `options` and
+/// the environment. A home caches which store id it found at a location, so
+/// a fresh process finds its index without asking the store; two locations
+/// that differ only in a secret share one binding, and a changed endpoint
+/// gets its own.
+pub(crate) fn store_location(url: &str, options: &StoreOptions) -> String {
+    let url = url.trim();
+    let mut location = redact_url(url).trim_end_matches('/').to_owned();
+    let cloud = classify_store_url(url) == Ok(StoreUrlForm::Url)
+        && url_scheme(url)
+            .is_some_and(|s| !s.eq_ignore_ascii_case("memory") && !s.eq_ignore_ascii_case("file"));
+    if !cloud {
+        return location;
+    }
+    let picks_the_server = |key: &str| {
+        !is_secret_key(key)
+            && [
+                "endpoint",
+                "base_url",
+                "account_name",
+                "emulator",
+                "bucket",
+                "container",
+            ]
+            .iter()
+            .any(|part| key.contains(part))
+    };
+    let mut settings: Vec<(String, String)> = options
+        .iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.to_owned()))
+        .filter(|(k, _)| picks_the_server(k))
+        .collect();
+    if !options.ignore_env {
+        settings.extend(
+            std::env::vars()
+                .filter(|(k, _)| {
+                    ["AWS_", "AZURE_", "GOOGLE_"]
+                        .iter()
+                        .any(|p| k.starts_with(p))
+                })
+                .map(|(k, v)| (format!("env:{}", k.to_ascii_lowercase()), v))
+                .filter(|(k, _)| picks_the_server(k)),
+        );
+    }
+    settings.sort();
+    for (key, value) in settings {
+        location.push_str(&format!(" {key}={}", redact_url(value.trim())));
+    }
+    location
+}
+
+/// True if the store at `url` lives only as long as this process
+/// (`memory://`): an id cached in a home would outlive it.
+pub(crate) fn is_process_local(url: &str) -> bool {
+    url_scheme(url.trim()).is_some_and(|s| s.eq_ignore_ascii_case("memory"))
 }
 
 /// Named in-memory stores, kept for the life of the process so two lakes in
@@ -255,6 +429,138 @@ const RETRY_KEYS: &[&str] = &[
     "backoff_base",
 ];
 
+/// A kind of cloud store and the options its builder takes, for messages.
+/// The lists are `object_store` 0.14's canonical key names; a unit test
+/// checks that each one parses, so they cannot drift from the builders.
+struct CloudKind {
+    /// `an s3 store`, …
+    name: &'static str,
+    /// The builder's own keys.
+    own: &'static [&'static str],
+}
+
+impl CloudKind {
+    /// Every key accepted: the builder's own, the HTTP client's (all
+    /// builders take them, except through WebDAV's own list), and lake's
+    /// retry keys.
+    fn valid_options(&self) -> Vec<&'static str> {
+        let mut all: Vec<&'static str> = self.own.to_vec();
+        all.extend_from_slice(CLIENT_OPTIONS);
+        all.extend_from_slice(RETRY_KEYS);
+        all
+    }
+}
+
+const S3: CloudKind = CloudKind {
+    name: "an s3 store",
+    own: &[
+        "aws_access_key_id",
+        "aws_secret_access_key",
+        "aws_session_token",
+        "aws_region",
+        "aws_default_region",
+        "aws_bucket",
+        "aws_endpoint",
+        "aws_endpoint_url_s3",
+        "aws_endpoint_url_sts",
+        "aws_imdsv1_fallback",
+        "aws_virtual_hosted_style_request",
+        "aws_s3_express",
+        "aws_metadata_endpoint",
+        "aws_unsigned_payload",
+        "aws_checksum_algorithm",
+        "aws_container_credentials_relative_uri",
+        "aws_container_credentials_full_uri",
+        "aws_container_authorization_token_file",
+        "aws_web_identity_token_file",
+        "aws_role_arn",
+        "aws_role_session_name",
+        "aws_skip_signature",
+        "aws_copy_if_not_exists",
+        "aws_conditional_put",
+        "aws_disable_tagging",
+        "aws_disable_bulk_delete",
+        "aws_request_payer",
+        "aws_server_side_encryption",
+        "aws_sse_kms_key_id",
+        "aws_sse_bucket_key_enabled",
+        "aws_sse_customer_key_base64",
+    ],
+};
+
+const AZURE: CloudKind = CloudKind {
+    name: "an azure store",
+    own: &[
+        "azure_storage_account_name",
+        "azure_storage_account_key",
+        "azure_storage_client_id",
+        "azure_storage_client_secret",
+        "azure_storage_tenant_id",
+        "azure_storage_authority_host",
+        "azure_storage_sas_key",
+        "azure_storage_token",
+        "azure_storage_use_emulator",
+        "azure_use_fabric_endpoint",
+        "azure_storage_endpoint",
+        "azure_msi_endpoint",
+        "azure_object_id",
+        "azure_msi_resource_id",
+        "azure_federated_token_file",
+        "azure_use_azure_cli",
+        "azure_skip_signature",
+        "azure_container_name",
+        "azure_disable_tagging",
+        "azure_fabric_token_service_url",
+        "azure_fabric_workload_host",
+        "azure_fabric_session_token",
+        "azure_fabric_cluster_identifier",
+        "azure_credential_type",
+        "azure_storage_encryption_key",
+    ],
+};
+
+const GCS: CloudKind = CloudKind {
+    name: "a gcs store",
+    own: &[
+        "google_service_account",
+        "google_service_account_key",
+        "google_bucket",
+        "google_base_url",
+        "google_application_credentials",
+        "google_bearer_token",
+        "google_skip_signature",
+    ],
+};
+
+const HTTP: CloudKind = CloudKind {
+    name: "an http store",
+    own: &[],
+};
+
+/// The HTTP client's options, taken by every cloud builder.
+const CLIENT_OPTIONS: &[&str] = &[
+    "allow_http",
+    "allow_invalid_certificates",
+    "disable_system_certificates",
+    "connect_timeout",
+    "default_content_type",
+    "http1_only",
+    "http2_only",
+    "http2_keep_alive_interval",
+    "http2_keep_alive_timeout",
+    "http2_keep_alive_while_idle",
+    "http2_max_frame_size",
+    "pool_idle_timeout",
+    "pool_max_idle_per_host",
+    "proxy_url",
+    "proxy_ca_certificate",
+    "proxy_excludes",
+    "randomize_addresses",
+    "read_timeout",
+    "timeout",
+    "user_agent",
+];
+
 /// The configuration of one cloud store, split by where it came from, in
 /// increasing precedence.
 struct CloudConfig {
@@ -271,6 +577,7 @@ impl CloudConfig {
     fn apply<B, K: FromStr>(
         &self,
         mut builder: B,
+        kind: &CloudKind,
         set: impl Fn(B, K, String) -> B,
     ) -> Result<B, String> {
         for (key, value) in &self.defaults {
@@ -281,7 +588,13 @@ impl CloudConfig {
         for (key, value) in &self.options {
             match key.to_ascii_lowercase().parse() {
                 Ok(k) => builder = set(builder, k, value.clone()),
-                Err(_) => return Err(format!("unknown option {key:?} for this kind of store")),
+                Err(_) => {
+                    return Err(format!(
+                        "unknown option {key:?} for {}; valid options: {}",
+                        kind.name,
+                        kind.valid_options().join(", ")
+                    ));
+                }
             }
         }
         for (key, value) in &self.env {
@@ -370,7 +683,7 @@ fn open_cloud(raw: &str, url: &Url, options: &StoreOptions) -> Result<Arc<dyn St
 
     let (inner, sorted): (Arc<dyn ObjectStore>, bool) = match scheme {
         ObjectStoreScheme::AmazonS3 => {
-            let builder = config.apply(AmazonS3Builder::new().with_url(raw), |b, k, v| {
+            let builder = config.apply(AmazonS3Builder::new().with_url(raw), &S3, |b, k, v| {
                 b.with_config(k, v)
             })?;
             (
@@ -384,9 +697,11 @@ fn open_cloud(raw: &str, url: &Url, options: &StoreOptions) -> Result<Arc<dyn St
             )
         }
         ObjectStoreScheme::MicrosoftAzure => {
-            let builder = config.apply(MicrosoftAzureBuilder::new().with_url(raw), |b, k, v| {
-                b.with_config(k, v)
-            })?;
+            let builder = config.apply(
+                MicrosoftAzureBuilder::new().with_url(raw),
+                &AZURE,
+                |b, k, v| b.with_config(k, v),
+            )?;
             (
                 Arc::new(
                     builder
@@ -398,10 +713,11 @@ fn open_cloud(raw: &str, url: &Url, options: &StoreOptions) -> Result<Arc<dyn St
             )
         }
         ObjectStoreScheme::GoogleCloudStorage => {
-            let builder = config
-                .apply(GoogleCloudStorageBuilder::new().with_url(raw), |b, k, v| {
-                    b.with_config(k, v)
-                })?;
+            let builder = config.apply(
+                GoogleCloudStorageBuilder::new().with_url(raw),
+                &GCS,
+                |b, k, v| b.with_config(k, v),
+            )?;
             (
                 Arc::new(
                     builder
@@ -416,6 +732,7 @@ fn open_cloud(raw: &str, url: &Url, options: &StoreOptions) -> Result<Arc<dyn St
             let base = &url[..url::Position::BeforePath];
             let builder = config.apply(
                 HttpBuilder::new().with_url(base),
+                &HTTP,
                 |b, k: ClientConfigKey, v| b.with_config(k, v),
             )?;
             // WebDAV listings come in server order.
