@@ -1236,6 +1236,85 @@ mod tests {
         }
     }
 
+    fn param(name: &str, json: serde_json::Value, canonical: &[u8]) -> ParamRecord {
+        ParamRecord {
+            name: name.into(),
+            json,
+            hash: Digest::of(canonical),
+        }
+    }
+
+    fn input(param: &str, name: &str, content: &[u8]) -> InputRef {
+        InputRef {
+            param: param.into(),
+            name: Name::new(name).unwrap(),
+            blake3: Digest::of(content),
+        }
+    }
+
+    #[test]
+    fn key_differences_name_each_component() {
+        let mut stored = lineage(None, "aaaa");
+        stored.params = vec![
+            param("x", serde_json::json!(1), b"1"),
+            param("mode", serde_json::json!("fast"), b"fast"),
+            param("old", serde_json::json!(true), b"t"),
+        ];
+        stored.inputs = vec![input("data", "raw/a", b"A"), input("ref", "raw/r", b"R")];
+        let same_params = stored.params.clone();
+        let same_inputs = stored.inputs.clone();
+        let current = info(None, "aaaa");
+
+        // Nothing differs that the lineage records: the encoding did.
+        let only = key_differences(&stored, &current, &same_params, &same_inputs);
+        assert_eq!(only.len(), 1);
+        assert!(only[0].contains("key encoding"), "{only:?}");
+
+        let params = vec![
+            param("x", serde_json::json!(2), b"2"),
+            // Same rendering, other bytes: the encoding changed.
+            param("mode", serde_json::json!("fast"), b"fast-v2"),
+            param("new", serde_json::json!(0), b"0"),
+        ];
+        let inputs = vec![
+            input("data", "raw/a", b"A2"),
+            input("ref", "raw/other", b"R"),
+        ];
+        let all = key_differences(&stored, &info(None, "bbbb"), &params, &inputs).join("; ");
+        for part in [
+            "code identity differs (hash aaaa… → bbbb…)",
+            "argument x differs (was 1, now 2)",
+            "argument mode is encoded differently",
+            "argument new is new",
+            "argument old is gone",
+            "input data (\"raw/a\") has other content",
+            "input ref differs (was \"raw/r\", now \"raw/other\")",
+        ] {
+            assert!(all.contains(part), "{part} missing from {all}");
+        }
+        assert!(!all.contains("creator"), "{all}");
+
+        let versioned = key_differences(&lineage(Some("1"), "a"), &info(Some("2"), "a"), &[], &[]);
+        assert_eq!(versioned, ["version differs (was \"1\", now \"2\")"]);
+
+        let mut moved = lineage(None, "a");
+        moved.creator = "other::f".into();
+        let why = key_differences(&moved, &info(None, "a"), &[], &[]);
+        assert_eq!(why, ["creator differs (made by other::f, now m::f)"]);
+
+        // A long argument is cut, so the message stays short.
+        let long = serde_json::json!("x".repeat(500));
+        let mut big = lineage(None, "a");
+        big.params = vec![param("blob", long.clone(), b"1")];
+        let why = key_differences(
+            &big,
+            &info(None, "a"),
+            &[param("blob", serde_json::json!(1), b"2")],
+            &[],
+        );
+        assert!(why[0].len() < 200, "{why:?}");
+    }
+
     #[test]
     fn shared_identities_are_found_with_both_locations() {
         let a = Box::leak(Box::new(info(None, "aa")));

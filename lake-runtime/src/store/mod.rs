@@ -830,14 +830,174 @@ mod tests {
         );
     }
 
+    // See: issue 10 (unknown store options are refused on every backend).
     #[test]
-    fn unknown_option_is_an_error_for_cloud_stores() {
-        let options = StoreOptions::new().without_env().with("max_retires", "3");
-        let err = open_store_with("s3://bucket/p", &options)
+    fn unknown_option_is_refused_on_every_backend_listing_the_valid_ones() {
+        let file = tempfile::tempdir().unwrap();
+        let file_url = format!("file://{}", file.path().display());
+        let plain_path = file.path().join("plain").display().to_string();
+        for (url, listed) in [
+            ("memory://", "none"),
+            ("memory://opts", "none"),
+            (file_url.as_str(), "local_fsync"),
+            (plain_path.as_str(), "local_fsync"),
+            ("s3://bucket/p", "aws_endpoint"),
+            ("az://container/p", "azure_storage_account_name"),
+            ("gs://bucket/p", "google_service_account"),
+            ("https://example.com/dav", "timeout"),
+        ] {
+            let options = StoreOptions::new().without_env().with("max_retires", "3");
+            let err = open_store_with(url, &options).unwrap_err().to_string();
+            assert!(
+                err.contains("unknown option \"max_retires\""),
+                "{url}: {err}"
+            );
+            assert!(err.contains("valid options: "), "{url}: {err}");
+            assert!(err.contains(listed), "{url}: {err}");
+            assert!(!err.contains('\n'), "{url}: {err}");
+        }
+        assert!(!file.path().join("plain").exists(), "nothing created");
+    }
+
+    #[test]
+    fn file_stores_take_local_fsync() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("file://{}", dir.path().display());
+        let ok = StoreOptions::new()
+            .without_env()
+            .with("local_fsync", "true");
+        assert!(open_store_with(&url, &ok).is_ok());
+        let bad = StoreOptions::new()
+            .without_env()
+            .with("local_fsync", "often");
+        let err = open_store_with(&url, &bad).unwrap_err().to_string();
+        assert!(
+            err.contains("local_fsync") && err.contains("often"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn listed_cloud_options_are_the_builders_keys() {
+        use object_store::aws::AmazonS3ConfigKey;
+        use object_store::azure::AzureConfigKey;
+        use object_store::gcp::GoogleConfigKey;
+        for key in S3.valid_options() {
+            if !RETRY_KEYS.contains(&key) {
+                let parsed: AmazonS3ConfigKey = key.parse().unwrap();
+                assert_eq!(parsed.as_ref(), key);
+            }
+        }
+        for key in AZURE.valid_options() {
+            if !RETRY_KEYS.contains(&key) {
+                let parsed: AzureConfigKey = key.parse().unwrap();
+                assert_eq!(parsed.as_ref(), key);
+            }
+        }
+        for key in GCS.valid_options() {
+            if !RETRY_KEYS.contains(&key) {
+                let parsed: GoogleConfigKey = key.parse().unwrap();
+                assert_eq!(parsed.as_ref(), key);
+            }
+        }
+        for key in CLIENT_OPTIONS {
+            let parsed: ClientConfigKey = key.parse().unwrap();
+            assert_eq!(parsed.as_ref(), *key);
+        }
+    }
+
+    // See: issue 10 (`s3:/bucket` silently became a directory named `s3:`).
+    #[test]
+    fn malformed_and_unknown_store_urls_are_refused_with_the_accepted_forms() {
+        let cwd = tempfile::tempdir().unwrap();
+        for bad in [
+            "s3:/bucket",
+            "s3:bucket",
+            "S3:/bucket",
+            "file:relative",
+            "file:/abs/path",
+            "http:/x",
+            "memory:name",
+            "gs:bucket/prefix",
+            "az:/container",
+            "ftp://x/y",
+            "s4://bucket",
+            "c:/x",
+        ] {
+            assert!(classify_store_url(bad).is_err(), "{bad}");
+            let err = open_store(bad).unwrap_err().to_string();
+            assert!(err.contains(bad), "{bad}: {err}");
+            for form in [
+                "file:///absolute/path",
+                "a plain path",
+                "memory://name",
+                "s3://bucket/prefix",
+                "az://container/prefix",
+                "gs://bucket/prefix",
+                "http(s)://",
+            ] {
+                assert!(err.contains(form), "{bad}: {err}");
+            }
+        }
+        assert!(!cwd.path().join("s3:").exists());
+        assert!(!std::path::Path::new("s3:").exists());
+        for path in ["store", "./s3:/bucket", "/abs/store", "data/x:y", "../up"] {
+            assert_eq!(classify_store_url(path), Ok(StoreUrlForm::Path), "{path}");
+        }
+        for url in [
+            "file:///abs",
+            "file://localhost/abs",
+            "memory://",
+            "memory://n/p",
+            "s3://b/p",
+            "az://c/p",
+            "gs://b",
+            "https://h/p",
+        ] {
+            assert_eq!(classify_store_url(url), Ok(StoreUrlForm::Url), "{url}");
+        }
+    }
+
+    #[test]
+    fn credentials_in_a_malformed_url_are_not_echoed() {
+        let err = open_store("s3:/user:hunter2@bucket?token=abc")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("max_retires"), "{err}");
-        assert!(open_store_with("memory://", &options).is_ok());
+        assert!(!err.contains("hunter2") && !err.contains("abc"), "{err}");
+        assert!(err.contains("s3:/***@bucket"), "{err}");
+        let err = open_store("s3:user:hunter2@bucket")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn location_keeps_endpoints_and_drops_secrets() {
+        let plain = StoreOptions::new().without_env();
+        let a = StoreOptions::new()
+            .without_env()
+            .with("aws_endpoint", "http://127.0.0.1:9000")
+            .with("aws_secret_access_key", "planted-secret");
+        let b = StoreOptions::new()
+            .without_env()
+            .with("aws_endpoint", "http://127.0.0.1:9001");
+        let la = store_location("s3://bucket/p", &a);
+        assert!(la.contains("127.0.0.1:9000"), "{la}");
+        assert!(!la.contains("planted-secret"), "{la}");
+        assert_ne!(la, store_location("s3://bucket/p", &b));
+        assert_ne!(la, store_location("s3://bucket/p", &plain));
+        assert_eq!(
+            store_location("s3://bucket/p/", &plain),
+            store_location("s3://bucket/p", &plain)
+        );
+        let secret = store_location("s3://u:hunter2@bucket/p?token=t0k", &plain);
+        assert!(
+            !secret.contains("hunter2") && !secret.contains("t0k"),
+            "{secret}"
+        );
+        // Options do not move a file store.
+        let f = StoreOptions::new().without_env().with("aws_endpoint", "x");
+        assert_eq!(store_location("file:///s", &f), "file:///s");
     }
 
     #[test]

@@ -61,6 +61,27 @@ pub(crate) fn is_secret_key(key: &str) -> bool {
     SECRET_KEY_PARTS.iter().any(|part| key.contains(part))
 }
 
+/// A URL typed without `//` (`s3:/user:pw@bucket/p`) with its userinfo
+/// replaced by `***`, since a refusal of the typo quotes it. Text that
+/// does not start with a scheme (a plain path, even with an `@`) is kept.
+fn redact_malformed_userinfo(base: &str) -> String {
+    let Some((scheme, rest)) = base.split_once(':') else {
+        return base.to_owned();
+    };
+    let mut chars = scheme.chars();
+    let is_scheme = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    let tail = rest.trim_start_matches('/');
+    let lead = &rest[..rest.len() - tail.len()];
+    let authority_end = tail.find('/').unwrap_or(tail.len());
+    match tail[..authority_end].rsplit_once('@') {
+        Some((_, host)) if is_scheme => {
+            format!("{scheme}:{lead}{REDACTED}@{host}{}", &tail[authority_end..])
+        }
+        _ => base.to_owned(),
+    }
+}
+
 /// `url` with credentials removed, for messages and `Display`.
 ///
 /// Removes the userinfo (`user:password@`; Azure's `abfs[s]://container@account`
@@ -108,7 +129,7 @@ pub fn redact_url(url: &str) -> String {
             }
             out.push_str(path);
         }
-        None => out.push_str(base),
+        None => out.push_str(&redact_malformed_userinfo(base)),
     }
     if let Some(query) = query {
         out.push('?');
