@@ -248,19 +248,19 @@ pub(crate) fn classify_store_url(raw: &str) -> Result<StoreUrlForm, String> {
     let lower = scheme.to_ascii_lowercase();
     if !KNOWN_SCHEMES.contains(&lower.as_str()) {
         return Err(format!(
-            "unsupported scheme {scheme:?}; accepted forms: {ACCEPTED_FORMS}"
+            "unsupported store url scheme {scheme:?}; accepted forms: {ACCEPTED_FORMS}"
         ));
     }
     let rest = &raw[scheme.len() + 1..];
     if !rest.starts_with("//") {
         return Err(format!(
-            "malformed {lower} url (expected {lower}:// then the location); accepted forms: \
+            "malformed {lower} store url (expected {lower}:// then the location); accepted forms: \
              {ACCEPTED_FORMS}"
         ));
     }
     if lower == "file" && !(rest.starts_with("///") || rest.starts_with("//localhost/")) {
         return Err(format!(
-            "a file url needs an absolute path, as in file:///absolute/path; accepted forms: \
+            "a file store url needs an absolute path, as in file:///absolute/path; accepted forms: \
              {ACCEPTED_FORMS}"
         ));
     }
