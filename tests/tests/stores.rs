@@ -216,3 +216,38 @@ fn a_home_from_before_store_ids_keeps_working() {
     assert_eq!(t.lake().args(["cat", "a.txt"]).ok(), "a");
     assert!(!t.home().join("index.sqlite").exists());
 }
+
+#[test]
+fn one_home_on_two_s3_prefixes_keeps_them_apart_on_moto() {
+    let Some(server) = lake_tests::TestServer::from_env("MOTO") else {
+        return;
+    };
+    let t = TestDir::new();
+    let (url_a, url_b) = (server.fresh_url("home-a"), server.fresh_url("home-b"));
+    let lake = |url: &str| {
+        let mut cmd = t.lake();
+        server.apply(&mut cmd, url);
+        cmd
+    };
+    let src = t.write("data.bin", "shared bytes");
+    lake(&url_a).arg("add").arg(&src).arg("data.bin").ok();
+    lake(&url_a)
+        .arg("add")
+        .arg(t.write("a-only", "a"))
+        .arg("a-only")
+        .ok();
+    let out = lake(&url_b).arg("add").arg(&src).arg("data.bin").ok();
+    assert!(out.starts_with("added data.bin"), "{out}");
+    let on_b = lake(&url_b).args(["ls", "-r", "--json"]).json();
+    assert_eq!(names(&on_b), ["data.bin"]);
+    // B's copy is really in B: a second home on B reads it back.
+    let mut other = t.lake_with_home(t.path().join("other-home"));
+    server.apply(&mut other, &url_b);
+    assert_eq!(other.args(["cat", "data.bin"]).ok(), "shared bytes");
+    // One index per store in the home.
+    let ids = std::fs::read_dir(t.home().join("stores"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name() != "urls")
+        .count();
+    assert_eq!(ids, 2);
+}
