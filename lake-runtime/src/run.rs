@@ -1305,7 +1305,7 @@ mod tests {
         // A long argument is cut, so the message stays short.
         let long = serde_json::json!("x".repeat(500));
         let mut big = lineage(None, "a");
-        big.params = vec![param("blob", long.clone(), b"1")];
+        big.params = vec![param("blob", long, b"1")];
         let why = key_differences(
             &big,
             &info(None, "a"),
