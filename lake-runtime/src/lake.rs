@@ -558,6 +558,7 @@ impl Lake {
             Some(record) => {
                 self.index().insert(&record)?;
                 self.remember_digest(&record);
+                self.memo_maker(&record);
                 Ok(Some(record))
             }
             None => {
