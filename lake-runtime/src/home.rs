@@ -12,8 +12,8 @@
 //! ```
 //!
 //! A home from before stores had ids kept one `<home>/index.sqlite` for
-//! whatever store it was pointed at; it is deleted on open, since it is
-//! only a cache and cannot tell which store its rows came from.
+//! whatever store it was pointed at. It is ignored: it cannot tell which
+//! store its rows came from, and it is only a cache, so nothing is lost.
 
 use std::fs;
 use std::io::{self, Read, Write};
@@ -38,35 +38,13 @@ impl Home {
         for dir in [root.to_path_buf(), root.join("blobs"), root.join("tmp")] {
             fs::create_dir_all(&dir).map_err(|e| Error::io("create directory", &dir, e))?;
         }
-        let home = Self {
+        // A home from before store ids has `<home>/index.sqlite`; it is left
+        // alone, unread: deleting it (and its -wal/-shm) under an older lake
+        // that still has it open would fail that process with a disk I/O
+        // error, and it costs only disk. See docs/design/0005-home-index.md.
+        Ok(Self {
             root: root.to_path_buf(),
-        };
-        home.remove_legacy_index();
-        Ok(home)
-    }
-
-    /// Deletes the single `index.sqlite` of an older home. One `stat` when
-    /// there is none. Failures are only logged: a leftover file is ignored
-    /// by everything else.
-    fn remove_legacy_index(&self) {
-        let legacy = self.root.join("index.sqlite");
-        if !legacy.exists() {
-            return;
-        }
-        for suffix in ["", "-wal", "-shm"] {
-            let path = self.root.join(format!("index.sqlite{suffix}"));
-            match fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    tracing::warn!(path = %path.display(), error = %e, "cannot remove the old index")
-                }
-            }
-        }
-        tracing::info!(
-            home = %self.root.display(),
-            "removed the home's old index.sqlite; indexes now live in stores/<store id>/"
-        );
+        })
     }
 
     pub(crate) fn root(&self) -> &Path {
