@@ -35,7 +35,7 @@ const SCHEMA_VERSION: u32 = 1;
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoreIdentity {
-    /// [`SCHEMA_VERSION`] when written.
+    /// Version of this JSON layout when written (1).
     pub schema_version: u32,
     /// 32 lowercase hex digits (128 random bits).
     pub id: String,
