@@ -254,3 +254,45 @@ fn one_home_on_two_s3_prefixes_keeps_them_apart_on_moto() {
         .count();
     assert_eq!(ids, 2);
 }
+
+/// `chain run 3` with this home and `store`: how many step bodies ran, and
+/// the last output's name.
+fn run_chain(t: &TestDir, home: &Path, store: &str) -> (u64, String) {
+    let out = std::process::Command::new(lake_tests::example_bin("chain"))
+        .args(["run", "3"])
+        .current_dir(t.path())
+        .env("LAKE_HOME", home)
+        .env("LAKE_STORE", store)
+        .env_remove("LAKE_REFRESH_SECS")
+        .output()
+        .expect("run the chain example");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    (
+        report["ran"].as_u64().unwrap(),
+        report["last"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[test]
+fn a_pipeline_pointed_at_another_store_runs_there_instead_of_returning_the_first_stores_outputs() {
+    let t = TestDir::new();
+    let url_b = format!("file://{}", t.path().join("store-b").display());
+    assert_eq!(run_chain(&t, &t.home(), &t.store_url()).0, 4, "A runs");
+    assert_eq!(run_chain(&t, &t.home(), &t.store_url()).0, 0, "A hits");
+    // Same home, store B: nothing of A's may answer for B.
+    let (ran, last) = run_chain(&t, &t.home(), &url_b);
+    assert_eq!(ran, 4, "B must run its own steps");
+    assert_eq!(run_chain(&t, &t.home(), &url_b).0, 0, "B hits");
+    // B holds what its pipeline returned: another home on B reads it.
+    let mut other = t.lake_bare();
+    other
+        .env("LAKE_HOME", t.path().join("other-home"))
+        .env("LAKE_STORE", &url_b);
+    let text = other.args(["cat", &last]).ok();
+    assert!(text.starts_with("lake chain seed"), "{text}");
+}
