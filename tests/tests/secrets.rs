@@ -21,6 +21,7 @@ const HTTP_PASSWORD: &str = "HttpPassSecretGg73";
 const HTTP_TOKEN: &str = "HttpQueryTokenFf15";
 const FAIL_PASSWORD: &str = "FailPassSecretDd08";
 const FAIL_TOKEN: &str = "FailQueryTokenCc29";
+const WEB_STORE_PASSWORD: &str = "WebStorePassWw58";
 
 const SECRETS: &[&str] = &[
     ENV_SECRET,
@@ -33,6 +34,7 @@ const SECRETS: &[&str] = &[
     HTTP_TOKEN,
     FAIL_PASSWORD,
     FAIL_TOKEN,
+    WEB_STORE_PASSWORD,
 ];
 
 struct Transcript {
@@ -202,6 +204,23 @@ fn planted_credentials_never_appear_in_output_lineage_or_home() {
         .args(["ls"]),
         false,
     );
+
+    // An http(s) store whose URL carries user-info, with the HTTP stack's
+    // own logging asked for by name (issue 17: 22 hyper_util lines printed
+    // `u:PASS@…`). The user-info must go out as a header, and every line,
+    // a dependency's too, goes through the redactor.
+    let web_store = http
+        .url("/store")
+        .replace("http://", &format!("http://u:{WEB_STORE_PASSWORD}@"));
+    let out = lake("home-f", &web_store)
+        .env(
+            "RUST_LOG",
+            "trace,hyper=trace,hyper_util=trace,reqwest=trace,h2=trace",
+        )
+        .env("LAKE_STORE_OPT_MAX_RETRIES", "0")
+        .args(["ls", "-r", "--refresh"])
+        .output();
+    t.record("web store with user-info", &out);
 
     assert!(
         t.text.contains("TRACE") || t.text.contains("DEBUG"),

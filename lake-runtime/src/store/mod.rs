@@ -50,13 +50,13 @@ use object_store::http::HttpBuilder;
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
-use object_store::{ClientConfigKey, ObjectStore, ObjectStoreScheme, RetryConfig};
+use object_store::{ClientConfigKey, ClientOptions, ObjectStore, ObjectStoreScheme, RetryConfig};
 use url::Url;
 
 pub use counting::{CountingStore, RequestCounts};
 pub use identity::{STORE_ID_KEY, StoreIdentity};
 pub use local::LocalBackend;
-pub use object::{MULTIPART_THRESHOLD, ObjectBackend, redact_url};
+pub use object::{MULTIPART_THRESHOLD, ObjectBackend, redact_known_secrets, redact_url};
 
 use object::{REDACTED, is_secret_key, scrub};
 
@@ -606,6 +606,28 @@ impl CloudConfig {
     }
 }
 
+/// Client options that send `user:password` as HTTP Basic authorization,
+/// marked sensitive so that no debug output shows it.
+fn basic_auth(user: &str, password: Option<&str>) -> Result<ClientOptions, String> {
+    use base64::Engine as _;
+    let token = base64::engine::general_purpose::STANDARD
+        .encode(format!("{user}:{}", password.unwrap_or_default()));
+    let mut value = http::HeaderValue::from_str(&format!("Basic {token}"))
+        .map_err(|_| "the url's user name or password is not valid in a header".to_owned())?;
+    value.set_sensitive(true);
+    let mut headers = http::HeaderMap::new();
+    headers.insert(http::header::AUTHORIZATION, value);
+    Ok(ClientOptions::new().with_default_headers(headers))
+}
+
+/// A URL's user or password component, percent-decoded.
+fn percent_decode(component: &str) -> String {
+    url::form_urlencoded::parse(format!("x={}", component.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
 fn open_cloud(raw: &str, url: &Url, options: &StoreOptions) -> Result<Arc<dyn Store>, String> {
     if url.host_str().is_none_or(str::is_empty) {
         return Err(match url.scheme() {
@@ -729,12 +751,21 @@ fn open_cloud(raw: &str, url: &Url, options: &StoreOptions) -> Result<Arc<dyn St
             )
         }
         ObjectStoreScheme::Http => {
-            let base = &url[..url::Position::BeforePath];
-            let builder = config.apply(
-                HttpBuilder::new().with_url(base),
-                &HTTP,
-                |b, k: ClientConfigKey, v| b.with_config(k, v),
-            )?;
+            // User-info travels as a header, never inside the URL: the HTTP
+            // client's dependencies print request URLs at trace level.
+            let mut bare = url.clone();
+            let user = percent_decode(bare.username());
+            let password = bare.password().map(percent_decode);
+            let _ = bare.set_username("");
+            let _ = bare.set_password(None);
+            let base = &bare[..url::Position::BeforePath];
+            let mut builder = HttpBuilder::new().with_url(base);
+            if !user.is_empty() || password.is_some() {
+                builder = builder.with_client_options(basic_auth(&user, password.as_deref())?);
+            }
+            let builder = config.apply(builder, &HTTP, |b, k: ClientConfigKey, v| {
+                b.with_config(k, v)
+            })?;
             // WebDAV listings come in server order.
             (
                 Arc::new(
@@ -753,6 +784,7 @@ fn open_cloud(raw: &str, url: &Url, options: &StoreOptions) -> Result<Arc<dyn St
     } else {
         Arc::new(PrefixStore::new(inner, prefix))
     };
+    object::remember_secrets(&secrets);
     let mut backend = ObjectBackend::new(inner, raw).with_secrets(secrets);
     if !sorted {
         backend = backend.with_unsorted_listing();

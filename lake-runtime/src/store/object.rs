@@ -154,6 +154,35 @@ fn redact_pairs(pairs: &str) -> String {
         .join("&")
 }
 
+/// Every secret value of every store this process opened: the log writer
+/// of the `lake` binary scrubs them from all output, dependencies' too.
+static KNOWN_SECRETS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Adds `secrets` to those [`redact_known_secrets`] removes.
+pub(crate) fn remember_secrets(secrets: &[String]) {
+    let mut known = KNOWN_SECRETS.lock().unwrap_or_else(|p| p.into_inner());
+    for secret in secrets {
+        // Very short values would blank out ordinary words.
+        if secret.len() >= 4 && !known.contains(secret) {
+            known.push(secret.clone());
+        }
+    }
+}
+
+/// `text` with every secret of the stores this process opened, and any
+/// URL's credentials, replaced: for output that lake does not format itself
+/// (dependencies' log lines).
+///
+/// # Example
+/// ```
+/// let line = "connecting to https://user:hunter22@example.org/x";
+/// assert!(!lake_runtime::store::redact_known_secrets(line).contains("hunter22"));
+/// ```
+pub fn redact_known_secrets(text: &str) -> String {
+    let known = KNOWN_SECRETS.lock().unwrap_or_else(|p| p.into_inner());
+    scrub(text, &known)
+}
+
 /// Removes credentials from a backend's error message.
 ///
 /// Backends quote request URLs (possibly presigned), and some echo headers or

@@ -69,19 +69,74 @@ fn flatten(text: &str) -> String {
 }
 
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+    let spec = std::env::var("RUST_LOG").unwrap_or_default();
+    let filter = tracing_subscriber::EnvFilter::try_new(scoped_to_lake(&spec))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| RedactingWriter(std::io::stderr()))
         .with_ansi(std::io::stderr().is_terminal())
         .without_time()
         .init();
 }
 
+/// Lake's crates, which a bare `RUST_LOG` level applies to.
+const LAKE_TARGETS: &[&str] = &["lake", "lake_runtime", "lake_core"];
+
+/// `RUST_LOG` with each bare level (`trace`, `debug`, …) applied to lake's
+/// own crates only, other crates staying at `warn`: `RUST_LOG=trace` must
+/// not turn on every HTTP library's request dumps. A directive that names a
+/// target (`hyper_util=trace`) is kept as written.
+fn scoped_to_lake(spec: &str) -> String {
+    let mut directives = vec!["warn".to_owned()];
+    for directive in spec.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let bare_level = matches!(
+            directive.to_ascii_lowercase().as_str(),
+            "trace" | "debug" | "info" | "warn" | "error" | "off"
+        );
+        if bare_level {
+            directives.extend(LAKE_TARGETS.iter().map(|t| format!("{t}={directive}")));
+        } else {
+            directives.push(directive.to_owned());
+        }
+    }
+    directives.join(",")
+}
+
+/// Stderr, with every line passed through the store secrets' redactor:
+/// dependencies format their own messages, which may hold a credential.
+struct RedactingWriter(std::io::Stderr);
+
+impl std::io::Write for RedactingWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        // tracing's formatter hands over one whole event per write.
+        let text = String::from_utf8_lossy(buf);
+        self.0
+            .write_all(lake_runtime::store::redact_known_secrets(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bare_levels_apply_to_lake_only() {
+        assert_eq!(scoped_to_lake(""), "warn");
+        assert_eq!(
+            scoped_to_lake("trace"),
+            "warn,lake=trace,lake_runtime=trace,lake_core=trace"
+        );
+        assert_eq!(
+            scoped_to_lake("debug,hyper_util=trace"),
+            "warn,lake=debug,lake_runtime=debug,lake_core=debug,hyper_util=trace"
+        );
+    }
 
     #[test]
     fn causes_are_printed_once() {
