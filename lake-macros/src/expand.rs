@@ -1,7 +1,7 @@
 //! Emits the code of docs/design/0001-file-creator-expansion.md. The only
 //! file that uses `quote!`.
 
-use proc_macro2::{Delimiter, Literal, TokenStream, TokenTree};
+use proc_macro2::{Literal, TokenStream, TokenTree};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::ItemFn;
 use syn::spanned::Spanned;
@@ -11,6 +11,7 @@ use crate::attr::{self, FileCreatorArgs};
 use crate::check;
 use crate::ctxt::Ctxt;
 use crate::enclosing::{self, Refusal};
+use crate::identity;
 
 /// Expands `#[file_creator(args)] item`.
 ///
@@ -110,7 +111,30 @@ fn expand(args: &FileCreatorArgs, creator: &FileCreator<'_>, enclosing: &str) ->
     } = func;
     let name = sig.ident.to_string();
     let line = Literal::u32_unsuffixed(u32::try_from(sig.fn_token.span.start().line).unwrap_or(0));
-    let code_hash = code_hash(func);
+    // With a `version`, the user promises what the code is; nothing else
+    // counts, so the crate is not read (docs/design/0009).
+    let code = match &args.version {
+        Some(_) => identity::compute(func.to_token_stream(), None, None),
+        None => identity::of_creator(func),
+    };
+    let code_hash = &code.hash;
+    let code_parts = code.parts.iter().map(|p| {
+        let (kind, name, hash) = (p.kind, &p.name, &p.hash);
+        quote!((#kind, #name, #hash))
+    });
+    // The macro cannot evaluate cfg predicates; the user's crate does, at
+    // compile time, and the runtime mixes the values in.
+    let code_cfg = code.cfgs.iter().filter_map(|c| {
+        let pred: TokenStream = c.parse().ok()?;
+        let text = c.trim_end();
+        Some(quote!((#text, ::core::cfg!(#pred))))
+    });
+    // rustc tracks files named by `include_bytes!`: an edit to a file the
+    // creator includes then rebuilds the crate and re-runs this macro.
+    let tracked = code.tracked.iter().filter_map(|p| {
+        let p = p.to_str()?;
+        Some(quote!(const _: &[u8] = ::core::include_bytes!(#p);))
+    });
     let version = match &args.version {
         Some(v) => quote!(::core::option::Option::Some(#v)),
         None => quote!(::core::option::Option::None),
@@ -159,6 +183,7 @@ fn expand(args: &FileCreatorArgs, creator: &FileCreator<'_>, enclosing: &str) ->
     quote! {
         #(#attrs)*
         #vis #sig {
+            #(#tracked)*
             static __LAKE_CREATOR: #private::CreatorInfo = #private::CreatorInfo {
                 name: #name,
                 module_path: ::core::module_path!(),
@@ -166,6 +191,9 @@ fn expand(args: &FileCreatorArgs, creator: &FileCreator<'_>, enclosing: &str) ->
                 source_file: ::core::file!(),
                 source_line: #line,
                 code_hash: #code_hash,
+                code_parts: &[#(#code_parts),*],
+                code_cfg: &[#(#code_cfg),*],
+                code_identity: #private::CodeIdentityCell::new(),
                 version: #version,
                 crate_name: ::core::env!("CARGO_PKG_NAME"),
                 crate_version: ::core::env!("CARGO_PKG_VERSION"),
@@ -178,68 +206,6 @@ fn expand(args: &FileCreatorArgs, creator: &FileCreator<'_>, enclosing: &str) ->
             #calls
             #run
         }
-    }
-}
-
-/// blake3 hex of the function's tokens, doc attributes left out.
-///
-/// The tokens are printed by [`write_tokens`] rather than by the compiler's
-/// `Display`, whose spacing may change between Rust releases; a toolchain
-/// upgrade must not invalidate every cache.
-fn code_hash(func: &ItemFn) -> String {
-    let mut text = String::new();
-    write_tokens(&mut text, func.to_token_stream());
-    blake3::hash(text.as_bytes()).to_hex().to_string()
-}
-
-/// Writes `tokens` one per space, with groups delimited and `#[doc ...]`
-/// attributes skipped at every depth (doc comments are comments).
-fn write_tokens(out: &mut String, tokens: TokenStream) {
-    let tokens: Vec<TokenTree> = tokens.into_iter().collect();
-    let mut i = 0;
-    while i < tokens.len() {
-        if let Some(len) = doc_attr_len(&tokens[i..]) {
-            i += len;
-            continue;
-        }
-        match &tokens[i] {
-            TokenTree::Group(g) => {
-                let (open, close) = match g.delimiter() {
-                    Delimiter::Parenthesis => ("(", ")"),
-                    Delimiter::Brace => ("{", "}"),
-                    Delimiter::Bracket => ("[", "]"),
-                    Delimiter::None => ("", ""),
-                };
-                out.push_str(open);
-                out.push(' ');
-                write_tokens(out, g.stream());
-                out.push_str(close);
-            }
-            TokenTree::Ident(t) => out.push_str(&t.to_string()),
-            TokenTree::Punct(t) => out.push(t.as_char()),
-            TokenTree::Literal(t) => out.push_str(&t.to_string()),
-        }
-        out.push(' ');
-        i += 1;
-    }
-}
-
-/// The length of a `#[doc ...]` or `#![doc ...]` attribute at the start of
-/// `tokens`, if there is one.
-fn doc_attr_len(tokens: &[TokenTree]) -> Option<usize> {
-    let is_punct = |t: &TokenTree, c| matches!(t, TokenTree::Punct(p) if p.as_char() == c);
-    if !is_punct(tokens.first()?, '#') {
-        return None;
-    }
-    let bang = usize::from(tokens.get(1).is_some_and(|t| is_punct(t, '!')));
-    match tokens.get(1 + bang)? {
-        TokenTree::Group(g) if g.delimiter() == Delimiter::Bracket => {
-            match g.stream().into_iter().next() {
-                Some(TokenTree::Ident(id)) if id == "doc" => Some(2 + bang),
-                _ => None,
-            }
-        }
-        _ => None,
     }
 }
 
@@ -333,18 +299,5 @@ mod tests {
         assert!(out.contains("unknown argument `bogus`"), "{out}");
         assert!(out.contains("unsupported return type `String`"), "{out}");
         assert!(!out.contains("__private"), "{out}");
-    }
-
-    #[test]
-    fn code_hash_ignores_docs_and_layout_only() {
-        let hash = |s: &str| code_hash(&syn::parse_str(s).unwrap());
-        let base = hash("fn f(a: u8) -> File { g(a) }");
-        assert_eq!(
-            base,
-            hash("/// doc\nfn f(a: u8)\n-> File {\n    g(a) // note\n}")
-        );
-        assert_ne!(base, hash("fn f(a: u8) -> File { g(a + 1) }"));
-        assert_ne!(base, hash("#[inline] fn f(a: u8) -> File { g(a) }"));
-        assert_eq!(base.len(), 64);
     }
 }

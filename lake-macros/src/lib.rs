@@ -27,6 +27,7 @@ mod check;
 mod ctxt;
 mod enclosing;
 mod expand;
+mod identity;
 
 /// Turns a function into a memoized creator of files.
 ///
