@@ -40,8 +40,9 @@ pub use digest::Digest;
 pub use error::{DigestError, Error, NameError, Result};
 pub use name::{FORBIDDEN_CHARS, INVISIBLE_CHARS, MAX_NAME_LEN, MAX_SEGMENT_LEN, Name};
 pub use record::{
-    AddedLineage, GitInfo, InputRef, Lineage, NOTES_SCHEMA_VERSION, Notes, PackedRecord,
-    ParamRecord, RECORD_PACK_SCHEMA_VERSION, RECORD_SCHEMA_VERSION, Record, RecordPack, RunLineage,
+    AddedLineage, CfgValue, CodeIngredients, CodePart, GitInfo, InputRef, Lineage,
+    NOTES_SCHEMA_VERSION, Notes, PackedRecord, ParamRecord, RECORD_PACK_SCHEMA_VERSION,
+    RECORD_SCHEMA_VERSION, Record, RecordPack, RunLineage,
 };
 pub use store::{
     BLOBS_PREFIX, GetStream, ListPage, NAMES_PREFIX, NOTES_PREFIX, ObjectMeta, ObjectVersion,

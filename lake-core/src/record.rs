@@ -214,8 +214,14 @@ pub struct RunLineage {
     pub source_file: String,
     /// Line of the creator's `fn`.
     pub source_line: u32,
-    /// Hash of the creator's tokens.
+    /// The creator's code identity: blake3 hex of its tokens, what they
+    /// reach, and the cfg values they test (docs/design/0009).
     pub code_hash: String,
+    /// What went into `code_hash`, so that a later re-run can name what
+    /// changed. Empty under `version`, and in records written before lake
+    /// recorded it (hence the default).
+    #[serde(default, skip_serializing_if = "CodeIngredients::is_empty")]
+    pub code: CodeIngredients,
     /// `#[file_creator(version = "...")]`, if given.
     pub version: Option<String>,
     /// Key of the run, hex.
@@ -246,6 +252,80 @@ pub struct RunLineage {
     pub duration_ms: u64,
     /// The machine it ran on.
     pub host: String,
+}
+
+/// What went into a creator's code identity (docs/design/0009).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeIngredients {
+    /// The items, included files and dependencies, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<CodePart>,
+    /// The cfg predicates the code tests, with their values in the build
+    /// that ran it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cfg: Vec<CfgValue>,
+}
+
+/// One item, included file or dependency in a [`CodeIngredients`].
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct CodePart {
+    /// `fn`, `const`, `static`, `struct`, `enum`, `union`, `type`, `trait`,
+    /// `impl`, `macro`, `macro_call`, `file` or `dep`.
+    pub kind: String,
+    /// `helper`, `Display for Shape`, `data/t.txt`, `serde 1.0.228`.
+    pub name: String,
+    /// The first 16 hex digits of its blake3.
+    pub hash: String,
+}
+
+/// A cfg predicate and its value, e.g. `feature = "fast"` and `true`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CfgValue {
+    /// The predicate, as written between `cfg(` and `)`.
+    pub predicate: String,
+    /// Its value in the build.
+    pub value: bool,
+}
+
+impl CodeIngredients {
+    /// Nothing recorded.
+    pub fn is_empty(&self) -> bool {
+        self.parts.is_empty() && self.cfg.is_empty()
+    }
+
+    /// What differs from `before` to `self`, for people: `fn helper
+    /// changed`, `dep serde 1.0.1 removed`, `cfg feature = "x" true → false`.
+    /// Empty when either side recorded nothing.
+    pub fn changes_since(&self, before: &CodeIngredients) -> Vec<String> {
+        if self.is_empty() || before.is_empty() {
+            return Vec::new();
+        }
+        let key = |p: &CodePart| (p.kind.clone(), p.name.clone());
+        let old: BTreeMap<_, _> = before.parts.iter().map(|p| (key(p), &p.hash)).collect();
+        let new: BTreeMap<_, _> = self.parts.iter().map(|p| (key(p), &p.hash)).collect();
+        let mut out = Vec::new();
+        for ((kind, name), hash) in &new {
+            match old.get(&(kind.clone(), name.clone())) {
+                None => out.push(format!("{kind} {name} added")),
+                Some(h) if h != hash => out.push(format!("{kind} {name} changed")),
+                Some(_) => {}
+            }
+        }
+        for (kind, name) in old.keys().filter(|k| !new.contains_key(*k)) {
+            out.push(format!("{kind} {name} removed"));
+        }
+        let old_cfg: BTreeMap<_, _> = before.cfg.iter().map(|c| (&c.predicate, c.value)).collect();
+        for c in &self.cfg {
+            match old_cfg.get(&c.predicate) {
+                Some(v) if *v != c.value => {
+                    out.push(format!("cfg {} {} → {}", c.predicate, v, c.value))
+                }
+                None => out.push(format!("cfg {} added", c.predicate)),
+                Some(_) => {}
+            }
+        }
+        out
+    }
 }
 
 /// One input file of a run.
@@ -345,6 +425,87 @@ mod tests {
         .replace("DIGEST", &Digest::of(b"a,b\n1,2\n").to_string());
         assert_eq!(json, expected);
         assert_eq!(Record::from_json(json.as_bytes()).unwrap(), sample());
+    }
+
+    fn ingredients(parts: &[(&str, &str, &str)], cfg: &[(&str, bool)]) -> CodeIngredients {
+        CodeIngredients {
+            parts: parts
+                .iter()
+                .map(|(k, n, h)| CodePart {
+                    kind: (*k).into(),
+                    name: (*n).into(),
+                    hash: (*h).into(),
+                })
+                .collect(),
+            cfg: cfg
+                .iter()
+                .map(|(p, v)| CfgValue {
+                    predicate: (*p).into(),
+                    value: *v,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn code_ingredients_name_what_changed() {
+        let before = ingredients(
+            &[
+                ("fn", "helper", "aa"),
+                ("dep", "serde 1.0.1", "bb"),
+                ("const", "K", "cc"),
+            ],
+            &[("feature = \"x\"", false)],
+        );
+        let after = ingredients(
+            &[
+                ("fn", "helper", "ab"),
+                ("dep", "serde 1.0.2", "bc"),
+                ("const", "K", "cc"),
+            ],
+            &[("feature = \"x\"", true)],
+        );
+        assert_eq!(
+            after.changes_since(&before),
+            [
+                "dep serde 1.0.2 added",
+                "fn helper changed",
+                "dep serde 1.0.1 removed",
+                "cfg feature = \"x\" false → true",
+            ]
+        );
+        assert!(before.changes_since(&before).is_empty());
+        assert!(after.changes_since(&CodeIngredients::default()).is_empty());
+    }
+
+    /// A lineage written before the code's ingredients were recorded still
+    /// decodes, with none; an empty set is not written at all.
+    #[test]
+    fn run_lineage_code_ingredients_are_optional() {
+        let json = serde_json::json!({
+            "creator": "m::f", "source_file": "src/lib.rs", "source_line": 1,
+            "code_hash": "ab", "version": null, "run_key": "00", "output_index": 0,
+            "outputs": [], "inputs": [], "params": [], "originator": "a@b",
+            "lake_version": "0.1.0", "crate_name": "c", "crate_version": "0.1.0",
+            "git": null, "started_at": "2026-11-26T03:00:00Z",
+            "ended_at": "2026-11-26T03:00:00Z", "duration_ms": 0, "host": "h"
+        });
+        let mut lineage: RunLineage = serde_json::from_value(json.clone()).unwrap();
+        assert!(lineage.code.is_empty());
+        assert_eq!(serde_json::to_value(&lineage).unwrap(), json);
+        lineage.code = ingredients(&[("fn", "helper", "0123456789abcdef")], &[("unix", true)]);
+        let value = serde_json::to_value(&lineage).unwrap();
+        assert_eq!(
+            value["code"],
+            serde_json::json!({
+                "parts": [{"kind": "fn", "name": "helper", "hash": "0123456789abcdef"}],
+                "cfg": [{"predicate": "unix", "value": true}]
+            })
+        );
+        assert_eq!(
+            serde_json::from_value::<RunLineage>(value).unwrap(),
+            lineage
+        );
     }
 
     #[test]
