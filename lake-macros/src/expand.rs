@@ -133,7 +133,9 @@ fn expand(args: &FileCreatorArgs, creator: &FileCreator<'_>, enclosing: &str) ->
     // creator includes then rebuilds the crate and re-runs this macro.
     let tracked = code.tracked.iter().filter_map(|p| {
         let p = p.to_str()?;
-        Some(quote!(const _: &[u8] = ::core::include_bytes!(#p);))
+        Some(quote!(
+            const _: &[u8] = ::core::include_bytes!(#p);
+        ))
     });
     let version = match &args.version {
         Some(v) => quote!(::core::option::Option::Some(#v)),

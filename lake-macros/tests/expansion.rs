@@ -24,10 +24,20 @@ mod rt {
             pub source_file: &'static str,
             pub source_line: u32,
             pub code_hash: &'static str,
+            pub code_parts: &'static [(&'static str, &'static str, &'static str)],
+            pub code_cfg: &'static [(&'static str, bool)],
+            pub code_identity: CodeIdentityCell,
             pub version: Option<&'static str>,
             pub crate_name: &'static str,
             pub crate_version: &'static str,
             pub manifest_dir: &'static str,
+        }
+
+        pub struct CodeIdentityCell;
+        impl CodeIdentityCell {
+            pub const fn new() -> Self {
+                Self
+            }
         }
 
         pub struct Registration(pub &'static CreatorInfo);

@@ -71,8 +71,8 @@ pub use run::{
 #[doc(hidden)]
 pub mod __private {
     pub use crate::run::{
-        Call, CreatorInfo, CreatorReturn, InputFiles, OutputName, OutputNames, Outputs,
-        Registration, run_file_creator, run_file_creator_async,
+        Call, CodeIdentityCell, CreatorInfo, CreatorReturn, InputFiles, OutputName, OutputNames,
+        Outputs, Registration, run_file_creator, run_file_creator_async,
     };
     pub use inventory;
 }

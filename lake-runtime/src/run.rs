@@ -14,7 +14,10 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use lake_core::key::{CodeIdentity, KeyParams, RunKey, encode_arg, open_output_name, output_name};
-use lake_core::{Digest, InputRef, Lineage, Name, ParamRecord, Record, RunLineage};
+use lake_core::{
+    CfgValue, CodeIngredients, CodePart, Digest, InputRef, Lineage, Name, ParamRecord, Record,
+    RunLineage,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::blocking::block_on;
@@ -38,8 +41,16 @@ pub struct CreatorInfo {
     pub source_file: &'static str,
     /// Line of its `fn` token.
     pub source_line: u32,
-    /// blake3 of its tokens, hex.
+    /// blake3 hex of its tokens and of everything they reach, as the macro
+    /// saw them (docs/design/0009); [`CreatorInfo::identity_hash`] mixes in
+    /// the cfg values.
     pub code_hash: &'static str,
+    /// What `code_hash` covers: (kind, name, first 16 hex of its blake3).
+    pub code_parts: &'static [(&'static str, &'static str, &'static str)],
+    /// The cfg predicates the code tests, valued in the defining crate.
+    pub code_cfg: &'static [(&'static str, bool)],
+    /// [`CreatorInfo::identity_hash`], computed once per process.
+    pub code_identity: CodeIdentityCell,
     /// `#[file_creator(version = "...")]`.
     pub version: Option<&'static str>,
     /// `CARGO_PKG_NAME` of the defining crate.
@@ -64,8 +75,65 @@ impl CreatorInfo {
     fn code_identity(&self) -> CodeIdentity {
         match self.version {
             Some(v) => CodeIdentity::Version(v.to_owned()),
-            None => CodeIdentity::Hash(self.code_hash.to_owned()),
+            None => CodeIdentity::Hash(self.identity_hash().to_owned()),
         }
+    }
+
+    /// The code identity: the macro's hash with the cfg values of this
+    /// build mixed in, which only the compiled crate knows. Computed on
+    /// first use; the warm hit path only reads it.
+    pub fn identity_hash(&self) -> &str {
+        self.code_identity.0.get_or_init(|| {
+            if self.code_cfg.is_empty() {
+                return self.code_hash.to_owned();
+            }
+            let mut hasher = blake3::Hasher::new();
+            hasher.update(self.code_hash.as_bytes());
+            for (predicate, value) in self.code_cfg {
+                hasher.update(&(predicate.len() as u64).to_le_bytes());
+                hasher.update(predicate.as_bytes());
+                hasher.update(&[u8::from(*value)]);
+            }
+            hasher.finalize().to_hex().to_string()
+        })
+    }
+
+    /// What went into [`CreatorInfo::identity_hash`], for the lineage.
+    pub fn code_ingredients(&self) -> CodeIngredients {
+        if self.version.is_some() {
+            return CodeIngredients::default();
+        }
+        CodeIngredients {
+            parts: self
+                .code_parts
+                .iter()
+                .map(|(kind, name, hash)| CodePart {
+                    kind: (*kind).to_owned(),
+                    name: (*name).to_owned(),
+                    hash: (*hash).to_owned(),
+                })
+                .collect(),
+            cfg: self
+                .code_cfg
+                .iter()
+                .map(|(predicate, value)| CfgValue {
+                    predicate: (*predicate).to_owned(),
+                    value: *value,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The lazily computed code identity inside a [`CreatorInfo`]; generated
+/// code creates it with [`CodeIdentityCell::new`].
+#[derive(Debug, Default)]
+pub struct CodeIdentityCell(std::sync::OnceLock<String>);
+
+impl CodeIdentityCell {
+    /// An empty cell.
+    pub const fn new() -> Self {
+        Self(std::sync::OnceLock::new())
     }
 }
 
@@ -702,13 +770,15 @@ impl Plan {
             self.info.source_file,
             self.info.source_line,
         );
+        let code = self.info.code_ingredients();
         let mut committed = Vec::with_capacity(outputs.len());
         for (index, output) in outputs.iter().enumerate() {
             let lineage = RunLineage {
                 creator: self.info.path(),
                 source_file: self.info.source_file.to_owned(),
                 source_line: self.info.source_line,
-                code_hash: self.info.code_hash.to_owned(),
+                code_hash: self.info.identity_hash().to_owned(),
+                code: code.clone(),
                 version: self.info.version.map(str::to_owned),
                 run_key: self.key.to_hex(),
                 output_index: index as u32,
@@ -759,7 +829,7 @@ impl Plan {
             schema_version: MANIFEST_SCHEMA_VERSION,
             key: self.key,
             creator: self.info.path(),
-            code_hash: self.info.code_hash.to_owned(),
+            code_hash: self.info.identity_hash().to_owned(),
             version: self.info.version.map(str::to_owned),
             outputs: committed,
             committed_at: Utc::now(),
@@ -1042,11 +1112,20 @@ pub(crate) fn staleness(lineage: &RunLineage, current: &CreatorInfo) -> Option<S
         (Some(_), Some(_)) => None,
         (None, Some(new)) => Some(format!("version {new:?} was added since it ran")),
         (Some(old), None) => Some(format!("version {old:?} was removed since it ran")),
-        (None, None) if lineage.code_hash != current.code_hash => Some(format!(
-            "code changed (hash {}… → {}…)",
-            short(&lineage.code_hash),
-            short(current.code_hash)
-        )),
+        (None, None) if lineage.code_hash != current.identity_hash() => {
+            // Name the items that changed when both sides recorded them.
+            let changes = current.code_ingredients().changes_since(&lineage.code);
+            let detail = match changes.len() {
+                0 => String::new(),
+                1..=5 => format!(": {}", changes.join(", ")),
+                n => format!(": {}, and {} more", changes[..5].join(", "), n - 5),
+            };
+            Some(format!(
+                "code changed (hash {}… → {}…){detail}",
+                short(&lineage.code_hash),
+                short(current.identity_hash())
+            ))
+        }
         (None, None) => None,
     }
 }
@@ -1204,6 +1283,9 @@ mod tests {
             source_file: "src/lib.rs",
             source_line: 1,
             code_hash,
+            code_parts: &[],
+            code_cfg: &[],
+            code_identity: CodeIdentityCell::new(),
             version,
             crate_name: "c",
             crate_version: "0.1.0",
@@ -1218,6 +1300,7 @@ mod tests {
             source_file: "src/lib.rs".into(),
             source_line: 1,
             code_hash: code_hash.into(),
+            code: CodeIngredients::default(),
             version: version.map(str::to_owned),
             run_key: "00".repeat(32),
             output_index: 0,
@@ -1351,5 +1434,57 @@ mod tests {
         assert!(staleness(&lineage(Some("1"), "a"), &info(Some("2"), "a")).is_some());
         assert!(staleness(&lineage(None, "a"), &info(Some("2"), "a")).is_some());
         assert!(staleness(&lineage(Some("1"), "a"), &info(None, "a")).is_some());
+    }
+
+    #[test]
+    fn cfg_values_enter_the_identity() {
+        let on = CreatorInfo {
+            code_cfg: &[("feature = \"x\"", true)],
+            ..info(None, "aaaa")
+        };
+        let off = CreatorInfo {
+            code_cfg: &[("feature = \"x\"", false)],
+            ..info(None, "aaaa")
+        };
+        // Without cfg predicates the macro's hash is the identity.
+        assert_eq!(info(None, "aaaa").identity_hash(), "aaaa");
+        assert_ne!(on.identity_hash(), off.identity_hash());
+        assert_ne!(on.identity_hash(), "aaaa");
+        assert_eq!(on.identity_hash().len(), 64);
+        // A version ignores them, like every other part of the code.
+        let pinned = CreatorInfo {
+            version: Some("1"),
+            ..on
+        };
+        assert_eq!(pinned.code_identity(), CodeIdentity::Version("1".into()));
+        assert!(pinned.code_ingredients().is_empty());
+    }
+
+    #[test]
+    fn staleness_names_the_changed_items() {
+        let current = CreatorInfo {
+            code_parts: &[("const", "LIMIT", "2222"), ("fn", "helper", "1111")],
+            ..info(None, "bbbb")
+        };
+        let mut old = lineage(None, "aaaa");
+        old.code = CodeIngredients {
+            parts: vec![
+                CodePart {
+                    kind: "const".into(),
+                    name: "LIMIT".into(),
+                    hash: "2222".into(),
+                },
+                CodePart {
+                    kind: "fn".into(),
+                    name: "helper".into(),
+                    hash: "0000".into(),
+                },
+            ],
+            cfg: vec![],
+        };
+        assert_eq!(
+            staleness(&old, &current).unwrap(),
+            "code changed (hash aaaa… → bbbb…): fn helper changed"
+        );
     }
 }

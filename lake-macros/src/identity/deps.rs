@@ -63,7 +63,11 @@ impl Deps {
                 return d;
             }
         }
-        let deps = Arc::new(Self::read(manifest_dir, manifest.as_deref(), lock.as_deref()));
+        let deps = Arc::new(Self::read(
+            manifest_dir,
+            manifest.as_deref(),
+            lock.as_deref(),
+        ));
         if let Ok(mut c) = cache.lock() {
             c.insert(manifest_dir.to_owned(), (stamp, deps.clone()));
         }
@@ -107,7 +111,10 @@ impl Deps {
                 if let Some(p) = &d.path {
                     paths.insert(d.package.clone(), p.clone());
                 }
-                specs.entry(d.package.clone()).or_default().push(d.spec.clone());
+                specs
+                    .entry(d.package.clone())
+                    .or_default()
+                    .push(d.spec.clone());
                 todo.push((d.package.clone(), String::new()));
             }
         }

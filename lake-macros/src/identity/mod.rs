@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 use proc_macro2::TokenStream;
 use quote::ToTokens;
 
-pub(crate) use tokens::normalized;
 use tokens::Scan;
+pub(crate) use tokens::normalized;
 
 /// Bump when what is hashed, or how, changes: every code identity changes.
 const IDENTITY_VERSION: &str = "lake-code-identity 1";
@@ -127,7 +127,10 @@ pub(crate) fn compute(
             let abs = dir.join(rel);
             // Recorded relative to the package, so that the identity does
             // not depend on where the checkout lives.
-            let shown = abs.strip_prefix(manifest).unwrap_or(Path::new(rel)).to_owned();
+            let shown = abs
+                .strip_prefix(manifest)
+                .unwrap_or(Path::new(rel))
+                .to_owned();
             includes.insert((shown, abs));
         }
         for (shown, abs) in includes {

@@ -138,7 +138,11 @@ fn last_ident(ty: &syn::Type) -> Option<String> {
     }
 }
 
-fn collect_use(tree: &syn::UseTree, idents: &mut BTreeSet<String>, aliases: &mut Vec<(String, String)>) {
+fn collect_use(
+    tree: &syn::UseTree,
+    idents: &mut BTreeSet<String>,
+    aliases: &mut Vec<(String, String)>,
+) {
     match tree {
         syn::UseTree::Path(p) => {
             idents.insert(p.ident.to_string());
@@ -244,7 +248,12 @@ impl<'ast> Visit<'ast> for Indexer {
                         .map(|s| s.ident.to_string())
                         .unwrap_or_default();
                     if !keys.is_empty() {
-                        self.push("macro_call", format!("{name}!{{{}}}", keys.join(",")), keys, m);
+                        self.push(
+                            "macro_call",
+                            format!("{name}!{{{}}}", keys.join(",")),
+                            keys,
+                            m,
+                        );
                     }
                 }
             },

@@ -245,10 +245,21 @@ fn the_identity_is_stable_and_lists_what_it_covers() {
         "impl Shape",
         "dep helper-dep 0.1.0",
     ] {
-        assert!(names.iter().any(|n| n == expected), "{expected} in {names:?}");
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} in {names:?}"
+        );
     }
-    for unexpected in ["fn unrelated", "fn tool", "dep anyhow 1.0.90", "dep lake-runtime 0.1.0"] {
-        assert!(!names.iter().any(|n| n == unexpected), "{unexpected} in {names:?}");
+    for unexpected in [
+        "fn unrelated",
+        "fn tool",
+        "dep anyhow 1.0.90",
+        "dep lake-runtime 0.1.0",
+    ] {
+        assert!(
+            !names.iter().any(|n| n == unexpected),
+            "{unexpected} in {names:?}"
+        );
     }
     assert_eq!(id.cfgs, ["feature = \"fast\" "]);
     assert_eq!(id.tracked.len(), 1);
@@ -294,7 +305,11 @@ fn an_edit_to_an_inner_creator_or_what_it_calls_changes_it() {
 
 #[test]
 fn a_cfg_predicate_the_code_tests_changes_it() {
-    let edited = Pkg::new().edit("demo/src/steps.rs", "feature = \"fast\"", "feature = \"slow\"");
+    let edited = Pkg::new().edit(
+        "demo/src/steps.rs",
+        "feature = \"fast\"",
+        "feature = \"slow\"",
+    );
     assert_eq!(edited.identity("step").cfgs, ["feature = \"slow\" "]);
     assert_changes(edited);
     // A `#[cfg]` on a reached item is collected too.
@@ -303,7 +318,11 @@ fn a_cfg_predicate_the_code_tests_changes_it() {
         "pub fn unrelated",
         "#[cfg(unix)] pub fn helper2() {}\npub fn unrelated",
     );
-    let edited = edited.edit("demo/src/steps.rs", "let a = helper(n);", "let a = helper(n); helper2();");
+    let edited = edited.edit(
+        "demo/src/steps.rs",
+        "let a = helper(n);",
+        "let a = helper(n); helper2();",
+    );
     assert!(edited.identity("step").cfgs.contains(&"unix ".to_owned()));
 }
 
@@ -317,18 +336,33 @@ fn an_edit_to_a_path_dependency_changes_it() {
 #[test]
 fn a_version_bump_of_a_used_crate_or_its_dependency_changes_it() {
     let itoa_bump = Pkg::new()
-        .edit("demo/Cargo.lock", "version = \"1.0.11\"", "version = \"1.0.12\"")
+        .edit(
+            "demo/Cargo.lock",
+            "version = \"1.0.11\"",
+            "version = \"1.0.12\"",
+        )
         .edit("demo/Cargo.lock", "\"bbbb\"", "\"bbbc\"");
-    assert_ne!(Pkg::new().identity("numbers").hash, itoa_bump.identity("numbers").hash);
+    assert_ne!(
+        Pkg::new().identity("numbers").hash,
+        itoa_bump.identity("numbers").hash
+    );
     // serde is used by `use` in a reached item's file (lib.rs has none, but
     // steps.rs names `helper_dep`); serde_derive through serde.
-    let pkg = Pkg::new().edit("demo/src/steps.rs", "use crate::*;", "use crate::*;\nuse serde::Serialize;");
-    let bumped = pkg
-        .clone()
-        .edit("demo/Cargo.lock", "checksum = \"dddd\"", "checksum = \"dddf\"");
+    let pkg = Pkg::new().edit(
+        "demo/src/steps.rs",
+        "use crate::*;",
+        "use crate::*;\nuse serde::Serialize;",
+    );
+    let bumped = pkg.clone().edit(
+        "demo/Cargo.lock",
+        "checksum = \"dddd\"",
+        "checksum = \"dddf\"",
+    );
     assert_ne!(hash_of(&pkg), hash_of(&bumped));
     // Features of a used dependency count as well.
-    let features = pkg.clone().edit("demo/Cargo.toml", "[\"derive\"]", "[\"derive\", \"rc\"]");
+    let features = pkg
+        .clone()
+        .edit("demo/Cargo.toml", "[\"derive\"]", "[\"derive\", \"rc\"]");
     assert_ne!(hash_of(&pkg), hash_of(&features));
 }
 
@@ -336,7 +370,11 @@ fn a_version_bump_of_a_used_crate_or_its_dependency_changes_it() {
 fn a_cargo_update_of_an_unused_crate_keeps_it() {
     assert_keeps(
         Pkg::new()
-            .edit("demo/Cargo.lock", "version = \"1.0.90\"", "version = \"1.0.91\"")
+            .edit(
+                "demo/Cargo.lock",
+                "version = \"1.0.90\"",
+                "version = \"1.0.91\"",
+            )
             .edit("demo/Cargo.lock", "\"aaaa\"", "\"aaab\""),
     );
     // serde and itoa are unused by `step`, tokio is lake's own dependency.
@@ -358,24 +396,52 @@ fn an_unrelated_edit_elsewhere_keeps_it() {
 fn comments_whitespace_doc_comments_and_item_order_keep_it() {
     assert_keeps(
         Pkg::new()
-            .edit("demo/src/lib.rs", "/// Adds the limit.", "/// Adds the limit, always.")
-            .edit("demo/src/lib.rs", "    x + LIMIT\n", "    // why: offset\n        x  +  LIMIT /* ! */\n\n")
-            .edit("demo/src/steps.rs", "    let a = helper(n);", "  /* first */ let a =\n helper(n);"),
+            .edit(
+                "demo/src/lib.rs",
+                "/// Adds the limit.",
+                "/// Adds the limit, always.",
+            )
+            .edit(
+                "demo/src/lib.rs",
+                "    x + LIMIT\n",
+                "    // why: offset\n        x  +  LIMIT /* ! */\n\n",
+            )
+            .edit(
+                "demo/src/steps.rs",
+                "    let a = helper(n);",
+                "  /* first */ let a =\n helper(n);",
+            ),
     );
     // Moving an item moves nothing that is hashed.
     assert_keeps(
         Pkg::new()
             .edit("demo/src/lib.rs", "pub const LIMIT: u32 = 3;\n", "")
-            .edit("demo/src/util.rs", "pub fn tool", "pub const LIMIT: u32 = 3;\npub fn tool"),
+            .edit(
+                "demo/src/util.rs",
+                "pub fn tool",
+                "pub const LIMIT: u32 = 3;\npub fn tool",
+            ),
     );
 }
 
 #[test]
 fn a_rename_on_use_is_followed() {
     let pkg = Pkg::new()
-        .edit("demo/src/util.rs", "pub fn tool", "pub fn far() -> u32 { 5 }\npub fn tool")
-        .edit("demo/src/steps.rs", "use crate::*;", "use crate::*;\nuse crate::util::far as near;")
-        .edit("demo/src/steps.rs", "let a = helper(n);", "let a = helper(n) + near();");
+        .edit(
+            "demo/src/util.rs",
+            "pub fn tool",
+            "pub fn far() -> u32 { 5 }\npub fn tool",
+        )
+        .edit(
+            "demo/src/steps.rs",
+            "use crate::*;",
+            "use crate::*;\nuse crate::util::far as near;",
+        )
+        .edit(
+            "demo/src/steps.rs",
+            "let a = helper(n);",
+            "let a = helper(n) + near();",
+        );
     let edited = pkg.clone().edit("demo/src/util.rs", "{ 5 }", "{ 6 }");
     assert_ne!(hash_of(&pkg), hash_of(&edited));
 }
@@ -383,13 +449,29 @@ fn a_rename_on_use_is_followed() {
 #[test]
 fn a_creator_in_an_example_reaches_its_modules_and_the_library() {
     let pkg = Pkg::new()
-        .add("demo/examples/run/main.rs", "mod parts;\n#[file_creator]\nfn ex() -> u32 { part() + demo::helper(1) }\n")
+        .add(
+            "demo/examples/run/main.rs",
+            "mod parts;\n#[file_creator]\nfn ex() -> u32 { part() + demo::helper(1) }\n",
+        )
         .add("demo/examples/run/parts.rs", "pub fn part() -> u32 { 1 }\n");
     let id = |p: &Pkg| p.identity_in("examples/run/main.rs", "ex").hash;
     let base = id(&pkg);
-    assert_ne!(base, id(&pkg.clone().edit("demo/examples/run/parts.rs", "{ 1 }", "{ 2 }")));
-    assert_ne!(base, id(&pkg.clone().edit("demo/src/lib.rs", "x + LIMIT", "x * LIMIT")));
-    assert_eq!(base, id(&pkg.clone().edit("demo/src/util.rs", "{ 1 }", "{ 2 }")));
+    assert_ne!(
+        base,
+        id(&pkg
+            .clone()
+            .edit("demo/examples/run/parts.rs", "{ 1 }", "{ 2 }"))
+    );
+    assert_ne!(
+        base,
+        id(&pkg
+            .clone()
+            .edit("demo/src/lib.rs", "x + LIMIT", "x * LIMIT"))
+    );
+    assert_eq!(
+        base,
+        id(&pkg.clone().edit("demo/src/util.rs", "{ 1 }", "{ 2 }"))
+    );
 }
 
 #[test]
@@ -397,7 +479,9 @@ fn without_a_source_file_only_the_tokens_count() {
     let func: TokenStream = "fn f(a: u8) -> File { g(a) }".parse().unwrap();
     let id = compute(func, None, None);
     assert!(id.parts.is_empty() && id.cfgs.is_empty() && id.tracked.is_empty());
-    let other: TokenStream = "/// doc\nfn f(a: u8) -> File { g(a) } // c".parse().unwrap();
+    let other: TokenStream = "/// doc\nfn f(a: u8) -> File { g(a) } // c"
+        .parse()
+        .unwrap();
     assert_eq!(id.hash, compute(other, None, None).hash);
     let _ = Path::new("");
 }

@@ -126,7 +126,8 @@ impl Scan {
         };
         match name {
             "cfg" => {
-                if let Some(g) = group_after_bang().filter(|g| g.delimiter() == Delimiter::Parenthesis)
+                if let Some(g) =
+                    group_after_bang().filter(|g| g.delimiter() == Delimiter::Parenthesis)
                 {
                     let pred = normalized(g.stream());
                     if !pred.is_empty() {
