@@ -33,7 +33,18 @@ mod identity;
 ///
 /// A call of the function is a *run*. Its key is computed from the creator's
 /// path, its code (or `version`), its arguments and the content of its input
-/// files. If a run with that key already exists in the lake, the call
+/// files.
+///
+/// Its code is more than the function: the key covers every item of the
+/// crate the body reaches by name (functions, methods and the `impl` blocks
+/// of the types it uses, consts, statics, types and aliases,
+/// `macro_rules!`, inner creators), the files it reads with `include_str!`
+/// or `include_bytes!`, the locked versions of the dependencies it uses
+/// (path dependencies by the hash of their sources), and the values of the
+/// `cfg` predicates it tests. Comments, whitespace, doc comments and edits
+/// to code it does not reach do not change it. The lineage of each output
+/// lists what went in, so `lake stale` can say which item changed
+/// (docs/design/0009-code-identity.md). If a run with that key already exists in the lake, the call
 /// returns handles to its outputs without running the body. Otherwise the
 /// body runs, and the files it returns are committed under names derived
 /// from the key: `<fn name>/<16 hex of the key>` for one output and
@@ -91,8 +102,11 @@ mod identity;
 ///
 /// # Arguments
 /// ## `version = "<string>"`
-/// Keys the creator on this string instead of the hash of its code, so that
-/// cosmetic edits keep the cache. Change it when the output would change.
+/// Keys the creator on this string instead of its code identity: your
+/// promise that the output depends on nothing else about the code. Nothing
+/// else then counts, not the body, not the helpers it calls, not its
+/// dependencies' versions nor its features, so an edit to any of them keeps
+/// the cached outputs. Change the string whenever the output would change.
 /// ```ignore
 /// #[file_creator(version = "2")]
 /// fn tokenize(corpus: &File) -> File { /* … */ }
@@ -127,7 +141,10 @@ mod identity;
 ///             enclosing: "",
 ///             source_file: ::core::file!(),
 ///             source_line: 4,
-///             code_hash: "<blake3 hex of the function's tokens>",
+///             code_hash: "<blake3 hex of the tokens and all they reach>",
+///             code_parts: &[("fn", "keep_columns", "<16 hex>")],
+///             code_cfg: &[],
+///             code_identity: ::lake_runtime::__private::CodeIdentityCell::new(),
 ///             version: ::core::option::Option::None,
 ///             crate_name: ::core::env!("CARGO_PKG_NAME"),
 ///             crate_version: ::core::env!("CARGO_PKG_VERSION"),

@@ -232,4 +232,18 @@ fn creators_are_registered() {
     assert_eq!(clean.0.crate_name, "lake-macros");
     assert!(clean.0.manifest_dir.ends_with("lake-macros"));
     assert!(!clean.0.crate_version.is_empty());
+    // The code identity reaches the types the body names, through the real
+    // source file the macro found (docs/design/0009).
+    let parts: Vec<(&str, &str)> = clean.0.code_parts.iter().map(|p| (p.0, p.1)).collect();
+    assert!(parts.contains(&("struct", "File")), "{parts:?}");
+    assert!(parts.contains(&("struct", "MyError")), "{parts:?}");
+    assert!(clean.0.code_parts.iter().all(|p| p.2.len() == 16));
+    assert!(clean.0.code_cfg.is_empty(), "{:?}", clean.0.code_cfg);
+    let _: &rt::__private::CodeIdentityCell = &clean.0.code_identity;
+    // Under a version, nothing but the promise counts.
+    let split = inventory::iter::<rt::__private::Registration>
+        .into_iter()
+        .find(|r| r.0.name == "split")
+        .unwrap();
+    assert!(split.0.code_parts.is_empty());
 }

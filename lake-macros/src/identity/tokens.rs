@@ -129,23 +129,21 @@ impl Scan {
                 if let Some(g) =
                     group_after_bang().filter(|g| g.delimiter() == Delimiter::Parenthesis)
                 {
-                    let pred = normalized(g.stream());
-                    if !pred.is_empty() {
-                        self.cfgs.insert(pred);
+                    if is_predicate(&g.stream().into_iter().collect::<Vec<_>>()) {
+                        self.cfgs.insert(normalized(g.stream()));
                     }
                 }
             }
             "cfg_attr" => {
                 if let [TokenTree::Group(g), ..] = rest {
                     // The predicate is everything before the first top-level comma.
-                    let pred: TokenStream = g
+                    let pred: Vec<TokenTree> = g
                         .stream()
                         .into_iter()
                         .take_while(|t| !matches!(t, TokenTree::Punct(p) if p.as_char() == ','))
                         .collect();
-                    let pred = normalized(pred);
-                    if !pred.is_empty() {
-                        self.cfgs.insert(pred);
+                    if is_predicate(&pred) {
+                        self.cfgs.insert(normalized(pred.into_iter().collect()));
                     }
                 }
             }
@@ -172,6 +170,33 @@ impl Scan {
             }
             _ => {}
         }
+    }
+}
+
+/// Whether `tokens` are a cfg predicate: `name`, `name = "value"`, or
+/// `all(..)`, `any(..)`, `not(..)` of predicates. Anything else that looks
+/// like `cfg(..)`, such as `cfg!(#pred)` in a `quote!` template or
+/// `cfg!($p)` in a `macro_rules!`, is not a test of this build, and could
+/// not be evaluated in the expansion.
+fn is_predicate(tokens: &[TokenTree]) -> bool {
+    match tokens {
+        [TokenTree::Ident(_)] => true,
+        [
+            TokenTree::Ident(_),
+            TokenTree::Punct(eq),
+            TokenTree::Literal(lit),
+        ] => eq.as_char() == '=' && lit.to_string().starts_with('"'),
+        [TokenTree::Ident(op), TokenTree::Group(g)]
+            if g.delimiter() == Delimiter::Parenthesis
+                && matches!(op.to_string().as_str(), "all" | "any" | "not") =>
+        {
+            let inner: Vec<TokenTree> = g.stream().into_iter().collect();
+            inner
+                .split(|t| matches!(t, TokenTree::Punct(p) if p.as_char() == ','))
+                .filter(|part| !part.is_empty())
+                .all(is_predicate)
+        }
+        _ => false,
     }
 }
 
@@ -205,6 +230,7 @@ mod tests {
                 let t = include_str!("data/t.txt");
                 let b = include_bytes!(r"b.bin");
                 if cfg!(all(unix, not(test))) {}
+                let template = quote!(cfg!(#pred) cfg!($p) cfg!(all(unix, #x)));
                 #[cfg(feature = "x")] let y = 1;
                 /// not_an_ident
                 let z = 2;
