@@ -58,10 +58,10 @@ impl Deps {
         stamp.update(lock.as_deref().unwrap_or("").as_bytes());
         let stamp = stamp.finalize();
         let cache = CACHE.get_or_init(Default::default);
-        if let Some((s, d)) = cache.lock().ok().and_then(|c| c.get(manifest_dir).cloned()) {
-            if s == stamp {
-                return d;
-            }
+        if let Some((s, d)) = cache.lock().ok().and_then(|c| c.get(manifest_dir).cloned())
+            && s == stamp
+        {
+            return d;
         }
         let deps = Arc::new(Self::read(
             manifest_dir,
@@ -271,18 +271,17 @@ fn declared(
         if let Some(p) = t.get("path").and_then(|p| p.as_str()) {
             path = Some(manifest_dir.join(p));
         }
-        if t.get("workspace").and_then(|w| w.as_bool()) == Some(true) {
-            if let Some((root, ws)) = workspace {
-                if let Some(w) = ws.get(key) {
-                    spec.push_str(&format!(" workspace {w}"));
-                    if let Some(wt) = w.as_table() {
-                        if let Some(p) = wt.get("package").and_then(|p| p.as_str()) {
-                            package = p.to_owned();
-                        }
-                        if let Some(p) = wt.get("path").and_then(|p| p.as_str()) {
-                            path = Some(root.join(p));
-                        }
-                    }
+        if t.get("workspace").and_then(|w| w.as_bool()) == Some(true)
+            && let Some((root, ws)) = workspace
+            && let Some(w) = ws.get(key)
+        {
+            spec.push_str(&format!(" workspace {w}"));
+            if let Some(wt) = w.as_table() {
+                if let Some(p) = wt.get("package").and_then(|p| p.as_str()) {
+                    package = p.to_owned();
+                }
+                if let Some(p) = wt.get("path").and_then(|p| p.as_str()) {
+                    path = Some(root.join(p));
                 }
             }
         }

@@ -55,10 +55,10 @@ pub(crate) fn parse_file(path: &Path) -> Option<Arc<ParsedFile>> {
     let text = std::fs::read_to_string(path).ok()?;
     let stamp = blake3::hash(text.as_bytes());
     let cache = CACHE.get_or_init(Default::default);
-    if let Some((s, parsed)) = cache.lock().ok()?.get(path) {
-        if *s == stamp {
-            return parsed.clone();
-        }
+    if let Some((s, parsed)) = cache.lock().ok()?.get(path)
+        && *s == stamp
+    {
+        return parsed.clone();
     }
     let parsed = syn::parse_file(&text)
         .ok()

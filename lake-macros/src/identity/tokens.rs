@@ -128,10 +128,9 @@ impl Scan {
             "cfg" => {
                 if let Some(g) =
                     group_after_bang().filter(|g| g.delimiter() == Delimiter::Parenthesis)
+                    && is_predicate(&g.stream().into_iter().collect::<Vec<_>>())
                 {
-                    if is_predicate(&g.stream().into_iter().collect::<Vec<_>>()) {
-                        self.cfgs.insert(normalized(g.stream()));
-                    }
+                    self.cfgs.insert(normalized(g.stream()));
                 }
             }
             "cfg_attr" => {
@@ -148,13 +147,12 @@ impl Scan {
                 }
             }
             "include_str" | "include_bytes" | "include" => {
-                if let Some(g) = group_after_bang() {
-                    if let Some(TokenTree::Literal(lit)) = g.stream().into_iter().next() {
-                        let lit = TokenStream::from(TokenTree::Literal(lit));
-                        if let Ok(lit) = syn::parse2::<syn::LitStr>(lit) {
-                            self.includes.insert(lit.value());
-                        }
-                    }
+                if let Some(g) = group_after_bang()
+                    && let Some(TokenTree::Literal(lit)) = g.stream().into_iter().next()
+                    && let Ok(lit) =
+                        syn::parse2::<syn::LitStr>(TokenStream::from(TokenTree::Literal(lit)))
+                {
+                    self.includes.insert(lit.value());
                 }
             }
             "fn" | "const" | "static" | "struct" | "enum" | "union" | "type" | "trait" | "mod"
