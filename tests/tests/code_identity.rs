@@ -80,6 +80,11 @@ fn step(x: u64) -> lake_runtime::Result<File> {
 }
 
 fn main() {
+    // What a user asks before re-running: which outputs are stale, and why.
+    let lake = lake_runtime::Lake::current().expect("the lake opens");
+    for stale in lake.stale_outputs().expect("stale outputs") {
+        println!("STALE {}: {}", stale.creator, stale.reason);
+    }
     let out = step(1).expect("step runs");
     println!("OUT {}", out.read_to_string().expect("output reads"));
     println!("UNRELATED {}", unrelated() + util::tool());
@@ -181,13 +186,19 @@ impl Project {
         stdout
     }
 
+    /// Builds and runs; the step must run again, and the outputs of the
+    /// previous build be reported stale because of `change`.
     #[track_caller]
-    fn assert_reruns(&self, why: &str, features: &str) -> String {
+    fn assert_reruns(&self, why: &str, features: &str, change: &str) -> String {
         let out = self.build_and_run(features);
         assert!(
             out.contains("RAN step"),
             "{why}: the step did not re-run:\n{out}"
         );
+        let named = out
+            .lines()
+            .any(|l| l.starts_with("STALE identity_e2e::step: code changed") && l.contains(change));
+        assert!(named, "{why}: no stale output names {change:?}:\n{out}");
         out
     }
 
@@ -202,7 +213,8 @@ impl Project {
 #[test]
 fn issue_10_code_edits_rerun_the_step_and_unrelated_edits_do_not() {
     let p = Project::new();
-    let first = p.assert_reruns("first build", "");
+    let first = p.build_and_run("");
+    assert!(first.contains("RAN step"), "{first}");
     assert!(first.contains("RAN inner"), "{first}");
     assert!(first.contains("OUT 26 hello false 2"), "{first}");
     p.assert_hits("same build", "");
@@ -224,21 +236,25 @@ fn issue_10_code_edits_rerun_the_step_and_unrelated_edits_do_not() {
     assert!(out.contains("UNRELATED 10"), "the edits were built:\n{out}");
 
     p.edit("src/main.rs", "x  +  LIMIT", "x + LIMIT + 1");
-    p.assert_reruns("helper fn edit", "");
+    p.assert_reruns("helper fn edit", "", "fn helper changed");
     p.edit("src/main.rs", "LIMIT: u64 = 3", "LIMIT: u64 = 4");
-    p.assert_reruns("const edit", "");
+    p.assert_reruns("const edit", "", "const LIMIT changed");
     p.edit("src/main.rs", "type Num = u64;", "type Num = i64;");
-    p.assert_reruns("type alias edit", "");
+    p.assert_reruns("type alias edit", "", "type Num changed");
     p.edit("src/main.rs", "$e * 2", "$e * 3");
-    p.assert_reruns("macro_rules edit", "");
+    p.assert_reruns("macro_rules edit", "", "macro twice changed");
     overwrite(&p.dir.join("src/data.txt"), "hello!");
-    p.assert_reruns("include_str file edit", "");
+    p.assert_reruns("include_str file edit", "", "file src/data.txt changed");
     p.edit("helper-dep/src/lib.rs", "x * 10", "x * 11");
-    p.assert_reruns("path dependency edit", "");
+    p.assert_reruns("path dependency edit", "", "dep helper-dep 0.1.0 changed");
     p.edit("src/main.rs", "x + 1)?", "x + 2)?");
-    let out = p.assert_reruns("inner creator edit", "");
+    let out = p.assert_reruns("inner creator edit", "", "fn inner changed");
     assert!(out.contains("RAN inner"), "{out}");
-    let out = p.assert_reruns("feature tested by cfg!", "fast");
+    let out = p.assert_reruns(
+        "feature tested by cfg!",
+        "fast",
+        "cfg feature = \"fast\" false → true",
+    );
     assert!(out.contains(" true "), "{out}");
     // Back to the default features: that build's run is still there.
     p.assert_hits("default features again", "");
