@@ -60,9 +60,14 @@ pub(crate) fn parse_file(path: &Path) -> Option<Arc<ParsedFile>> {
     {
         return parsed.clone();
     }
+    // Parsed with proc-macro2's own lexer rather than through the
+    // compiler's token bridge, where every token access is a round trip:
+    // the tokens never leave `index_file`, which keeps only text and hashes.
+    proc_macro2::fallback::force();
     let parsed = syn::parse_file(&text)
         .ok()
         .map(|file| Arc::new(index_file(path, &file)));
+    proc_macro2::fallback::unforce();
     cache
         .lock()
         .ok()?
