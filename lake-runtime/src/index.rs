@@ -2,7 +2,7 @@
 //!
 //! SQLite because several lake processes share one home (a pipeline and a
 //! `lake ls` at once); WAL mode lets readers run beside a writer. The index is
-//! only a cache of the store: [`Index::replace_all`] rebuilds it from a listing.
+//! only a cache of the store: [`Index::apply_refresh`] brings it up to date from a listing.
 
 use std::path::{Path, PathBuf};
 

@@ -27,7 +27,9 @@
 //! ```
 //!
 //! ## Feature flags
-//! - `testing`: exposes [`testing`], the `Store` conformance suite.
+//! - `testing`: exposes the module `lake_runtime::testing`: the `Store`
+//!   conformance suite and the test-server fixtures. Not linked here, since
+//!   a build without the feature has no such module; docs.rs documents it.
 //!
 //! ## Configuration
 //! See [`LakeConfigBuilder`]: flags, then `LAKE_HOME` / `LAKE_STORE`, then

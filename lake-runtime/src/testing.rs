@@ -1212,9 +1212,9 @@ pub async fn check_errors_hide_secrets(fixture: &Fixture) {
 /// each on a fresh store from the given expression.
 ///
 /// The expression is evaluated once per test and may return anything that
-/// implements [`IntoFixture`](crate::testing::IntoFixture): an
+/// implements [`IntoFixture`]: an
 /// `Arc<dyn Store>`, a `Result` of one (an error fails the test), a
-/// [`Fixture`](crate::testing::Fixture) (to keep a temporary directory alive
+/// [`Fixture`] (to keep a temporary directory alive
 /// or declare planted secrets), or an `Option` of those (`None` skips).
 /// The calling crate needs `tokio` with the `macros` and `rt-multi-thread`
 /// features.
