@@ -423,3 +423,179 @@ fn local_fsync_option_is_parsed_and_bad_values_are_named() {
     let err = open_store_with(&url, &bad).unwrap_err().to_string();
     assert!(err.contains("\"sometimes\""), "{err}");
 }
+
+/// Memory stores that behave as the weaker servers do, so that the weaker
+/// assertions are shown to hold on a store that really races (the emulated
+/// check-then-write yields between its check and its write, every time),
+/// and the `Ignored` ones on a store that really ignores conditions.
+mod emulated {
+    use std::fmt;
+    use std::sync::Arc;
+
+    use bytes::Bytes;
+    use futures::future::BoxFuture;
+    use lake_core::{
+        GetStream, ListPage, ObjectMeta, ObjectVersion, PutMode, Store, StoreError, StorePath,
+    };
+    use lake_runtime::store::open_store;
+    use lake_runtime::testing::{Conditionals, Fixture, Guarantee, unique_memory_url};
+
+    #[derive(Debug, Clone, Copy)]
+    enum Behaviour {
+        CheckThenWrite,
+        Ignore,
+    }
+
+    #[derive(Debug)]
+    struct Emulated {
+        inner: Arc<dyn Store>,
+        behaviour: Behaviour,
+    }
+
+    impl fmt::Display for Emulated {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "{} ({:?})", self.inner, self.behaviour)
+        }
+    }
+
+    impl Emulated {
+        async fn conditional_put(
+            &self,
+            path: &StorePath,
+            bytes: Bytes,
+            mode: PutMode,
+        ) -> Result<ObjectVersion, StoreError> {
+            let current = match self.inner.head(path).await {
+                Ok(meta) => Some(meta.version),
+                Err(e) if e.is_not_found() => None,
+                Err(e) => return Err(e),
+            };
+            let refused = |precondition: bool| {
+                let (path, store) = (path.as_str().to_owned(), self.to_string());
+                if precondition {
+                    StoreError::Precondition { path, store }
+                } else {
+                    StoreError::AlreadyExists { path, store }
+                }
+            };
+            match (&mode, current) {
+                (PutMode::Create, Some(_)) => return Err(refused(false)),
+                (PutMode::Update(_), None) => {
+                    return Err(StoreError::NotFound {
+                        path: path.as_str().to_owned(),
+                        store: self.to_string(),
+                    });
+                }
+                (PutMode::Update(wanted), Some(found)) if found.e_tag != wanted.e_tag => {
+                    return Err(refused(true));
+                }
+                _ => {}
+            }
+            // The window between check and write that racing writers pass.
+            tokio::task::yield_now().await;
+            self.inner.put(path, bytes, PutMode::Overwrite).await
+        }
+    }
+
+    impl Store for Emulated {
+        fn head<'a>(
+            &'a self,
+            path: &'a StorePath,
+        ) -> BoxFuture<'a, Result<ObjectMeta, StoreError>> {
+            self.inner.head(path)
+        }
+
+        fn get<'a>(&'a self, path: &'a StorePath) -> BoxFuture<'a, Result<GetStream, StoreError>> {
+            self.inner.get(path)
+        }
+
+        fn get_range<'a>(
+            &'a self,
+            path: &'a StorePath,
+            range: std::ops::Range<u64>,
+        ) -> BoxFuture<'a, Result<GetStream, StoreError>> {
+            self.inner.get_range(path, range)
+        }
+
+        fn put<'a>(
+            &'a self,
+            path: &'a StorePath,
+            bytes: Bytes,
+            mode: PutMode,
+        ) -> BoxFuture<'a, Result<ObjectVersion, StoreError>> {
+            match (mode, self.behaviour) {
+                (PutMode::Overwrite, _) | (_, Behaviour::Ignore) => {
+                    self.inner.put(path, bytes, PutMode::Overwrite)
+                }
+                (mode, Behaviour::CheckThenWrite) => {
+                    Box::pin(self.conditional_put(path, bytes, mode))
+                }
+            }
+        }
+
+        fn put_file<'a>(
+            &'a self,
+            path: &'a StorePath,
+            file: &'a std::path::Path,
+        ) -> BoxFuture<'a, Result<(), StoreError>> {
+            self.inner.put_file(path, file)
+        }
+
+        fn list<'a>(
+            &'a self,
+            prefix: &'a StorePath,
+            after: Option<&'a StorePath>,
+            limit: usize,
+        ) -> BoxFuture<'a, Result<ListPage, StoreError>> {
+            self.inner.list(prefix, after, limit)
+        }
+
+        fn delete<'a>(&'a self, path: &'a StorePath) -> BoxFuture<'a, Result<(), StoreError>> {
+            self.inner.delete(path)
+        }
+    }
+
+    fn fixture(behaviour: Behaviour, guarantee: Guarantee) -> Fixture {
+        let inner = open_store(&unique_memory_url()).expect("open a memory store");
+        Fixture::new(Arc::new(Emulated { inner, behaviour })).with_conditionals(Conditionals {
+            create: guarantee,
+            update: guarantee,
+        })
+    }
+
+    mod check_then_write {
+        lake_runtime::store_conformance_tests!(super::fixture(
+            super::Behaviour::CheckThenWrite,
+            super::Guarantee::CheckThenWrite
+        ));
+    }
+
+    mod ignoring {
+        lake_runtime::store_conformance_tests!(super::fixture(
+            super::Behaviour::Ignore,
+            super::Guarantee::Ignored
+        ));
+    }
+
+    /// The emulation races for real: declared atomic, it fails the strict
+    /// checks. Otherwise the two modules above would prove nothing.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn check_then_write_emulation_loses_races() {
+        let strict = fixture(Behaviour::CheckThenWrite, Guarantee::Atomic);
+        let create = tokio::spawn(async move {
+            lake_runtime::testing::check_concurrent_create_has_one_winner(&strict).await;
+        });
+        assert!(
+            create.await.is_err(),
+            "16 racing creates on the check-then-write emulation had one winner"
+        );
+        let strict = fixture(Behaviour::CheckThenWrite, Guarantee::Atomic);
+        let cas = tokio::spawn(async move {
+            lake_runtime::testing::check_concurrent_cas_counter(&strict).await;
+        });
+        assert!(
+            cas.await.is_err(),
+            "the check-then-write emulation lost no compare-and-swap update"
+        );
+    }
+}
