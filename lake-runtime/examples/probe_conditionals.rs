@@ -373,6 +373,35 @@ async fn clean_up(store: &dyn Store, root: &str) -> Result<usize, StoreError> {
     }
 }
 
+/// One line on what held: `sequential` is whether a lone write against a
+/// stale condition was refused, `broken` counts rounds that no kind of
+/// conditional write explains (a torn object, a loser's body, no winner),
+/// `lost` rounds that a check-then-write explains.
+fn verdict(
+    sequential: Option<bool>,
+    broken: usize,
+    lost: usize,
+    errors: usize,
+    rounds: usize,
+) -> String {
+    match sequential {
+        None => "unknown: the probe met an error (see other errors)".to_owned(),
+        Some(false) => "ignored: the condition is not enforced at all".to_owned(),
+        Some(true) if broken > 0 => {
+            format!("broken: {broken} rounds ended in a state no winner explains")
+        }
+        Some(true) if lost > 0 => {
+            format!(
+                "check-then-write: racing writers passed the check together in {lost} of {rounds} rounds"
+            )
+        }
+        Some(true) if errors > 0 => {
+            format!("inconclusive: no race lost, but {errors} requests failed")
+        }
+        Some(true) => format!("atomic in all {rounds} rounds (evidence, not proof)"),
+    }
+}
+
 fn yes_no(held: Option<bool>) -> &'static str {
     match held {
         Some(true) => "yes",
@@ -415,20 +444,21 @@ async fn main() -> ExitCode {
     let cas = probe_cas(store.clone(), &root, &args).await;
     let cas_secs = started.elapsed().as_secs_f64();
 
-    let create_atomic = create.sequential_refused == Some(true)
-        && create.several_won == 0
-        && create.loser_visible == 0
-        && create.none_won == 0
-        && create.torn == 0
-        && create.other_errors == 0;
-    let cas_atomic =
-        cas.stale_refused == Some(true) && cas.lost == 0 && cas.torn == 0 && cas.other_errors == 0;
-    let verdict = |sequential: Option<bool>, raced_ok: bool, rounds: usize| match sequential {
-        Some(false) => "ignored: the condition is not enforced at all".to_owned(),
-        None => "unknown: the probe met an error".to_owned(),
-        Some(true) if raced_ok => format!("atomic in all {rounds} rounds (evidence, not proof)"),
-        Some(true) => "check-then-write: racing writers pass the check together".to_owned(),
-    };
+    let create_verdict = verdict(
+        create.sequential_refused,
+        create.torn + create.loser_visible + create.none_won,
+        create.several_won,
+        create.other_errors,
+        create.rounds,
+    );
+    let cas_verdict = verdict(
+        cas.stale_refused,
+        cas.torn,
+        cas.rounds_losing,
+        cas.other_errors,
+        cas.rounds,
+    );
+    let atomic = create_verdict.starts_with("atomic") && cas_verdict.starts_with("atomic");
 
     println!();
     println!("conditional create (PutMode::Create, If-None-Match: *), {create_secs:.1} s");
@@ -461,10 +491,7 @@ async fn main() -> ExitCode {
             .map(|e| format!(" (first: {e})"))
             .unwrap_or_default()
     );
-    println!(
-        "  verdict: {}",
-        verdict(create.sequential_refused, create_atomic, create.rounds)
-    );
+    println!("  verdict: {create_verdict}");
 
     println!();
     println!("compare-and-swap (PutMode::Update, If-Match), {cas_secs:.1} s");
@@ -489,16 +516,13 @@ async fn main() -> ExitCode {
             .map(|e| format!(" (first: {e})"))
             .unwrap_or_default()
     );
-    println!(
-        "  verdict: {}",
-        verdict(cas.stale_refused, cas_atomic, cas.rounds)
-    );
+    println!("  verdict: {cas_verdict}");
 
     match clean_up(&*store, &root).await {
         Ok(n) => println!("\ndeleted the probe's {n} objects"),
         Err(e) => eprintln!("probe_conditionals: cleaning up {root}: {e}"),
     }
-    if create_atomic && cas_atomic {
+    if atomic {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
