@@ -16,6 +16,23 @@ fn assert_success(what: &str, out: &Output) {
     );
 }
 
+/// The blake3 hex of `name`, from `lake info --json`.
+fn digest_of(cmd: &mut lake_tests::LakeCmd, name: &str) -> String {
+    cmd.args(["info", name, "--json"]).json()["blake3"]
+        .as_str()
+        .expect("info --json has a blake3")
+        .to_owned()
+}
+
+/// Gives back the write bit lake took from a local copy, as a user
+/// tampering with it would.
+fn make_writable(path: &std::path::Path) {
+    let mut permissions = std::fs::metadata(path).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    permissions.set_readonly(false);
+    std::fs::set_permissions(path, permissions).unwrap();
+}
+
 /// See issue 17, "two `add -r` processes on one home": a deferred `BEGIN`
 /// that upgraded to a write lock skipped the busy timeout, and 8 runs in 20
 /// failed with `database is locked`.
@@ -244,23 +261,13 @@ fn issue_17_damaged_local_copies_are_never_served() {
     let text = "the right bytes, as committed\n";
     let src = t.write("a.txt", text);
     lake().args(["add"]).arg(&src).arg("a.txt").ok();
-    let hex = lake().args(["info", "a.txt", "--json"]).json()["blake3"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let blob = home.join("blobs").join(&hex);
-    let writable = |path: &std::path::Path| {
-        let mut p = std::fs::metadata(path).unwrap().permissions();
-        #[allow(clippy::permissions_set_readonly_false)]
-        p.set_readonly(false);
-        std::fs::set_permissions(path, p).unwrap();
-    };
+    let blob = home.join("blobs").join(digest_of(&mut lake(), "a.txt"));
     type Damage<'a> = (&'static str, Box<dyn Fn() + 'a>);
     let damages: Vec<Damage> = vec![
         (
             "truncated",
             Box::new(|| {
-                writable(&blob);
+                make_writable(&blob);
                 std::fs::OpenOptions::new()
                     .write(true)
                     .open(&blob)
@@ -272,7 +279,7 @@ fn issue_17_damaged_local_copies_are_never_served() {
         (
             "appended to",
             Box::new(|| {
-                writable(&blob);
+                make_writable(&blob);
                 std::fs::OpenOptions::new()
                     .append(true)
                     .open(&blob)
@@ -336,15 +343,8 @@ fn issue_17_damage_shared_with_a_local_store_fails_loudly() {
     let t = TestDir::new();
     let src = t.write("a.txt", "the right bytes\n");
     t.lake().args(["add"]).arg(&src).arg("a.txt").ok();
-    let hex = t.lake().args(["info", "a.txt", "--json"]).json()["blake3"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let blob = t.home_blob(&hex);
-    let mut p = std::fs::metadata(&blob).unwrap().permissions();
-    #[allow(clippy::permissions_set_readonly_false)]
-    p.set_readonly(false);
-    std::fs::set_permissions(&blob, p).unwrap();
+    let blob = t.home_blob(&digest_of(&mut t.lake(), "a.txt"));
+    make_writable(&blob);
     std::fs::OpenOptions::new()
         .write(true)
         .open(&blob)
@@ -535,15 +535,8 @@ fn issue_17_verify_counts_files_and_get_honours_the_umask() {
 
     // With the default store the local copy and the store blob are one
     // inode: damage is two problems of one file.
-    let hex = t.lake().args(["info", "a.txt", "--json"]).json()["blake3"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let blob = t.home_blob(&hex);
-    let mut p = std::fs::metadata(&blob).unwrap().permissions();
-    #[allow(clippy::permissions_set_readonly_false)]
-    p.set_readonly(false);
-    std::fs::set_permissions(&blob, p).unwrap();
+    let blob = t.home_blob(&digest_of(&mut t.lake(), "a.txt"));
+    make_writable(&blob);
     std::fs::write(&blob, b"the BYTES").unwrap();
     let verify = t.lake().args(["verify", "--store"]).output();
     assert!(!verify.status.success());
