@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::process::{Command, Output};
 
-use lake_tests::{TestDir, example_bin, files_in_recursive};
+use lake_tests::{TestDir, TestServer, example_bin, files_in_recursive};
 
 fn assert_success(what: &str, out: &Output) {
     assert!(
@@ -545,4 +545,29 @@ fn issue_17_verify_counts_files_and_get_honours_the_umask() {
         stdout.contains("verified 1 file(s): 0 ok, 1 with problems (2 problem(s))"),
         "{stdout}"
     );
+}
+
+/// See issue 17, "messages": a missing bucket read as `blobs/<hex> not
+/// found`, as if a name were missing.
+#[test]
+fn issue_17_a_missing_bucket_is_named_as_a_missing_bucket() {
+    for kind in ["MOTO", "AZURITE"] {
+        let Some(server) = TestServer::from_env(kind) else {
+            continue;
+        };
+        let t = TestDir::new();
+        let scheme = server.url.split("://").next().unwrap();
+        let missing = format!("{scheme}://no-such-bucket-{}", std::process::id());
+        let mut cmd = t.lake();
+        server.apply(&mut cmd, &missing);
+        let err = cmd
+            .env("LAKE_STORE_OPT_MAX_RETRIES", "0")
+            .args(["ls"])
+            .fails();
+        assert!(
+            err.contains("bucket or container of this store does not exist"),
+            "{kind}: {err}"
+        );
+        assert!(err.contains(&missing), "{kind}: names the store: {err}");
+    }
 }

@@ -220,6 +220,24 @@ fn redact_token(token: &str) -> String {
     }
 }
 
+/// True if a 404's message says the bucket or container itself is missing
+/// (S3's `NoSuchBucket`, Azure's `ContainerNotFound`), not the key.
+fn names_missing_container(source: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
+    let mut text = source.to_string();
+    let mut cause = source.source();
+    while let Some(c) = cause {
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    [
+        "NoSuchBucket",
+        "ContainerNotFound",
+        "The specified bucket does not exist",
+    ]
+    .iter()
+    .any(|marker| text.contains(marker))
+}
+
 /// What every error built by a backend needs: its redacted name and the
 /// secrets to scrub. Cheap to clone into `'static` streams.
 #[derive(Clone)]
@@ -252,6 +270,18 @@ impl ErrorContext {
         let store = self.store.to_string();
         let path = path.to_owned();
         match error {
+            // A missing bucket or container answers every request with a
+            // 404 too; as `NotFound` it would read as a missing name.
+            object_store::Error::NotFound { source, .. }
+                if names_missing_container(source.as_ref()) =>
+            {
+                self.backend(
+                    operation,
+                    &path,
+                    "the bucket or container of this store does not exist; create it, \
+                     or fix the store URL",
+                )
+            }
             object_store::Error::NotFound { .. } => StoreError::NotFound { path, store },
             object_store::Error::AlreadyExists { .. } => StoreError::AlreadyExists { path, store },
             object_store::Error::Precondition { .. } => StoreError::Precondition { path, store },
