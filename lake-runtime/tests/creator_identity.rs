@@ -6,20 +6,7 @@
 
 use std::io::Write;
 
-use lake_runtime::{File, Lake, LakeConfigBuilder, file_creator};
-
-fn lake() -> (Lake, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let lake = Lake::open_with(
-        LakeConfigBuilder::new()
-            .with_home(dir.path().join("home"))
-            .with_store(format!("file://{}", dir.path().join("store").display()))
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
-    (lake, dir)
-}
+use lake_runtime::{File, Lake, file_creator};
 
 fn input(lake: &Lake) -> File {
     let mut w = lake.create("raw/n.txt").unwrap();
@@ -73,7 +60,7 @@ impl Triple {
 
 #[test]
 fn issue_10_nested_functions_of_one_name_do_not_share_outputs() {
-    let (lake, _dir) = lake();
+    let lake = Lake::temporary().unwrap();
     let n = input(&lake);
     let two = doubled(&n);
     let three = tripled(&n);
@@ -87,7 +74,7 @@ fn issue_10_nested_functions_of_one_name_do_not_share_outputs() {
 
 #[test]
 fn issue_10_methods_of_two_impl_blocks_do_not_share_outputs() {
-    let (lake, _dir) = lake();
+    let lake = Lake::temporary().unwrap();
     let n = input(&lake);
     let two = Double::make(&n);
     let three = Triple::make(&n);

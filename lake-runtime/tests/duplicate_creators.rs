@@ -8,7 +8,7 @@
 
 use std::io::Write;
 
-use lake_runtime::{Error, File, Lake, LakeConfigBuilder, file_creator};
+use lake_runtime::{Error, File, Lake, file_creator};
 
 fn make(text: &str) -> lake_runtime::Result<File> {
     let mut out = File::create_output()?;
@@ -36,16 +36,8 @@ fn both() -> (lake_runtime::Result<File>, lake_runtime::Result<File>) {
 
 #[test]
 fn issue_10_shared_identity_fails_every_call_naming_both_places() {
-    let dir = tempfile::tempdir().unwrap();
-    let lake = Lake::open_with(
-        LakeConfigBuilder::new()
-            .with_home(dir.path().join("home"))
-            .with_store(format!("file://{}", dir.path().join("store").display()))
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
-    let (a, b) = lake.scope(both);
+    let lake = Lake::temporary().unwrap();
+    let (a, b) = both();
     for result in [a, b] {
         let err = result.unwrap_err();
         let Error::DuplicateCreator {
