@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use proc_macro2::{Delimiter, TokenStream, TokenTree};
+use proc_macro2::{TokenStream, TokenTree};
 use quote::ToTokens;
 use syn::visit::{self, Visit};
 use syn::{GenericParam, Generics, Ident, ImplItemFn, ItemFn, ItemImpl, ItemTrait, TraitItemFn};
@@ -233,12 +233,7 @@ pub(crate) fn compact(tokens: TokenStream) -> String {
         for token in tokens {
             match token {
                 TokenTree::Group(g) => {
-                    let (open, close) = match g.delimiter() {
-                        Delimiter::Parenthesis => ("(", ")"),
-                        Delimiter::Brace => ("{", "}"),
-                        Delimiter::Bracket => ("[", "]"),
-                        Delimiter::None => ("", ""),
-                    };
+                    let (open, close) = crate::identity::tokens::delimiters(g.delimiter());
                     out.push_str(open);
                     *last_word = false;
                     write(out, g.stream(), last_word);

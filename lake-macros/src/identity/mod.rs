@@ -9,7 +9,7 @@
 
 mod deps;
 mod source;
-mod tokens;
+pub(crate) mod tokens;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

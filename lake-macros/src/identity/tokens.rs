@@ -38,7 +38,7 @@ pub(crate) fn write_tokens(out: &mut String, tokens: TokenStream) {
     }
 }
 
-fn delimiters(d: Delimiter) -> (&'static str, &'static str) {
+pub(crate) fn delimiters(d: Delimiter) -> (&'static str, &'static str) {
     match d {
         Delimiter::Parenthesis => ("(", ")"),
         Delimiter::Brace => ("{", "}"),
