@@ -8,7 +8,7 @@
 //! output can never be returned for a different argument (issue 10). It is
 //! also **deterministic**: unordered collections (`HashMap`, `HashSet`, …)
 //! are written sorted wherever they appear, so the same value gives the same
-//! bytes in every process (DESIGN.md, invariant 7).
+//! bytes in every process (invariant 7, `docs/design/0000-design.md`).
 //!
 //! The layout, and which collections are sorted, are documented on
 //! [`canonical_bytes`], which users see; `docs/design/0002-keys.md` says why.

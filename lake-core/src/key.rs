@@ -225,11 +225,6 @@ impl KeyParams {
         self
     }
 
-    /// The inputs added so far, in order, for the lineage record.
-    pub fn inputs(&self) -> &[InputRef] {
-        &self.inputs
-    }
-
     /// The bytes that are hashed into the key.
     ///
     /// Layout: the magic `lake-key`, [`KEY_VERSION`] as `u32`, then

@@ -10,7 +10,26 @@
 //! `docs/design/0001-file-creator-expansion.md`.
 //!
 //! ## Quick start
-//! See [`macro@file_creator`].
+//! ```
+//! use std::io::Write;
+//! use lake_runtime::{File, Lake, file_creator};
+//!
+//! #[file_creator]
+//! fn count_lines(text: &File) -> lake_runtime::Result<File> {
+//!     let lines = text.read_to_string()?.lines().count();
+//!     let mut out = File::create_output()?;
+//!     write!(out, "{lines}")?;
+//!     out.commit()
+//! }
+//!
+//! let lake = Lake::temporary()?;
+//! let mut w = lake.create("raw/poem.txt")?;
+//! w.write_all(b"one\ntwo\n")?;
+//! let poem = w.commit()?;
+//! assert_eq!(count_lines(&poem)?.read_to_string()?, "2");
+//! # Ok::<(), lake_runtime::Error>(())
+//! ```
+//! [`macro@file_creator`] documents parameters, arguments and errors.
 //!
 //! ## Feature flags
 //! None.
@@ -50,14 +69,32 @@ mod identity;
 /// from the key: `<fn name>/<16 hex of the key>` for one output and
 /// `<fn name>/<16 hex>/<i>` for several.
 ///
-/// ```ignore
-/// use lake_runtime::{file_creator, File};
+/// ```
+/// use std::io::Write;
+/// use lake_runtime::{File, Lake, file_creator};
 ///
+/// /// Keeps the lines of `raw` that contain `word`.
 /// #[file_creator]
-/// pub fn clean(raw: &File, columns: Vec<String>) -> lake_runtime::Result<File> {
+/// pub fn grep(raw: &File, word: String) -> lake_runtime::Result<File> {
 ///     let text = raw.read_to_string()?;
-///     File::from_bytes(keep_columns(&text, &columns))
+///     let mut out = File::create_output()?;
+///     for line in text.lines().filter(|line| line.contains(&word)) {
+///         writeln!(out, "{line}")?;
+///     }
+///     out.commit()
 /// }
+///
+/// let lake = Lake::temporary()?; // a throwaway home and store
+/// let mut w = lake.create("raw/log.txt")?;
+/// w.write_all(b"ok 1\nerror 2\nok 3\n")?;
+/// let raw = w.commit()?;
+///
+/// let errors = grep(&raw, "error".to_string())?; // runs the body
+/// assert_eq!(errors.read_to_string()?, "error 2\n");
+/// let again = grep(&raw, "error".to_string())?; // a hit: the body does not run
+/// assert_eq!(again.name(), errors.name());
+/// assert!(errors.name().as_str().starts_with("grep/"));
+/// # Ok::<(), lake_runtime::Error>(())
 /// ```
 ///
 /// # Parameters
@@ -107,42 +144,67 @@ mod identity;
 /// else then counts, not the body, not the helpers it calls, not its
 /// dependencies' versions nor its features, so an edit to any of them keeps
 /// the cached outputs. Change the string whenever the output would change.
-/// ```ignore
+/// ```
+/// use lake_runtime::{File, file_creator};
+///
 /// #[file_creator(version = "2")]
-/// fn tokenize(corpus: &File) -> File { /* … */ }
+/// fn word_count(corpus: &File) -> lake_runtime::Result<File> {
+///     let words = corpus.read_to_string()?.split_whitespace().count();
+///     let mut out = File::create_output()?;
+///     std::io::Write::write_all(&mut out, words.to_string().as_bytes())?;
+///     out.commit()
+/// }
 /// ```
 ///
 /// ## `ignore(param, …)`
 /// Leaves these arguments out of the key, e.g. verbosity or thread counts
 /// that do not change the output. Only arguments can be ignored, not input
 /// files or output names.
-/// ```ignore
-/// #[file_creator(ignore(verbose, threads))]
-/// fn train(data: &File, epochs: u32, verbose: bool, threads: usize) -> File { /* … */ }
+/// ```
+/// use lake_runtime::{File, file_creator};
+///
+/// #[file_creator(ignore(verbose))]
+/// fn repeat(text: &File, times: usize, verbose: bool) -> lake_runtime::Result<File> {
+///     if verbose {
+///         eprintln!("repeating {} {times} times", text.name());
+///     }
+///     let mut out = File::create_output()?;
+///     std::io::Write::write_all(&mut out, text.read()?.repeat(times).as_slice())?;
+///     out.commit()
+/// }
 /// ```
 ///
 /// ## `crate = "<path>"`
 /// Where the runtime lives, when `lake_runtime` is renamed or re-exported.
 /// Defaults to `::lake_runtime`.
-/// ```ignore
-/// #[file_creator(crate = "::my_platform::lake")]
-/// fn clean(raw: &File) -> File { /* … */ }
+/// ```
+/// mod my_platform {
+///     pub use lake_runtime as lake;
+/// }
+/// use my_platform::lake::{File, file_creator};
+///
+/// #[file_creator(crate = "my_platform::lake")]
+/// fn copy(raw: &File) -> my_platform::lake::Result<File> {
+///     let mut out = File::create_output()?;
+///     std::io::Write::write_all(&mut out, &raw.read()?)?;
+///     out.commit()
+/// }
 /// ```
 ///
 /// # Equivalent code without `#[file_creator]`
 /// The first example expands to roughly this (with `ignore(verbose)`, a
 /// `verbose: bool` parameter would simply not be passed to the call):
 /// ```ignore
-/// pub fn clean(raw: &File, columns: Vec<String>) -> lake_runtime::Result<File> {
+/// pub fn grep(raw: &File, word: String) -> lake_runtime::Result<File> {
 ///     static __LAKE_CREATOR: ::lake_runtime::__private::CreatorInfo =
 ///         ::lake_runtime::__private::CreatorInfo {
-///             name: "clean",
+///             name: "grep",
 ///             module_path: ::core::module_path!(),
 ///             enclosing: "",
 ///             source_file: ::core::file!(),
-///             source_line: 4,
+///             source_line: 6,
 ///             code_hash: "<blake3 hex of the tokens and all they reach>",
-///             code_parts: &[("fn", "keep_columns", "<16 hex>")],
+///             code_parts: &[],
 ///             code_cfg: &[],
 ///             code_identity: ::lake_runtime::__private::CodeIdentityCell::new(),
 ///             version: ::core::option::Option::None,
@@ -154,12 +216,14 @@ mod identity;
 ///     }
 ///     let mut __lake_call = ::lake_runtime::__private::Call::new(&__LAKE_CREATOR);
 ///     __lake_call.input("raw", &raw);
-///     __lake_call.arg("columns", &columns);
+///     __lake_call.arg("word", &word);
 ///     ::lake_runtime::__private::run_file_creator(
 ///         __lake_call,
 ///         move || -> lake_runtime::Result<File> {
 ///             let text = raw.read_to_string()?;
-///             File::from_bytes(keep_columns(&text, &columns))
+///             let mut out = File::create_output()?;
+///             // … the body as written …
+///             out.commit()
 ///         },
 ///     )
 /// }

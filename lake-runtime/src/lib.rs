@@ -12,19 +12,34 @@
 //! - [`FileWriter`]: writes a new file; nothing is visible until `commit`.
 //!
 //! ## Quick start
+//! A step is a function marked `#[file_creator]`; a call whose outputs are
+//! already in the lake returns them without running the body.
 //! ```
 //! use std::io::Write;
-//! use lake_runtime::{Lake, LakeConfigBuilder};
+//! use lake_runtime::{File, Lake, LakeConfigBuilder, file_creator};
+//!
+//! #[file_creator]
+//! fn shout(text: &File) -> lake_runtime::Result<File> {
+//!     let mut out = File::create_output()?;
+//!     out.write_all(text.read_to_string()?.to_uppercase().as_bytes())?;
+//!     out.commit()
+//! }
 //!
 //! # let dir = tempfile::tempdir()?;
 //! # let home = dir.path();
+//! // A home and its default store: a directory, no server needed.
 //! let lake = Lake::open_with(LakeConfigBuilder::new().with_home(home).build()?)?;
 //! let mut w = lake.create("raw/hello.txt")?;
 //! w.write_all(b"hello")?;
-//! let file = w.commit()?;
-//! assert_eq!(file.read_to_string()?, "hello");
+//! let hello = w.commit()?;
+//!
+//! let loud = lake.scope(|| shout(&hello))?; // runs the body
+//! assert_eq!(loud.read_to_string()?, "HELLO");
+//! let again = lake.scope(|| shout(&hello))?; // a hit: same name, no run
+//! assert_eq!(again.name(), loud.name());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//! In tests, [`Lake::temporary`] and the [`test`] module check hits and runs.
 //!
 //! ## Feature flags
 //! - `testing`: exposes the module `lake_runtime::testing`: the `Store`

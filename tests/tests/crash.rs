@@ -1,5 +1,5 @@
-//! Crash safety (invariant 2) and `lake gc`: kill -9 `lake add` and a
-//! pipeline at random instants, then check that nothing partial is visible,
+//! Crash safety (invariant 2, docs/design/0000-design.md) and `lake gc`:
+//! kill -9 `lake add` and a pipeline at random instants, then check that nothing partial is visible,
 //! that the next run finishes without repair, and that `lake gc` cleans up.
 //!
 //! The store is a parameter ([`StoreSpec`]): these tests use a `file://`

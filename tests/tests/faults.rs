@@ -1,5 +1,5 @@
-//! Server faults (issue 4, item 5; invariants 2 and 5), against moto through
-//! a fault-injecting TCP proxy written here:
+//! Server faults (issue 4, item 5; invariants 2 and 5 of
+//! docs/design/0000-design.md), against moto through a fault-injecting TCP proxy written here:
 //! - the server answers 500 to the first N requests: with `max_retries` ≥ N
 //!   the command succeeds, with `max_retries=0` it fails with one clear line
 //!   in bounded time;

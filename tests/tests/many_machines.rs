@@ -1,5 +1,5 @@
-//! Many machines on one store (issue 4, item 2; invariants 3 and 4): home A
-//! adds files and runs a pipeline; fresh homes B and C on the same store see
+//! Many machines on one store (issue 4, item 2; invariants 3 and 4 of
+//! docs/design/0000-design.md): home A adds files and runs a pipeline; fresh homes B and C on the same store see
 //! every name, B's run of the same pipeline skips every step without a single
 //! content GET (counted by a `CountingStore` around the real store), and
 //! opening one output downloads exactly its bytes and nothing else.
