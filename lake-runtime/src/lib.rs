@@ -33,9 +33,9 @@
 //! w.write_all(b"hello")?;
 //! let hello = w.commit()?;
 //!
-//! let loud = lake.scope(|| shout(&hello))?; // runs the body
+//! let loud = shout(&hello)?; // runs the body, on the lake of its input
 //! assert_eq!(loud.read_to_string()?, "HELLO");
-//! let again = lake.scope(|| shout(&hello))?; // a hit: same name, no run
+//! let again = shout(&hello)?; // a hit: same name, no run
 //! assert_eq!(again.name(), loud.name());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
