@@ -48,6 +48,14 @@ pub enum Error {
         /// The newest version this build reads.
         supported: u32,
     },
+    /// `runs/<key>.json` holds the manifest of another run.
+    #[error("the run manifest stored for key {expected} belongs to key {found}")]
+    ForeignManifest {
+        /// The key whose manifest was read.
+        expected: crate::RunKey,
+        /// The key the manifest names.
+        found: crate::RunKey,
+    },
     /// An argument could not be encoded canonically.
     #[error("cannot encode argument `{param}`: {message}")]
     Encode {

@@ -32,12 +32,14 @@
 
 mod digest;
 mod error;
+mod manifest;
 mod name;
 mod record;
 mod store;
 
 pub use digest::Digest;
 pub use error::{DigestError, Error, NameError, Result};
+pub use manifest::{MANIFEST_SCHEMA_VERSION, ManifestOutput, RunManifest};
 pub use name::{FORBIDDEN_CHARS, INVISIBLE_CHARS, MAX_NAME_LEN, MAX_SEGMENT_LEN, Name};
 pub use record::{
     AddedLineage, CfgValue, CodeIngredients, CodePart, GitInfo, InputRef, Lineage,

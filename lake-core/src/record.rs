@@ -39,27 +39,35 @@ impl Record {
 
     /// Parses stored JSON, refusing records from a newer schema.
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
-        let what = || "name record".to_owned();
-        #[derive(Deserialize)]
-        struct Probe {
-            schema_version: u32,
-        }
-        let probe: Probe = serde_json::from_slice(bytes).map_err(|source| Error::Decode {
-            what: what(),
-            source,
-        })?;
-        if probe.schema_version > RECORD_SCHEMA_VERSION {
-            return Err(Error::SchemaTooNew {
-                what: what(),
-                found: probe.schema_version,
-                supported: RECORD_SCHEMA_VERSION,
-            });
-        }
-        serde_json::from_slice(bytes).map_err(|source| Error::Decode {
-            what: what(),
-            source,
-        })
+        decode_versioned(bytes, "name record", RECORD_SCHEMA_VERSION)
     }
+}
+
+/// Decodes stored JSON whose top-level `schema_version` this build reads up
+/// to `supported`. The version is read first, so a newer layout is reported
+/// as such rather than as whatever field it no longer has.
+pub(crate) fn decode_versioned<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    what: &str,
+    supported: u32,
+) -> Result<T> {
+    #[derive(Deserialize)]
+    struct Probe {
+        schema_version: u32,
+    }
+    let decode_error = |source| Error::Decode {
+        what: what.to_owned(),
+        source,
+    };
+    let probe: Probe = serde_json::from_slice(bytes).map_err(decode_error)?;
+    if probe.schema_version > supported {
+        return Err(Error::SchemaTooNew {
+            what: what.to_owned(),
+            found: probe.schema_version,
+            supported,
+        });
+    }
+    serde_json::from_slice(bytes).map_err(decode_error)
 }
 
 /// Version of the [`RecordPack`] JSON layout. Bump when its fields change
@@ -133,9 +141,9 @@ impl RecordPack {
     /// Parses stored JSON, refusing packs from a newer schema, and packs
     /// holding records from a newer schema.
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
-        let what = || "record pack".to_owned();
-        // Only the versions are read first, so a newer layout is reported
-        // as such rather than as whatever field it no longer has.
+        const WHAT: &str = "record pack";
+        // The entries' record versions are read before the records
+        // themselves, for the same reason as in `decode_versioned`.
         #[derive(Deserialize)]
         struct Version {
             schema_version: u32,
@@ -146,21 +154,10 @@ impl RecordPack {
         }
         #[derive(Deserialize)]
         struct Probe {
-            schema_version: u32,
             #[serde(default)]
             entries: Vec<Entry>,
         }
-        let probe: Probe = serde_json::from_slice(bytes).map_err(|source| Error::Decode {
-            what: what(),
-            source,
-        })?;
-        if probe.schema_version > RECORD_PACK_SCHEMA_VERSION {
-            return Err(Error::SchemaTooNew {
-                what: what(),
-                found: probe.schema_version,
-                supported: RECORD_PACK_SCHEMA_VERSION,
-            });
-        }
+        let probe: Probe = decode_versioned(bytes, WHAT, RECORD_PACK_SCHEMA_VERSION)?;
         if let Some(found) = probe
             .entries
             .iter()
@@ -174,7 +171,7 @@ impl RecordPack {
             });
         }
         serde_json::from_slice(bytes).map_err(|source| Error::Decode {
-            what: what(),
+            what: WHAT.to_owned(),
             source,
         })
     }
