@@ -15,8 +15,9 @@ pub enum Error {
     #[error(transparent)]
     InvalidName(#[from] NameError),
     /// A record, manifest or argument could not be decoded or encoded.
+    /// (A bad name from lake-core arrives as [`Error::InvalidName`].)
     #[error(transparent)]
-    Core(#[from] lake_core::Error),
+    Core(lake_core::Error),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -133,8 +134,49 @@ impl Error {
         }
     }
 
-    /// True if the error means "no such name".
+    /// True if the error means "no such name" or "no such object", whichever
+    /// layer found it missing.
     pub fn is_not_found(&self) -> bool {
-        matches!(self, Self::NotFound { .. })
+        match self {
+            Self::NotFound { .. } => true,
+            Self::Store(e) => e.is_not_found(),
+            _ => false,
+        }
+    }
+}
+
+impl From<lake_core::Error> for Error {
+    /// A name error is one kind of error however it arrives, so callers
+    /// match one variant for it.
+    fn from(error: lake_core::Error) -> Self {
+        match error {
+            lake_core::Error::Name(e) => Self::InvalidName(e),
+            other => Self::Core(other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_name_is_invalid_name_whichever_crate_found_it() {
+        let core_error = lake_core::Error::from("a//b".parse::<Name>().unwrap_err());
+        assert!(matches!(Error::from(core_error), Error::InvalidName(_)));
+    }
+
+    #[test]
+    fn a_missing_store_object_is_not_found() {
+        let missing = Error::Store(StoreError::NotFound {
+            path: "names/a.json".into(),
+            store: "memory://x".into(),
+        });
+        assert!(missing.is_not_found());
+        let other = Error::Store(StoreError::AlreadyExists {
+            path: "names/a.json".into(),
+            store: "memory://x".into(),
+        });
+        assert!(!other.is_not_found());
     }
 }
