@@ -42,6 +42,14 @@
 //! In tests, [`Lake::temporary`] and the [`test`] module check hits and runs.
 //!
 //! ## Feature flags
+//! - `cli` (default): the `lake` binary and the crates only it uses (clap,
+//!   clap_complete, anyhow, tracing-subscriber, anstream); turns on
+//!   `progress`. It is a default so that `cargo install lake-runtime`
+//!   installs `lake`. A library user who wants none of them depends with
+//!   `lake-runtime = { version = "…", default-features = false }`.
+//! - `progress`: progress bars (indicatif) on large transfers, when
+//!   [`LakeConfig::progress`] is on and stderr is a terminal. Without it
+//!   nothing is drawn.
 //! - `testing`: exposes the module `lake_runtime::testing`: the `Store`
 //!   conformance suite and the test-server fixtures. Not linked here, since
 //!   a build without the feature has no such module; docs.rs documents it.
