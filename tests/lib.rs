@@ -563,6 +563,12 @@ pub fn example_bin(name: &str) -> PathBuf {
 }
 
 impl LakeCmd {
+    /// The command itself, for a test that runs it some other way (in a
+    /// pseudo-terminal, say).
+    pub fn into_command(self) -> Command {
+        self.cmd
+    }
+
     /// Starts it without waiting, stdout and stderr piped (for tests that
     /// act while the command runs).
     pub fn spawn_piped(&mut self) -> std::process::Child {

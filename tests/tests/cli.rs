@@ -273,7 +273,12 @@ fn add_recursive_adds_one_name_per_file_under_name() {
     t.write("tree/sub/b.txt", "b");
     t.write("tree/sub/deeper/c.bin", binary_bytes());
     let out = t.lake().args(["add", "tree", "imports/tree", "-r"]).ok();
-    assert_eq!(out.lines().count(), 3, "{out}");
+    // A line per file (few files), then the summary.
+    assert_eq!(out.lines().count(), 4, "{out}");
+    assert!(
+        out.lines().last().unwrap().starts_with("3 file(s): 3 new "),
+        "{out}"
+    );
     let listing = t.lake().args(["ls", "--json"]).json();
     assert_eq!(
         names_in_json(&listing),
@@ -1008,24 +1013,58 @@ fn unknown_key_in_lake_toml_is_an_error_naming_it() {
     assert!(err.contains("stroe") && err.contains("lake.toml"), "{err}");
 }
 
+/// Runs `cmd` with stdin, stdout and stderr on a pseudo-terminal, as from
+/// a user's shell: what the terminal showed, and the exit code. Progress
+/// bars and colours appear only on a terminal, so a pipe cannot test them.
+fn on_terminal(cmd: lake_tests::LakeCmd) -> (String, i32) {
+    use expectrl::process::unix::WaitStatus;
+    use expectrl::{Eof, Expect, Session};
+    let mut command = cmd.into_command();
+    // A terminal that takes colours, unless the test says otherwise: CI
+    // runs with no TERM at all.
+    if !command.get_envs().any(|(key, _)| key == "TERM") {
+        command.env("TERM", "xterm-256color");
+    }
+    let mut session = Session::spawn(command).expect("spawn lake on a pty");
+    session.set_expect_timeout(Some(std::time::Duration::from_secs(300)));
+    let shown = session.expect(Eof).expect("lake ends");
+    let shown = String::from_utf8_lossy(shown.as_bytes()).into_owned();
+    match session.get_process().wait().expect("wait for lake") {
+        WaitStatus::Exited(_, code) => (shown, code),
+        other => panic!("lake did not exit: {other:?}\n{shown}"),
+    }
+}
+
+/// See issue 11, item 7: this test passed whether or not `-q` worked,
+/// since bars never show on a pipe. On a terminal the bar is seen without
+/// `-q` (which proves the test can see one) and not with it.
 #[test]
-fn quiet_flag_is_accepted_and_prints_no_progress() {
+fn issue_11_quiet_flag_hides_the_progress_bar_a_terminal_shows() {
     let t = TestDir::new();
-    let big = t.write("big", vec![7u8; 5 << 20]);
-    let out = t
-        .lake()
-        .arg("-q")
-        .arg("add")
-        .arg(&big)
-        .arg("big.bin")
-        .output();
-    assert!(out.status.success());
+    // Above the 4 MiB below which no bar is drawn.
+    let big = t.write("big", vec![7u8; 8 << 20]);
+    let bar = "/8.00 MiB";
+
+    let mut cmd = t.lake();
+    cmd.arg("add").arg(&big).arg("loud.bin");
+    let (shown, code) = on_terminal(cmd);
+    assert_eq!(code, 0, "{shown}");
     assert!(
-        out.stderr.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        shown.contains(bar),
+        "no progress bar on the terminal:\n{shown:?}"
     );
-    assert_eq!(t.lake().args(["cat", "big.bin"]).ok_bytes().len(), 5 << 20);
+
+    let mut cmd = t.lake();
+    cmd.arg("-q").arg("add").arg(&big).arg("quiet.bin");
+    let (shown, code) = on_terminal(cmd);
+    assert_eq!(code, 0, "{shown}");
+    assert!(!shown.contains(bar), "-q showed a progress bar:\n{shown:?}");
+    // Nor the per-file line.
+    assert!(!shown.contains("quiet.bin"), "{shown:?}");
+    assert_eq!(
+        t.lake().args(["cat", "quiet.bin"]).ok_bytes().len(),
+        8 << 20
+    );
 }
 
 // ------------------------------------------------------ more edge cases
@@ -1266,4 +1305,300 @@ fn readding_a_directory_settles_unchanged_files_and_refuses_a_changed_one() {
     let err = t.lake().args(["add", "-r", "tree", "d"]).fails();
     assert!(err.contains("\"d/sub/b.txt\""), "{err}");
     assert_eq!(t.lake().args(["cat", "d/sub/b.txt"]).ok(), "bravo");
+}
+
+// ------------------------------------ issue 14: command-line conventions
+
+/// Runs `cmd` with its stdout on a pipe whose reader has already gone, as
+/// `lake … | head -1` leaves it once `head` has its line: the exit code
+/// and stderr.
+fn with_closed_stdout(cmd: lake_tests::LakeCmd) -> (Option<i32>, String) {
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let out = cmd
+        .into_command()
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("run lake");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// See issue 14: `lake ls -r many | head -1` printed `Broken pipe (os
+/// error 32)` and exited 1; so did `info`, `ls --json` and a successful
+/// `add -r`.
+#[test]
+fn issue_14_a_closed_stdout_ends_quietly_with_success() {
+    let t = TestDir::new();
+    for i in 0..5 {
+        t.write(&format!("tree/f{i}.txt"), format!("{i}"));
+    }
+    t.lake().args(["add", "-r", "tree", "d"]).ok();
+    let cases: [&[&str]; 6] = [
+        &["ls", "-r"],
+        &["ls", "--json"],
+        &["info", "d/f1.txt"],
+        &["info", "d/f1.txt", "--json"],
+        &["cat", "d/f1.txt"],
+        &["completions", "bash"],
+    ];
+    for args in cases {
+        let mut cmd = t.lake();
+        cmd.args(args);
+        let (code, stderr) = with_closed_stdout(cmd);
+        assert_eq!((code, stderr.as_str()), (Some(0), ""), "lake {args:?}");
+    }
+    // A successful add, whose output then has nowhere to go.
+    t.write("more/g.txt", "g");
+    let mut cmd = t.lake();
+    cmd.args(["add", "-r", "more", "m"]);
+    let (code, stderr) = with_closed_stdout(cmd);
+    assert_eq!((code, stderr.as_str()), (Some(0), ""));
+    assert_eq!(t.lake().args(["cat", "m/g.txt"]).ok(), "g");
+    // An error is still one, pipe or not.
+    let mut cmd = t.lake();
+    cmd.args(["info", "no/such.txt"]);
+    let (code, stderr) = with_closed_stdout(cmd);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("no/such.txt"), "{stderr}");
+}
+
+/// See issue 14: `NO_COLOR=1` still printed italic escape codes.
+#[test]
+fn issue_14_colours_only_on_a_terminal_and_never_under_no_color() {
+    let t = TestDir::new();
+    add(&t, &t.write("a", "alpha"), "d/a.txt", &[]);
+    let escape = "\x1b[";
+
+    // The test kit sets NO_COLOR for every command; these unset it.
+    let mut cmd = t.lake();
+    cmd.args(["ls", "-r"]).env_remove("NO_COLOR");
+    let (shown, code) = on_terminal(cmd);
+    assert_eq!(code, 0, "{shown}");
+    assert!(shown.contains("d/a.txt"), "{shown:?}");
+    assert!(shown.contains(escape), "no styles on a terminal: {shown:?}");
+
+    for (key, value) in [("NO_COLOR", "1"), ("TERM", "dumb")] {
+        let mut cmd = t.lake();
+        cmd.args(["ls", "-r"])
+            .env_remove("NO_COLOR")
+            .env(key, value);
+        let (shown, code) = on_terminal(cmd);
+        assert_eq!(code, 0, "{shown}");
+        assert!(shown.contains("d/a.txt"), "{shown:?}");
+        assert!(!shown.contains(escape), "{key}={value}: {shown:?}");
+    }
+    // An error's "error:" is red on a terminal only.
+    let mut cmd = t.lake();
+    cmd.args(["info", "nope.txt"]).env_remove("NO_COLOR");
+    let (shown, code) = on_terminal(cmd);
+    assert_eq!(code, 1, "{shown}");
+    assert!(shown.contains(escape), "{shown:?}");
+    let mut cmd = t.lake();
+    cmd.args(["info", "nope.txt"]).env("NO_COLOR", "1");
+    let (shown, code) = on_terminal(cmd);
+    assert_eq!(code, 1, "{shown}");
+    assert!(!shown.contains(escape), "{shown:?}");
+
+    // Not a terminal: no escape codes on stdout or stderr.
+    let out = t.lake().args(["ls", "-r"]).env_remove("NO_COLOR").output();
+    assert!(!out.stdout.contains(&0x1b), "{:?}", out.stdout);
+    let out = t
+        .lake()
+        .args(["info", "nope.txt"])
+        .env_remove("NO_COLOR")
+        .output();
+    assert!(!out.stderr.contains(&0x1b), "{:?}", out.stderr);
+}
+
+/// See issue 14: exit codes did not tell a usage error from a problem
+/// found by `verify`. The scheme is in `lake --help` and README.md.
+#[test]
+fn issue_14_exit_codes_tell_usage_errors_errors_and_verify_problems_apart() {
+    let t = TestDir::new();
+    add(&t, &t.write("a", "alpha"), "a.txt", &[]);
+    let code = |args: &[&str]| t.lake().args(args).output().status.code();
+    assert_eq!(code(&["ls"]), Some(0));
+    assert_eq!(code(&["lss"]), Some(2), "unknown command");
+    assert_eq!(code(&["ls", "--bogus"]), Some(2), "unknown flag");
+    assert_eq!(code(&["gc", "--grace", "soon"]), Some(2), "bad value");
+    assert_eq!(code(&["-q", "-v", "ls"]), Some(2), "conflicting flags");
+    assert_eq!(code(&["info", "missing.txt"]), Some(1));
+    assert_eq!(code(&["verify"]), Some(0));
+    // A new file, not written in place: the store's copy stays good.
+    replace(&t.home_blob(&digest_of(&t, "a.txt")), "rotten");
+    assert_eq!(code(&["verify"]), Some(3));
+    assert_eq!(code(&["verify", "--json"]), Some(3));
+    assert_eq!(code(&["verify", "--repair"]), Some(0));
+
+    let help = t.lake().arg("--help").ok();
+    for line in [
+        "0  success",
+        "1  error",
+        "2  usage error",
+        "3  `lake verify` found problems",
+    ] {
+        assert!(help.contains(line), "{help}");
+    }
+}
+
+/// See issue 14: `-q` only hid bars, and there was no `-v`.
+#[test]
+fn issue_14_quiet_and_verbose_set_what_is_printed_and_the_log_level() {
+    let t = TestDir::new();
+    let src = t.write("a", "alpha");
+    // The first add gives the store its id (an info event) and commits
+    // (a debug event).
+    let out = t
+        .lake()
+        .args(["-vv", "add"])
+        .arg(&src)
+        .arg("a.txt")
+        .output();
+    assert!(out.status.success());
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains("INFO") && log.contains("gave the store its lake id"),
+        "{log}"
+    );
+    assert!(log.contains("DEBUG") && log.contains("committed"), "{log}");
+
+    let out = t.lake().args(["-v", "add"]).arg(&src).arg("b.txt").output();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(!log.contains("DEBUG"), "{log}");
+    let out = t.lake().args(["add"]).arg(&src).arg("c.txt").output();
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // RUST_LOG, when set, is used instead of the flags.
+    let out = t
+        .lake()
+        .args(["add"])
+        .arg(&src)
+        .arg("d.txt")
+        .env("RUST_LOG", "debug")
+        .output();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("committed"));
+
+    // -q: no per-file lines, no summaries; what was asked for still prints.
+    assert_eq!(t.lake().args(["-q", "add"]).arg(&src).arg("a.txt").ok(), "");
+    t.write("tree/x.txt", "x");
+    assert_eq!(t.lake().args(["-q", "add", "-r", "tree", "t"]).ok(), "");
+    assert_eq!(t.lake().args(["-q", "verify"]).ok(), "");
+    assert_eq!(t.lake().args(["-q", "evict", "a.txt"]).ok(), "");
+    assert_eq!(t.lake().args(["-q", "pull"]).ok(), "");
+    assert_eq!(t.lake().args(["-q", "gc"]).ok(), "");
+    assert_eq!(t.lake().args(["-q", "cat", "a.txt"]).ok(), "alpha");
+    assert!(t.lake().args(["-q", "ls"]).ok().contains("a.txt"));
+}
+
+/// See issue 14: a re-run of `add -r` over 5,000 files printed 5,000
+/// `unchanged` lines and no summary.
+#[test]
+fn issue_14_add_recursive_of_many_files_prints_a_summary() {
+    let t = TestDir::new();
+    for i in 0..25 {
+        t.write(&format!("tree/f{i:02}.txt"), format!("file {i}"));
+    }
+    let out = t.lake().args(["add", "-r", "tree", "d"]).ok();
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(
+        out.starts_with("25 file(s): 25 new (165 B), 0 already held, in "),
+        "{out}"
+    );
+    let again = t.lake().args(["add", "-r", "tree", "d"]).ok();
+    assert!(
+        again.starts_with("25 file(s): 0 new (0 B), 25 already held, in "),
+        "{again}"
+    );
+    // -v: every file, in sorted order, then the summary.
+    let verbose = t.lake().args(["-v", "add", "-r", "tree", "d"]).ok();
+    let lines: Vec<&str> = verbose.lines().collect();
+    assert_eq!(lines.len(), 26, "{verbose}");
+    assert!(lines[0].starts_with("unchanged d/f00.txt "), "{verbose}");
+    assert!(lines[24].starts_with("unchanged d/f24.txt "), "{verbose}");
+    assert!(lines[25].starts_with("25 file(s): "), "{verbose}");
+}
+
+/// See issue 14: `lake ls data/p.txt` printed `data/p.txt/data/  1 file(s)`,
+/// and `ls` of a prefix that holds nothing succeeded silently.
+#[test]
+fn issue_14_ls_of_a_file_name_shows_the_file_and_of_nothing_fails() {
+    let t = TestDir::new();
+    add(&t, &t.write("p", "pp"), "data/p.txt", &[]);
+    let ls = t.lake().args(["ls", "data/p.txt"]).ok();
+    assert_eq!(ls.lines().count(), 1, "{ls}");
+    assert!(ls.starts_with("data/p.txt "), "{ls}");
+    assert!(
+        ls.contains("2 B") && ls.trim_end().ends_with("local"),
+        "{ls}"
+    );
+    assert_eq!(t.lake().args(["ls", "-r", "data/p.txt"]).ok(), ls);
+
+    for args in [
+        &["ls", "nothing"][..],
+        &["ls", "-r", "data/q"],
+        &["ls", "--json", "nothing"],
+    ] {
+        let out = t.lake().args(args).output();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(args[args.len() - 1]), "{err}");
+        assert_one_line(&err);
+    }
+    // An empty lake lists nothing, without an error.
+    assert_eq!(TestDir::new().lake().arg("ls").ok(), "");
+}
+
+/// See issue 14: no completions.
+#[test]
+fn issue_14_completions_for_each_shell() {
+    let t = TestDir::new();
+    for (shell, marker) in [
+        ("bash", "_lake()"),
+        ("zsh", "#compdef lake"),
+        ("fish", "complete -c lake"),
+        ("powershell", "Register-ArgumentCompleter"),
+        ("elvish", "edit:completion:arg-completer[lake]"),
+    ] {
+        let script = t.lake_bare().args(["completions", shell]).ok();
+        assert!(script.contains(marker), "{shell}:\n{script}");
+        assert!(script.contains("local-path"), "{shell}");
+    }
+    let out = t.lake().args(["completions", "tcsh"]).output();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// See issue 14: README showed `lake verify [--store] [--repair]`, which
+/// fails when pasted. Every `lake` line in README.md's shell blocks must
+/// be a command as typed: no `[optional]`, `<placeholder>` or `...` parts.
+#[test]
+fn issue_14_readme_command_lines_can_be_pasted() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README.md");
+    let mut in_shell = false;
+    let mut checked = 0;
+    for line in readme.lines() {
+        if line.starts_with("```") {
+            in_shell = line == "```sh";
+            continue;
+        }
+        let command = line.split(" #").next().unwrap().trim();
+        if in_shell && command.starts_with("lake ") {
+            checked += 1;
+            assert!(
+                !command.contains(['[', ']', '<', '…']) && !command.contains("..."),
+                "README.md: not a command as typed: {line}"
+            );
+        }
+    }
+    assert!(
+        checked >= 10,
+        "{checked} lake command lines found in README.md"
+    );
 }

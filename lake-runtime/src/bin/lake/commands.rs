@@ -1,22 +1,39 @@
 //! Each command: resolve settings, call the library, print.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use lake_runtime::{AddMode, GcOptions, Lake, LakeConfigBuilder, Name};
+use lake_runtime::{AddMode, AddOutcome, GcOptions, Lake, LakeConfigBuilder, Name};
 
 use crate::lowargs::{Command, GlobalArgs, LowArgs};
-use crate::render;
+use crate::{output, render, status};
+
+/// `add -r` prints one line per file up to this many files (any number
+/// with -v); past it, only its summary line.
+const MAX_FILE_LINES: usize = 20;
 
 pub(crate) fn run(args: LowArgs) -> Result<ExitCode> {
+    // Completions need no lake: they must work before one is configured.
+    if let Command::Completions { shell } = args.command {
+        let mut command = <LowArgs as clap::CommandFactory>::command();
+        // Into memory first: clap_complete panics on a write error, such
+        // as a closed pipe.
+        let mut script = Vec::new();
+        clap_complete::generate(shell, &mut command, "lake", &mut script);
+        let mut out = output::stdout();
+        out.write_all(&script)?;
+        out.flush()?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let lake = open_lake(&args.global)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(dispatch(&lake, args.command))
+    runtime.block_on(dispatch(&lake, &args.global, args.command))
 }
 
 fn open_lake(global: &GlobalArgs) -> Result<Lake> {
@@ -34,8 +51,9 @@ fn parse_name(name: &str) -> Result<Name> {
     Ok(Name::new(name)?)
 }
 
-async fn dispatch(lake: &Lake, command: Command) -> Result<ExitCode> {
-    match command {
+async fn dispatch(lake: &Lake, global: &GlobalArgs, command: Command) -> Result<ExitCode> {
+    let mut out = output::stdout();
+    let code = match command {
         Command::Add {
             source,
             name,
@@ -49,7 +67,7 @@ async fn dispatch(lake: &Lake, command: Command) -> Result<ExitCode> {
             } else {
                 AddMode::Copy
             };
-            add(lake, &source, &name, mode, recursive).await
+            add(lake, global, &mut out, &source, &name, mode, recursive).await?
         }
         Command::Ls {
             prefix,
@@ -58,20 +76,21 @@ async fn dispatch(lake: &Lake, command: Command) -> Result<ExitCode> {
             refresh,
         } => {
             let entries = lake.list_async(&prefix, refresh).await?;
-            let mut out = std::io::stdout().lock();
+            let prefix = prefix.trim_end_matches('/');
+            if entries.is_empty() && !prefix.is_empty() {
+                bail!("no name is {prefix:?} or below it");
+            }
             if json {
                 serde_json::to_writer_pretty(&mut out, &entries)?;
                 writeln!(out)?;
             } else {
-                let styled = std::io::stdout().is_terminal();
-                render::listing(&mut out, &prefix, &entries, recursive, styled)?;
+                render::listing(&mut out, prefix, &entries, recursive)?;
             }
-            Ok(ExitCode::SUCCESS)
+            ExitCode::SUCCESS
         }
         Command::Info { name, json } => {
             let name = parse_name(&name)?;
             let record = lake.record_async(&name).await?;
-            let mut out = std::io::stdout().lock();
             if json {
                 let mut value = serde_json::to_value(&record)?;
                 value["local"] = lake.exists_locally(&name)?.into();
@@ -80,20 +99,19 @@ async fn dispatch(lake: &Lake, command: Command) -> Result<ExitCode> {
             } else {
                 render::info(&mut out, &record, lake.exists_locally(&name)?)?;
             }
-            Ok(ExitCode::SUCCESS)
+            ExitCode::SUCCESS
         }
         Command::Cat { name } => {
             let path = lake.fetch_async(&parse_name(&name)?).await?;
             let mut file = std::fs::File::open(&path)
                 .with_context(|| format!("cannot open {}", path.display()))?;
-            let mut out = std::io::stdout().lock();
-            match std::io::copy(&mut file, &mut out) {
-                Ok(_) => {}
-                // `lake cat big | head` closes the pipe early; that is not an error.
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-                Err(e) => return Err(e).context("cannot write to stdout"),
-            }
-            Ok(ExitCode::SUCCESS)
+            // Content is not text to style: no escape codes stripped. A
+            // closed pipe (`lake cat big | head`) ends the run quietly: see
+            // `output`.
+            let mut raw = output::raw_stdout();
+            std::io::copy(&mut file, &mut raw).context("cannot write to stdout")?;
+            raw.flush()?;
+            ExitCode::SUCCESS
         }
         Command::Get {
             name,
@@ -115,12 +133,12 @@ async fn dispatch(lake: &Lake, command: Command) -> Result<ExitCode> {
             }
             let path = lake.fetch_async(&name).await?;
             copy_out(&path, &target)?;
-            Ok(ExitCode::SUCCESS)
+            ExitCode::SUCCESS
         }
         Command::LocalPath { name } => {
             let path = lake.fetch_async(&parse_name(&name)?).await?;
-            println!("{}", path.display());
-            Ok(ExitCode::SUCCESS)
+            writeln!(out, "{}", path.display())?;
+            ExitCode::SUCCESS
         }
         Command::Verify {
             names,
@@ -134,7 +152,8 @@ async fn dispatch(lake: &Lake, command: Command) -> Result<ExitCode> {
                 .collect::<Result<Vec<_>>>()?;
             let report = lake.verify_async(&names, store, repair).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                serde_json::to_writer_pretty(&mut out, &report)?;
+                writeln!(out)?;
             } else {
                 for problem in &report.problems {
                     let fixed = if report.repaired.contains(&problem.name) {
@@ -151,23 +170,26 @@ async fn dispatch(lake: &Lake, command: Command) -> Result<ExitCode> {
                 // and a bad store object.
                 let bad: std::collections::BTreeSet<&lake_runtime::Name> =
                     report.problems.iter().map(|p| &p.name).collect();
-                println!(
-                    "verified {} file(s): {} ok, {} with problems ({} problem(s)), {} repaired",
-                    report.ok.len() + bad.len(),
-                    report.ok.len(),
-                    bad.len(),
-                    report.problems.len(),
-                    report.repaired.len()
-                );
+                if !global.quiet {
+                    writeln!(
+                        out,
+                        "verified {} file(s): {} ok, {} with problems ({} problem(s)), {} repaired",
+                        report.ok.len() + bad.len(),
+                        report.ok.len(),
+                        bad.len(),
+                        report.problems.len(),
+                        report.repaired.len()
+                    )?;
+                }
                 if !report.is_clean() && !repair {
                     eprintln!("hint: `lake verify --repair` re-downloads bad local copies");
                 }
             }
-            Ok(if report.is_clean() {
+            if report.is_clean() {
                 ExitCode::SUCCESS
             } else {
-                ExitCode::from(1)
-            })
+                ExitCode::from(status::PROBLEMS_FOUND)
+            }
         }
         Command::Gc {
             grace,
@@ -179,22 +201,24 @@ async fn dispatch(lake: &Lake, command: Command) -> Result<ExitCode> {
                 dry_run,
             };
             let report = lake.gc_async(&options).await?;
-            let mut out = std::io::stdout().lock();
             if json {
                 serde_json::to_writer_pretty(&mut out, &report)?;
                 writeln!(out)?;
-            } else {
+            } else if !global.quiet {
                 render::gc(&mut out, &report)?;
             }
-            Ok(ExitCode::SUCCESS)
+            ExitCode::SUCCESS
         }
         Command::Pull { prefix } => {
             let pulled = lake.pull_async(&prefix).await?;
-            println!(
-                "pulled {} file(s) ({} bytes); {} already local",
-                pulled.downloaded, pulled.bytes, pulled.already_local
-            );
-            Ok(ExitCode::SUCCESS)
+            if !global.quiet {
+                writeln!(
+                    out,
+                    "pulled {} file(s) ({} bytes); {} already local",
+                    pulled.downloaded, pulled.bytes, pulled.already_local
+                )?;
+            }
+            ExitCode::SUCCESS
         }
         Command::Evict { names } => {
             let names = names
@@ -202,20 +226,28 @@ async fn dispatch(lake: &Lake, command: Command) -> Result<ExitCode> {
                 .map(|n| parse_name(n))
                 .collect::<Result<Vec<_>>>()?;
             let evicted = lake.evict(&names)?;
-            println!("evicted {} local cop(ies)", evicted.len());
-            Ok(ExitCode::SUCCESS)
+            if !global.quiet {
+                writeln!(out, "evicted {} local cop(ies)", evicted.len())?;
+            }
+            ExitCode::SUCCESS
         }
-    }
+        Command::Completions { .. } => unreachable!("handled before a lake is opened"),
+    };
+    out.flush()?;
+    Ok(code)
 }
 
 async fn add(
     lake: &Lake,
+    global: &GlobalArgs,
+    out: &mut impl Write,
     source: &str,
     name: &Name,
     mode: AddMode,
     recursive: bool,
 ) -> Result<ExitCode> {
-    let outcomes = if source.starts_with("http://") || source.starts_with("https://") {
+    let started = Instant::now();
+    let mut outcomes = if source.starts_with("http://") || source.starts_with("https://") {
         if mode == AddMode::Move {
             bail!("--move needs a local source, not the URL {source}");
         }
@@ -228,23 +260,21 @@ async fn add(
             vec![lake.add_path_async(path, name, mode).await?]
         }
     };
-    // One write for thousands of lines, not one each.
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    for outcome in outcomes {
-        let verb = if outcome.created {
-            "added"
-        } else {
-            "unchanged"
-        };
-        writeln!(
-            out,
-            "{verb} {} ({} bytes, blake3 {})",
-            outcome.name,
-            outcome.size,
-            outcome.blake3.short(16)
-        )?;
+    if global.quiet {
+        return Ok(ExitCode::SUCCESS);
     }
-    out.flush()?;
+    outcomes.sort_by(|a, b| a.name.cmp(&b.name));
+    if !recursive || outcomes.len() <= MAX_FILE_LINES || global.verbose > 0 {
+        for outcome in &outcomes {
+            render::add_line(out, outcome)?;
+        }
+    }
+    if recursive {
+        let (added, unchanged): (Vec<&AddOutcome>, Vec<&AddOutcome>) =
+            outcomes.iter().partition(|o| o.created);
+        let bytes: u64 = added.iter().map(|o| o.size).sum();
+        render::add_summary(out, added.len(), unchanged.len(), bytes, started.elapsed())?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 

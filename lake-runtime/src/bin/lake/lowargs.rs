@@ -2,12 +2,30 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+/// `lake --help`'s closing section; README.md repeats it.
+const AFTER_HELP: &str = "\
+Exit status:
+  0  success (also when a reader such as `head` closes the output early)
+  1  error
+  2  usage error: unknown command or flag, bad value
+  3  `lake verify` found problems it did not repair
+
+Colours follow the terminal, NO_COLOR and CLICOLOR_FORCE.
+Logging: -v, -vv, -vvv raise lake's log level to info, debug, trace;
+RUST_LOG, when set, is used instead.";
 
 /// lake: immutable, named, verified files in a local cache in front of an
 /// object store.
 #[derive(Debug, Parser)]
-#[command(name = "lake", version, about, propagate_version = true)]
+#[command(
+    name = "lake",
+    version,
+    about,
+    propagate_version = true,
+    after_help = AFTER_HELP
+)]
 pub(crate) struct LowArgs {
     #[command(flatten)]
     pub(crate) global: GlobalArgs,
@@ -23,9 +41,14 @@ pub(crate) struct GlobalArgs {
     /// Store URL (file://, s3://, az://, gs://, memory://). Overrides LAKE_STORE and lake.toml.
     #[arg(long = "store-url", global = true, value_name = "URL")]
     pub(crate) store_url: Option<String>,
-    /// No progress bars.
+    /// No progress bars, per-file lines or summaries; only what was asked
+    /// for (listings, content, JSON), and errors.
     #[arg(short, long, global = true)]
     pub(crate) quiet: bool,
+    /// More detail: per-file lines of `add -r` and lake's log at info;
+    /// -vv debug, -vvv trace.
+    #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "quiet")]
+    pub(crate) verbose: u8,
 }
 
 #[derive(Debug, Subcommand)]
@@ -43,6 +66,8 @@ pub(crate) enum Command {
         #[arg(long = "move")]
         move_source: bool,
         /// Add every file below a directory as `NAME/<relative path>`.
+        /// Prints a line per file when there are at most 20 (all of them
+        /// with -v), then a summary line.
         #[arg(short, long)]
         recursive: bool,
     },
@@ -130,5 +155,11 @@ pub(crate) enum Command {
     Evict {
         /// Names to evict (default: all).
         names: Vec<String>,
+    },
+    /// Print a shell completion script, e.g.
+    /// `lake completions bash > ~/.local/share/bash-completion/completions/lake`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
     },
 }

@@ -5,21 +5,34 @@
 
 mod commands;
 mod lowargs;
+mod output;
 mod render;
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
 
+/// Exit statuses, as `lake --help` and README.md list them. A usage error
+/// exits with 2 from clap's own `parse`, which is why that is its number.
+pub(crate) mod status {
+    /// An error, printed on one line.
+    pub(crate) const ERROR: u8 = 1;
+    /// `lake verify` found problems that it did not repair.
+    pub(crate) const PROBLEMS_FOUND: u8 = 3;
+}
+
 fn main() -> ExitCode {
     let args = lowargs::LowArgs::parse();
-    init_tracing();
+    init_tracing(&args.global);
     match commands::run(args) {
         Ok(code) => code,
+        // The reader of stdout went away (`lake ls | head`): it has what it
+        // wanted, so the run ends quietly and successfully.
+        Err(_) if output::stdout_closed() => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("lake: error: {}", one_line(&err));
-            ExitCode::from(1)
+            let style = anstyle::AnsiColor::Red.on_default().bold();
+            anstream::eprintln!("lake: {style}error:{style:#} {}", one_line(&err));
+            ExitCode::from(status::ERROR)
         }
     }
 }
@@ -68,16 +81,30 @@ fn flatten(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn init_tracing() {
-    let spec = std::env::var("RUST_LOG").unwrap_or_default();
+fn init_tracing(global: &lowargs::GlobalArgs) {
+    let spec = match std::env::var("RUST_LOG") {
+        Ok(spec) if !spec.trim().is_empty() => spec,
+        _ => flag_level(global).to_owned(),
+    };
     let filter = tracing_subscriber::EnvFilter::try_new(scoped_to_lake(&spec))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(|| RedactingWriter(std::io::stderr()))
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(output::stderr_colored())
         .without_time()
         .init();
+}
+
+/// The log level that `-q` and `-v`… ask for (warnings by default).
+fn flag_level(global: &lowargs::GlobalArgs) -> &'static str {
+    match (global.quiet, global.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        (false, _) => "trace",
+    }
 }
 
 /// Lake's crates, which a bare `RUST_LOG` level applies to.

@@ -2,21 +2,26 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
+use std::time::Duration;
 
-use lake_runtime::{GcReport, GcTally, Lineage, ListEntry, Record, RunLineage};
+use anstyle::{Effects, Style};
+use indicatif::HumanBytes;
+use lake_runtime::{AddOutcome, GcReport, GcTally, Lineage, ListEntry, Record, RunLineage};
 
-const BOLD: &str = "\x1b[1m";
-const ITALIC: &str = "\x1b[3m";
-const RESET: &str = "\x1b[0m";
+/// A file with a local copy.
+const LOCAL: Style = Style::new().effects(Effects::BOLD);
+/// A file only in the store.
+const STORE_ONLY: Style = Style::new().effects(Effects::ITALIC);
 
 /// `ls`: folders first, then files. Local files are bold and store-only ones
-/// italic on a terminal (as radops does); elsewhere a column says which.
+/// italic (as radops does), and a column says which, for when the styles
+/// are stripped (`output::stdout` strips them off a terminal and under
+/// NO_COLOR).
 pub(crate) fn listing(
     out: &mut impl Write,
     prefix: &str,
     entries: &[ListEntry],
     recursive: bool,
-    styled: bool,
 ) -> io::Result<()> {
     let prefix = prefix.trim_end_matches('/');
     let strip = if prefix.is_empty() {
@@ -28,6 +33,12 @@ pub(crate) fn listing(
     let mut files = Vec::new();
     for entry in entries {
         let name = entry.name.as_str();
+        // `lake ls data/p.txt` names a file: it is shown as one, not as the
+        // folder `data/p.txt/data/` (issue 14).
+        if name == prefix {
+            files.push(entry);
+            continue;
+        }
         let rest = name.get(strip..).unwrap_or(name);
         match rest.split_once('/') {
             Some((folder, _)) if !recursive => *folders.entry(folder).or_default() += 1,
@@ -44,15 +55,48 @@ pub(crate) fn listing(
     }
     for entry in files {
         let place = if entry.local { "local" } else { "store" };
-        let size = human_size(entry.size);
-        if styled {
-            let style = if entry.local { BOLD } else { ITALIC };
-            writeln!(out, "{style}{:<50}{RESET} {size:>10}  {place}", entry.name)?;
-        } else {
-            writeln!(out, "{:<50} {size:>10}  {place}", entry.name)?;
-        }
+        let size = HumanBytes(entry.size).to_string();
+        let style = if entry.local { LOCAL } else { STORE_ONLY };
+        writeln!(
+            out,
+            "{style}{:<50}{style:#} {size:>10}  {place}",
+            entry.name.as_str()
+        )?;
     }
     Ok(())
+}
+
+/// `add`: one file's outcome.
+pub(crate) fn add_line(out: &mut impl Write, outcome: &AddOutcome) -> io::Result<()> {
+    let verb = if outcome.created {
+        "added"
+    } else {
+        "unchanged"
+    };
+    writeln!(
+        out,
+        "{verb} {} ({} bytes, blake3 {})",
+        outcome.name,
+        outcome.size,
+        outcome.blake3.short(16)
+    )
+}
+
+/// `add -r`: the closing summary (issue 14).
+pub(crate) fn add_summary(
+    out: &mut impl Write,
+    added: usize,
+    unchanged: usize,
+    added_bytes: u64,
+    took: Duration,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "{} file(s): {added} new ({}), {unchanged} already held, in {:.2} s",
+        added + unchanged,
+        HumanBytes(added_bytes),
+        took.as_secs_f64()
+    )
 }
 
 /// `info`: the record, one field a line.
@@ -61,7 +105,7 @@ pub(crate) fn info(out: &mut impl Write, record: &Record, local: bool) -> io::Re
     writeln!(
         out,
         "size:        {} ({} bytes)",
-        human_size(record.size),
+        HumanBytes(record.size),
         record.size
     )?;
     writeln!(out, "blake3:      {}", record.blake3)?;
@@ -194,11 +238,11 @@ pub(crate) fn gc(out: &mut impl Write, report: &GcReport) -> io::Result<()> {
             out,
             "{verb} {:<13} {:>10}  {}",
             item.kind,
-            human_size(item.bytes),
+            HumanBytes(item.bytes),
             item.path
         )?;
     }
-    let line = |t: GcTally| format!("{} ({})", t.count, human_size(t.bytes));
+    let line = |t: GcTally| format!("{} ({})", t.count, HumanBytes(t.bytes));
     writeln!(
         out,
         "{verb} {}: {} store blob(s), {} store staging file(s), {} home staging file(s), {} home blob(s)",
@@ -215,19 +259,4 @@ pub(crate) fn gc(out: &mut impl Write, report: &GcReport) -> io::Result<()> {
         line(report.kept_young),
         report.grace_secs
     )
-}
-
-pub(crate) fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
 }
