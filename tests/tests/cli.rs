@@ -1485,6 +1485,20 @@ fn issue_14_quiet_and_verbose_set_what_is_printed_and_the_log_level() {
         .output();
     assert!(String::from_utf8_lossy(&out.stderr).contains("committed"));
 
+    // The most verbose log still goes through the secrets' redactor.
+    let out = t
+        .lake()
+        .args([
+            "-vvv",
+            "ls",
+            "--store-url",
+            "http://user:pw-s3cr3t@127.0.0.1:9/x",
+        ])
+        .output();
+    assert_eq!(out.status.code(), Some(1));
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(!log.contains("pw-s3cr3t"), "{log}");
+
     // -q: no per-file lines, no summaries; what was asked for still prints.
     assert_eq!(t.lake().args(["-q", "add"]).arg(&src).arg("a.txt").ok(), "");
     t.write("tree/x.txt", "x");
@@ -1526,7 +1540,7 @@ fn issue_14_add_recursive_of_many_files_prints_a_summary() {
 }
 
 /// See issue 14: `lake ls data/p.txt` printed `data/p.txt/data/  1 file(s)`,
-/// and `ls` of a prefix that holds nothing succeeded silently.
+/// and `ls` and `pull` of a prefix that holds nothing succeeded silently.
 #[test]
 fn issue_14_ls_of_a_file_name_shows_the_file_and_of_nothing_fails() {
     let t = TestDir::new();
@@ -1541,7 +1555,8 @@ fn issue_14_ls_of_a_file_name_shows_the_file_and_of_nothing_fails() {
     assert_eq!(t.lake().args(["ls", "-r", "data/p.txt"]).ok(), ls);
 
     for args in [
-        &["ls", "nothing"][..],
+        &["pull", "nothing"][..],
+        &["ls", "nothing"],
         &["ls", "-r", "data/q"],
         &["ls", "--json", "nothing"],
     ] {
@@ -1551,8 +1566,11 @@ fn issue_14_ls_of_a_file_name_shows_the_file_and_of_nothing_fails() {
         assert!(err.contains(args[args.len() - 1]), "{err}");
         assert_one_line(&err);
     }
-    // An empty lake lists nothing, without an error.
-    assert_eq!(TestDir::new().lake().arg("ls").ok(), "");
+    // An empty lake lists and pulls nothing, without an error.
+    let empty = TestDir::new();
+    assert_eq!(empty.lake().arg("ls").ok(), "");
+    empty.lake().arg("pull").ok();
+    t.lake().args(["pull", "data"]).ok();
 }
 
 /// See issue 14: no completions.

@@ -211,6 +211,10 @@ async fn dispatch(lake: &Lake, global: &GlobalArgs, command: Command) -> Result<
         }
         Command::Pull { prefix } => {
             let pulled = lake.pull_async(&prefix).await?;
+            let prefix = prefix.trim_end_matches('/');
+            if pulled.downloaded + pulled.already_local == 0 && !prefix.is_empty() {
+                bail!("no name is {prefix:?} or below it");
+            }
             if !global.quiet {
                 writeln!(
                     out,
