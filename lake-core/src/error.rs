@@ -56,6 +56,9 @@ pub enum Error {
         /// The key the manifest names.
         found: crate::RunKey,
     },
+    /// See [`AnnotationError`](crate::AnnotationError).
+    #[error(transparent)]
+    Annotation(#[from] crate::AnnotationError),
     /// An argument could not be encoded canonically.
     #[error("cannot encode argument `{param}`: {message}")]
     Encode {

@@ -9,6 +9,8 @@
 //! - [`Name`]: the immutable, validated name of a file.
 //! - [`Digest`]: a blake3 digest.
 //! - [`Record`]: what a name holds and where it came from ([`Lineage`]).
+//! - [`Annotations`]: a file's mutable tags, labels and timestamp.
+//! - [`Pointer`]: a small JSON file that stands for a file in a store.
 //! - [`Store`]: the contract every storage backend fulfils.
 //!
 //! ## Quick start
@@ -30,21 +32,27 @@
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 #![deny(rustdoc::broken_intra_doc_links)]
 
+mod annotations;
 mod digest;
 mod error;
 mod manifest;
 mod name;
+mod pointer;
 mod record;
 mod store;
 
+pub use annotations::{
+    ANNOTATIONS_SCHEMA_VERSION, AnnotationError, Annotations, MAX_ANNOTATION_KEY_LEN, TagValue,
+    normalize_label,
+};
 pub use digest::Digest;
 pub use error::{DigestError, Error, NameError, Result};
 pub use manifest::{MANIFEST_SCHEMA_VERSION, ManifestOutput, RunManifest};
 pub use name::{FORBIDDEN_CHARS, INVISIBLE_CHARS, MAX_NAME_LEN, MAX_SEGMENT_LEN, Name};
+pub use pointer::{POINTER_SCHEMA_VERSION, Pointer};
 pub use record::{
-    AddedLineage, CfgValue, CodeIngredients, CodePart, GitInfo, InputRef, Lineage,
-    NOTES_SCHEMA_VERSION, Notes, PackedRecord, ParamRecord, RECORD_PACK_SCHEMA_VERSION,
-    RECORD_SCHEMA_VERSION, Record, RecordPack, RunLineage,
+    AddedLineage, CfgValue, CodeIngredients, CodePart, GitInfo, InputRef, Lineage, PackedRecord,
+    ParamRecord, RECORD_PACK_SCHEMA_VERSION, RECORD_SCHEMA_VERSION, Record, RecordPack, RunLineage,
 };
 pub use store::{
     BLOBS_PREFIX, GetStream, ListPage, NAMES_PREFIX, NOTES_PREFIX, ObjectMeta, ObjectVersion,

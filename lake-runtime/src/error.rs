@@ -120,6 +120,15 @@ pub enum Error {
         /// `file:line` of the other.
         second: String,
     },
+    /// A pointer file that this lake cannot resolve: written for another
+    /// store, or naming content the store's record does not hold.
+    #[error("pointer {pointer}: {message}")]
+    Pointer {
+        /// The pointer file's path, or `pointer to "<name>"`.
+        pointer: String,
+        /// Why, naming both sides.
+        message: String,
+    },
 }
 
 /// `Result` with [`Error`] as the default error.

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use lake_core::{Digest, Name, Record};
+use lake_core::{Annotations, Digest, Name, Record};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::{Error, Result};
@@ -31,6 +31,11 @@ CREATE TABLE IF NOT EXISTS sources (
     ctime_ns INTEGER NOT NULL,
     inode INTEGER NOT NULL,
     blake3 TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS annotations (
+    name TEXT PRIMARY KEY NOT NULL,
+    json TEXT NOT NULL,
+    version TEXT NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY NOT NULL,
@@ -468,6 +473,103 @@ impl Index {
             .optional()
             .map_err(|e| self.err(e))?;
         Ok(value.and_then(|v| DateTime::parse_from_rfc3339(&v).ok().map(Into::into)))
+    }
+}
+
+/// The annotations cache (issue 13): a copy of `notes/<name>.json` per name,
+/// with the store object's version, so `lake ls --tag/--label/--since`
+/// filters without reading the store and a refresh fetches only what
+/// changed. The store stays the one place annotations live.
+impl Index {
+    /// Caches `annotations` of `name` as read at `version` (`None`: the
+    /// name has none, which removes the row).
+    pub(crate) fn set_annotations(
+        &mut self,
+        name: &Name,
+        annotations: Option<(&Annotations, &str)>,
+    ) -> Result<()> {
+        let result = match annotations {
+            Some((a, version)) => {
+                let json = String::from_utf8(a.to_json()).expect("json is utf-8");
+                self.conn
+                    .prepare_cached(
+                        "INSERT OR REPLACE INTO annotations (name, json, version)
+                         VALUES (?1, ?2, ?3)",
+                    )
+                    .and_then(|mut s| s.execute(params![name.as_str(), json, version]))
+            }
+            None => self
+                .conn
+                .prepare_cached("DELETE FROM annotations WHERE name = ?1")
+                .and_then(|mut s| s.execute(params![name.as_str()])),
+        };
+        result.map_err(|e| self.err(e))?;
+        self.wrote()
+    }
+
+    /// Every cached (name, annotations, version) at or below `prefix`.
+    pub(crate) fn annotations_below(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<(Name, Annotations, String)>> {
+        let prefix = prefix.trim_end_matches('/');
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                // The same range trick as `list`.
+                "SELECT name, json, version FROM annotations
+                 WHERE ?1 = '' OR name = ?1 OR (name >= ?1 || '/' AND name < ?1 || '0')
+                 ORDER BY name",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![prefix], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (name, json, version) = row.map_err(|e| self.err(e))?;
+            if let (Ok(name), Ok(a)) = (
+                Name::new(name),
+                Annotations::from_json(json.as_bytes(), "cached annotations"),
+            ) {
+                out.push((name, a, version));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The creation time of every indexed name at or below `prefix`.
+    pub(crate) fn created_below(
+        &self,
+        prefix: &str,
+    ) -> Result<std::collections::HashMap<Name, DateTime<Utc>>> {
+        let prefix = prefix.trim_end_matches('/');
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT name, created_at FROM names
+                 WHERE ?1 = '' OR name = ?1 OR (name >= ?1 || '/' AND name < ?1 || '0')",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![prefix], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out = std::collections::HashMap::new();
+        for row in rows {
+            let (name, at) = row.map_err(|e| self.err(e))?;
+            if let (Ok(name), Ok(at)) = (Name::new(name), DateTime::parse_from_rfc3339(&at)) {
+                out.insert(name, at.into());
+            }
+        }
+        Ok(out)
     }
 }
 

@@ -394,7 +394,7 @@ impl Lake {
         &self.inner.home
     }
 
-    fn index(&self) -> MutexGuard<'_, Index> {
+    pub(crate) fn index(&self) -> MutexGuard<'_, Index> {
         // A panic while holding the lock leaves SQLite consistent (each
         // statement is atomic), so a poisoned lock is safe to reuse.
         self.inner

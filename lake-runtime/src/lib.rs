@@ -10,6 +10,14 @@
 //! - [`File`]: a handle to a named file; content is downloaded only when
 //!   opened, and verified against its blake3 digest.
 //! - [`FileWriter`]: writes a new file; nothing is visible until `commit`.
+//!   Typed helpers on both: `read_json`/`write_json`, `read_bincode`/
+//!   `write_bincode`, `read_text`/`write_text`, `read_bytes`/`write_bytes`,
+//!   `lines`, each with an async twin.
+//! - Annotations: [`File::annotations`] and [`File::annotate`] read and
+//!   update (by compare-and-swap) a file's tags, labels and timestamp
+//!   ([`Annotations`]) without touching its content, name or key.
+//! - Pointers: [`File::pointer`] and [`File::from_pointer`] hand a file to
+//!   another home as a small JSON [`Pointer`] instead of its bytes.
 //!
 //! ## Quick start
 //! A step is a function marked `#[file_creator]`; a call whose outputs are
@@ -62,6 +70,7 @@
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 #![deny(rustdoc::broken_intra_doc_links)]
 
+mod annotations;
 mod blocking;
 mod config;
 mod error;
@@ -72,13 +81,16 @@ mod index;
 mod lake;
 mod lineage;
 mod outcome;
+mod pointer;
 mod progress;
 mod run;
 pub mod store;
 pub mod test;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod typed_io;
 
+pub use annotations::{ANNOTATE_MAX_ATTEMPTS, AnnotationFilter};
 pub use config::{CONFIG_FILE_NAME, ConfigKey, LakeConfig, LakeConfigBuilder};
 pub use error::{Error, Result};
 pub use file::{File, FileWriter};
