@@ -6,10 +6,12 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use lake_runtime::{AddMode, AddOutcome, GcOptions, Lake, LakeConfigBuilder, Name};
+use lake_runtime::{
+    AddMode, AddOutcome, AnnotationFilter, GcOptions, Lake, LakeConfigBuilder, Name,
+};
 
 use crate::lowargs::{Command, GlobalArgs, LowArgs};
-use crate::{output, render, status};
+use crate::{annotate, output, render, status};
 
 /// `add -r` prints one line per file up to this many files (any number
 /// with -v); past it, only its summary line.
@@ -60,6 +62,7 @@ async fn dispatch(lake: &Lake, global: &GlobalArgs, command: Command) -> Result<
             copy: _,
             move_source,
             recursive,
+            annotate,
         } => {
             let name = parse_name(&name)?;
             let mode = if move_source {
@@ -67,17 +70,43 @@ async fn dispatch(lake: &Lake, global: &GlobalArgs, command: Command) -> Result<
             } else {
                 AddMode::Copy
             };
-            add(lake, global, &mut out, &source, &name, mode, recursive).await?
+            let changes = annotate::Changes::from_args(&annotate)?;
+            add(
+                lake, global, &mut out, &source, &name, mode, recursive, &changes,
+            )
+            .await?
         }
         Command::Ls {
             prefix,
             json,
             recursive,
             refresh,
+            tags,
+            labels,
+            since,
+            local,
+            remote,
         } => {
-            let entries = lake.list_async(&prefix, refresh).await?;
+            let filter = AnnotationFilter {
+                tags: tags
+                    .iter()
+                    .map(|t| annotate::parse_tag_filter(t))
+                    .collect::<Result<_>>()?,
+                labels,
+                since: since.as_deref().map(annotate::parse_date).transpose()?,
+                local,
+                remote,
+            };
+            if filter.needs_annotations() {
+                // One listing of notes/ below the prefix; only changed
+                // annotations are read. The filter itself reads the index.
+                lake.refresh_annotations_async(&prefix).await?;
+            }
+            let entries = lake.list_filtered_async(&prefix, refresh, &filter).await?;
+            // A filter that keeps nothing is an answer, not an error.
+            let filtered = !filter.is_empty();
             let prefix = prefix.trim_end_matches('/');
-            if entries.is_empty() && !prefix.is_empty() {
+            if entries.is_empty() && !prefix.is_empty() && !filtered {
                 bail!("no name is {prefix:?} or below it");
             }
             if json {
@@ -91,18 +120,29 @@ async fn dispatch(lake: &Lake, global: &GlobalArgs, command: Command) -> Result<
         Command::Info { name, json } => {
             let name = parse_name(&name)?;
             let record = lake.record_async(&name).await?;
+            let annotations = lake.annotations_async(&name).await?;
             if json {
                 let mut value = serde_json::to_value(&record)?;
                 value["local"] = lake.exists_locally(&name)?.into();
+                value["annotations"] = serde_json::to_value(&annotations)?;
+                value["metadata_digest"] = annotations.metadata_digest().to_string().into();
                 serde_json::to_writer_pretty(&mut out, &value)?;
                 writeln!(out)?;
             } else {
                 render::info(&mut out, &record, lake.exists_locally(&name)?)?;
+                render::annotations(&mut out, &annotations)?;
             }
             ExitCode::SUCCESS
         }
-        Command::Cat { name } => {
-            let path = lake.fetch_async(&parse_name(&name)?).await?;
+        Command::Cat { name, pointer } => {
+            let path = match (name, pointer) {
+                (_, Some(pointer)) => {
+                    let file = lake.file_from_pointer_async(&pointer).await?;
+                    file.local_path_async().await?
+                }
+                (Some(name), None) => lake.fetch_async(&parse_name(&name)?).await?,
+                (None, None) => unreachable!("clap requires NAME or --pointer"),
+            };
             let mut file = std::fs::File::open(&path)
                 .with_context(|| format!("cannot open {}", path.display()))?;
             // Content is not text to style: no escape codes stripped. A
@@ -235,12 +275,98 @@ async fn dispatch(lake: &Lake, global: &GlobalArgs, command: Command) -> Result<
             }
             ExitCode::SUCCESS
         }
+        Command::Tag { name, tags } => {
+            let tags = tags
+                .iter()
+                .map(|t| annotate::parse_tag(t))
+                .collect::<Result<Vec<_>>>()?;
+            update(lake, global, &mut out, &name, |a| {
+                for (key, value) in &tags {
+                    a.set_tag(key, value.clone())?;
+                }
+                Ok(())
+            })
+            .await?
+        }
+        Command::Untag { name, keys } => {
+            update(lake, global, &mut out, &name, |a| {
+                for key in &keys {
+                    a.remove_tag(key);
+                }
+                Ok(())
+            })
+            .await?
+        }
+        Command::Label { name, labels } => {
+            update(lake, global, &mut out, &name, |a| {
+                for label in &labels {
+                    a.add_label(label)?;
+                }
+                Ok(())
+            })
+            .await?
+        }
+        Command::Unlabel { name, labels } => {
+            update(lake, global, &mut out, &name, |a| {
+                for label in &labels {
+                    a.remove_label(label);
+                }
+                Ok(())
+            })
+            .await?
+        }
+        Command::Touch { name, timestamp } => {
+            let at = match timestamp {
+                Some(text) => annotate::parse_date(&text)?,
+                None => chrono::Utc::now(),
+            };
+            update(lake, global, &mut out, &name, |a| {
+                a.set_timestamp(Some(at));
+                Ok(())
+            })
+            .await?
+        }
+        Command::Pointer { name, output } => {
+            let pointer = lake.pointer_async(&parse_name(&name)?).await?;
+            match output {
+                Some(path) => {
+                    let file = lake.file(pointer.name.as_str())?;
+                    file.write_pointer(&path)?;
+                    if !global.quiet {
+                        eprintln!("wrote pointer to {} in {}", pointer.name, path.display());
+                    }
+                }
+                None => out.write_all(&pointer.to_json())?,
+            }
+            ExitCode::SUCCESS
+        }
         Command::Completions { .. } => unreachable!("handled before a lake is opened"),
     };
     out.flush()?;
     Ok(code)
 }
 
+/// Updates `name`'s annotations by compare-and-swap, then prints them
+/// (unless -q).
+async fn update<F>(
+    lake: &Lake,
+    global: &GlobalArgs,
+    out: &mut impl Write,
+    name: &str,
+    change: F,
+) -> Result<ExitCode>
+where
+    F: FnMut(&mut lake_runtime::Annotations) -> Result<(), lake_runtime::AnnotationError> + Send,
+{
+    let name = parse_name(name)?;
+    let annotations = lake.annotate_async(&name, change).await?;
+    if !global.quiet {
+        render::annotations(out, &annotations)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn add(
     lake: &Lake,
     global: &GlobalArgs,
@@ -249,6 +375,7 @@ async fn add(
     name: &Name,
     mode: AddMode,
     recursive: bool,
+    changes: &annotate::Changes,
 ) -> Result<ExitCode> {
     let started = Instant::now();
     let mut outcomes = if source.starts_with("http://") || source.starts_with("https://") {
@@ -264,6 +391,16 @@ async fn add(
             vec![lake.add_path_async(path, name, mode).await?]
         }
     };
+    if !changes.is_empty() {
+        // After the content: annotations are never part of a name's
+        // existence, so an add that fails here has still added the files,
+        // and re-running it sets them.
+        for outcome in &outcomes {
+            lake.annotate_async(&outcome.name, |a| changes.apply(a))
+                .await
+                .with_context(|| format!("added {} but could not annotate it", outcome.name))?;
+        }
+    }
     if global.quiet {
         return Ok(ExitCode::SUCCESS);
     }

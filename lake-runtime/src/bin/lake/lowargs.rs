@@ -70,6 +70,8 @@ pub(crate) enum Command {
         /// with -v), then a summary line.
         #[arg(short, long)]
         recursive: bool,
+        #[command(flatten)]
+        annotate: AnnotateArgs,
     },
     /// List names: one level at a time, or everything with -r.
     Ls {
@@ -85,6 +87,22 @@ pub(crate) enum Command {
         /// Re-read the store's names first, however fresh the index is.
         #[arg(long)]
         refresh: bool,
+        /// Only names with tag KEY set to VALUE (repeatable; all must hold).
+        #[arg(long = "tag", value_name = "KEY=VALUE")]
+        tags: Vec<String>,
+        /// Only names with this label (repeatable; all must hold).
+        #[arg(long = "label", value_name = "LABEL")]
+        labels: Vec<String>,
+        /// Only names whose timestamp (else creation time) is at or after
+        /// DATE: RFC 3339, `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SS` (UTC).
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
+        /// Only names with a local copy in this home.
+        #[arg(long, conflicts_with = "remote")]
+        local: bool,
+        /// Only names without a local copy (in the store only).
+        #[arg(long)]
+        remote: bool,
     },
     /// Show a file's record and lineage.
     Info {
@@ -97,7 +115,62 @@ pub(crate) enum Command {
     /// Write a file's content to stdout.
     Cat {
         /// The name.
+        #[arg(required_unless_present = "pointer", conflicts_with = "pointer")]
+        name: Option<String>,
+        /// Resolve this pointer file (see `lake pointer`) instead of a name.
+        #[arg(long, value_name = "FILE")]
+        pointer: Option<PathBuf>,
+    },
+    /// Set tags: `lake tag NAME site=north run=3` (values that parse as
+    /// numbers or true/false are stored as such; quote to keep text: '"3"').
+    Tag {
+        /// The name.
         name: String,
+        /// KEY=VALUE pairs.
+        #[arg(required = true, value_name = "KEY=VALUE")]
+        tags: Vec<String>,
+    },
+    /// Remove tags by key.
+    Untag {
+        /// The name.
+        name: String,
+        /// Tag keys.
+        #[arg(required = true, value_name = "KEY")]
+        keys: Vec<String>,
+    },
+    /// Add labels (lowercased).
+    Label {
+        /// The name.
+        name: String,
+        /// Labels.
+        #[arg(required = true, value_name = "LABEL")]
+        labels: Vec<String>,
+    },
+    /// Remove labels.
+    Unlabel {
+        /// The name.
+        name: String,
+        /// Labels.
+        #[arg(required = true, value_name = "LABEL")]
+        labels: Vec<String>,
+    },
+    /// Set a file's timestamp (now, unless --timestamp is given).
+    Touch {
+        /// The name.
+        name: String,
+        /// RFC 3339, `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SS` (UTC).
+        #[arg(long, value_name = "DATE")]
+        timestamp: Option<String>,
+    },
+    /// Write a pointer file: a small JSON document (store URL without
+    /// credentials, name, blake3, size) that `lake cat --pointer` and
+    /// `File::from_pointer` resolve on any home configured for the store.
+    Pointer {
+        /// The name.
+        name: String,
+        /// Where to write it (default: stdout).
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
     },
     /// Copy a file out of the lake.
     Get {
@@ -162,4 +235,19 @@ pub(crate) enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
+}
+
+/// Annotations to set on what `lake add` adds.
+#[derive(Debug, Args)]
+pub(crate) struct AnnotateArgs {
+    /// Set tag KEY to VALUE on each added file (repeatable).
+    #[arg(long = "tag", value_name = "KEY=VALUE")]
+    pub(crate) tags: Vec<String>,
+    /// Add a label to each added file (repeatable).
+    #[arg(long = "label", value_name = "LABEL")]
+    pub(crate) labels: Vec<String>,
+    /// Set each added file's timestamp: RFC 3339, `YYYY-MM-DD` or
+    /// `YYYY-MM-DDTHH:MM:SS` (UTC).
+    #[arg(long, value_name = "DATE")]
+    pub(crate) timestamp: Option<String>,
 }

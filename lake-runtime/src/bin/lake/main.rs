@@ -3,6 +3,7 @@
 //! Parsing happens in two steps (as in ripgrep): `lowargs` holds what clap
 //! parsed, and each command turns it into library calls.
 
+mod annotate;
 mod commands;
 mod lowargs;
 mod output;

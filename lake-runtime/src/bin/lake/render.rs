@@ -127,6 +127,36 @@ pub(crate) fn info(out: &mut impl Write, record: &Record, local: bool) -> io::Re
     Ok(())
 }
 
+/// A file's annotations and their digest, as `lake info` and the
+/// annotation commands show them.
+pub(crate) fn annotations(out: &mut impl Write, a: &lake_runtime::Annotations) -> io::Result<()> {
+    if a.tags().is_empty() {
+        writeln!(out, "tags:        (none)")?;
+    } else {
+        let tags: Vec<String> = a.tags().iter().map(|(k, v)| format!("{k}={v}")).collect();
+        writeln!(out, "tags:        {}", tags.join(" "))?;
+    }
+    let labels: Vec<&str> = a.labels().iter().map(String::as_str).collect();
+    writeln!(
+        out,
+        "labels:      {}",
+        if labels.is_empty() {
+            "(none)".to_owned()
+        } else {
+            labels.join(" ")
+        }
+    )?;
+    match a.timestamp() {
+        Some(at) => writeln!(out, "timestamp:   {}", at.to_rfc3339())?,
+        None => writeln!(out, "timestamp:   (none)")?,
+    }
+    writeln!(
+        out,
+        "metadata:    {} (blake3 of the annotations)",
+        a.metadata_digest()
+    )
+}
+
 /// radops' three boxes, top to bottom: inputs → creation method → outputs,
 /// then provenance.
 fn created(out: &mut impl Write, record: &Record, run: &RunLineage) -> io::Result<()> {
