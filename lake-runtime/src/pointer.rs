@@ -109,7 +109,7 @@ impl Lake {
                 ),
             });
         }
-        Ok(self.file(pointer.name.as_str())?)
+        Ok(File::from_parts(self.clone(), pointer.name.clone()))
     }
 }
 

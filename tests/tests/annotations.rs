@@ -78,7 +78,7 @@ fn tag_untag_label_unlabel_touch_round_trip() {
         .as_str()
         .unwrap()
         .to_owned();
-    assert!(stamped > "2026-11-01".to_owned(), "{stamped}");
+    assert!(stamped.as_str() > "2026-11-01", "{stamped}");
 }
 
 #[test]
