@@ -160,6 +160,38 @@ fn planted_credentials_never_appear_in_output_lineage_or_home() {
         true,
     );
 
+    // Annotations and pointers (issue 13): a pointer carries the store URL,
+    // which must arrive without credentials.
+    t.run(
+        "tag",
+        lake("home-a", &url).args(["tag", "s/a.txt", "site=north"]),
+        true,
+    );
+    t.run(
+        "label",
+        lake("home-b", &url).args(["label", "s/a.txt", "checked"]),
+        true,
+    );
+    t.run(
+        "ls by tag",
+        lake("home-b", &url).args(["ls", "-r", "--tag", "site=north", "--label", "checked"]),
+        true,
+    );
+    let pointer = t.run(
+        "pointer",
+        lake("home-a", &url).args(["pointer", "s/a.txt"]),
+        true,
+    );
+    let pointer_file = dir.write("a.pointer.json", &pointer.stdout);
+    t.run(
+        "cat pointer",
+        lake("home-b", &url)
+            .arg("cat")
+            .arg("--pointer")
+            .arg(&pointer_file),
+        true,
+    );
+
     // Failing commands: a missing name, a URL that answers 404, an
     // unreachable store.
     t.run(
@@ -190,6 +222,7 @@ fn planted_credentials_never_appear_in_output_lineage_or_home() {
         ("ls via secret url", vec!["ls", "-r", "--refresh"]),
         ("info via secret url", vec!["info", "s/a.txt", "--json"]),
         ("cat via secret url", vec!["cat", "s/a.txt"]),
+        ("pointer via secret url", vec!["pointer", "s/a.txt"]),
         ("bad name via secret url", vec!["cat", "../escape"]),
     ] {
         let out = lake("home-d", &secret_url).args(&args).output();
