@@ -358,6 +358,21 @@ impl LakeCmd {
     }
 }
 
+/// The names in a `lake ls --json` listing, in its order.
+pub fn names_in_json(listing: &serde_json::Value) -> Vec<String> {
+    listing
+        .as_array()
+        .expect("ls --json prints an array")
+        .iter()
+        .map(|e| {
+            e["name"]
+                .as_str()
+                .expect("a listed name is a string")
+                .to_owned()
+        })
+        .collect()
+}
+
 /// A canned HTTP response.
 #[derive(Debug, Clone)]
 pub struct Response {

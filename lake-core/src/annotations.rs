@@ -286,23 +286,12 @@ impl Annotations {
     /// [`Error::Decode`] for bad JSON or a bad key or label,
     /// [`Error::SchemaTooNew`] for a newer layout.
     pub fn from_json(bytes: &[u8], what: &str) -> Result<Self, Error> {
-        #[derive(Deserialize)]
-        struct Version {
-            schema_version: u32,
-        }
+        let annotations: Self =
+            crate::record::decode_versioned(bytes, what, ANNOTATIONS_SCHEMA_VERSION)?;
         let decode = |source| Error::Decode {
             what: what.to_owned(),
             source,
         };
-        let version: Version = serde_json::from_slice(bytes).map_err(decode)?;
-        if version.schema_version > ANNOTATIONS_SCHEMA_VERSION {
-            return Err(Error::SchemaTooNew {
-                what: what.to_owned(),
-                found: version.schema_version,
-                supported: ANNOTATIONS_SCHEMA_VERSION,
-            });
-        }
-        let annotations: Self = serde_json::from_slice(bytes).map_err(decode)?;
         for key in annotations.tags.keys() {
             check_tag_key(key).map_err(|e| decode(serde::de::Error::custom(e)))?;
         }
@@ -317,24 +306,48 @@ impl Annotations {
     }
 }
 
-fn check_tag_key(key: &str) -> Result<(), AnnotationError> {
-    let reason = if key.is_empty() {
-        Some("a tag key cannot be empty".to_owned())
-    } else if key.len() > MAX_ANNOTATION_KEY_LEN {
-        Some(format!("longer than {MAX_ANNOTATION_KEY_LEN} bytes"))
-    } else {
-        key.chars()
-            .find(|c| *c == '=' || c.is_whitespace() || c.is_control())
-            .map(|c| format!("{c:?} is not allowed in a tag key"))
-    };
+/// `Err` naming `value` if there is a `reason` to refuse it.
+fn refuse_if(
+    what: &'static str,
+    value: &str,
+    reason: Option<String>,
+) -> Result<(), AnnotationError> {
     match reason {
         Some(reason) => Err(AnnotationError {
-            what: "tag key",
-            value: key.to_owned(),
+            what,
+            value: value.to_owned(),
             reason,
         }),
         None => Ok(()),
     }
+}
+
+/// Why `text` is not 1 to [`MAX_ANNOTATION_KEY_LEN`] bytes of characters
+/// that pass `allowed`, if it is not.
+fn length_or_char_problem(
+    text: &str,
+    kind: &str,
+    allowed: impl Fn(char) -> bool,
+    hint: &str,
+) -> Option<String> {
+    if text.is_empty() {
+        Some(format!("a {kind} cannot be empty"))
+    } else if text.len() > MAX_ANNOTATION_KEY_LEN {
+        Some(format!("longer than {MAX_ANNOTATION_KEY_LEN} bytes"))
+    } else {
+        text.chars()
+            .find(|c| !allowed(*c))
+            .map(|c| format!("{c:?} is not allowed in a {kind}{hint}"))
+    }
+}
+
+fn check_tag_key(key: &str) -> Result<(), AnnotationError> {
+    let allowed = |c: char| !(c == '=' || c.is_whitespace() || c.is_control());
+    refuse_if(
+        "tag key",
+        key,
+        length_or_char_problem(key, "tag key", allowed, ""),
+    )
 }
 
 fn normalize_label_text(label: &str) -> String {
@@ -347,24 +360,14 @@ fn normalize_label_text(label: &str) -> String {
 /// As [`Annotations::add_label`].
 pub fn normalize_label(label: &str) -> Result<String, AnnotationError> {
     let normal = normalize_label_text(label);
-    let reason = if normal.is_empty() {
-        Some("a label cannot be empty".to_owned())
-    } else if normal.len() > MAX_ANNOTATION_KEY_LEN {
-        Some(format!("longer than {MAX_ANNOTATION_KEY_LEN} bytes"))
-    } else {
-        normal
-            .chars()
-            .find(|c| !matches!(c, 'a'..='z' | '0'..='9' | '-' | '_' | '.' | ':' | '/'))
-            .map(|c| format!("{c:?} is not allowed (labels use a-z 0-9 - _ . : /)"))
-    };
-    match reason {
-        Some(reason) => Err(AnnotationError {
-            what: "label",
-            value: label.to_owned(),
-            reason,
-        }),
-        None => Ok(normal),
-    }
+    let allowed = |c: char| matches!(c, 'a'..='z' | '0'..='9' | '-' | '_' | '.' | ':' | '/');
+    let hint = " (labels use a-z 0-9 - _ . : /)";
+    refuse_if(
+        "label",
+        label,
+        length_or_char_problem(&normal, "label", allowed, hint),
+    )?;
+    Ok(normal)
 }
 
 #[cfg(test)]

@@ -66,23 +66,7 @@ impl Pointer {
     /// # Errors
     /// [`Error::Decode`] or [`Error::SchemaTooNew`].
     pub fn from_json(bytes: &[u8]) -> Result<Self, Error> {
-        #[derive(Deserialize)]
-        struct Version {
-            schema_version: u32,
-        }
-        let decode = |source| Error::Decode {
-            what: "pointer file".into(),
-            source,
-        };
-        let version: Version = serde_json::from_slice(bytes).map_err(decode)?;
-        if version.schema_version > POINTER_SCHEMA_VERSION {
-            return Err(Error::SchemaTooNew {
-                what: "pointer file".into(),
-                found: version.schema_version,
-                supported: POINTER_SCHEMA_VERSION,
-            });
-        }
-        serde_json::from_slice(bytes).map_err(decode)
+        crate::record::decode_versioned(bytes, "pointer file", POINTER_SCHEMA_VERSION)
     }
 }
 

@@ -43,6 +43,19 @@ CREATE TABLE IF NOT EXISTS meta (
 ) WITHOUT ROWID;
 ";
 
+/// `SELECT … FROM table` restricted to the names at or below `?1`, by
+/// ranges on the key rather than `substr`, so SQLite seeks instead of
+/// scanning: '0' follows '/' in byte order, so [p/, p0) is exactly the
+/// names below p.
+macro_rules! below {
+    ($select:literal) => {
+        concat!(
+            $select,
+            " WHERE ?1 = '' OR name = ?1 OR (name >= ?1 || '/' AND name < ?1 || '0') ORDER BY name"
+        )
+    };
+}
+
 /// What identifies an unchanged source file without reading it: size,
 /// modification and change times, inode (as git's index does).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -260,41 +273,29 @@ impl Index {
 
     /// All entries at or below `prefix` (segment-wise), sorted by name.
     pub(crate) fn list(&self, prefix: &str) -> Result<Vec<IndexEntry>> {
-        let prefix = prefix.trim_end_matches('/');
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                // Ranges on the key, not `substr`, so that SQLite seeks
-                // instead of scanning every name: '0' follows '/' in byte
-                // order, so [p/, p0) is exactly the names below p.
-                "SELECT name, blake3, size FROM names
-                 WHERE ?1 = '' OR name = ?1 OR (name >= ?1 || '/' AND name < ?1 || '0')
-                 ORDER BY name",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map(params![prefix], |r| {
+        let rows = self.rows_below(
+            below!("SELECT name, blake3, size FROM names"),
+            prefix,
+            |r| {
                 Ok((
                     r.get::<_, String>(0)?,
                     r.get::<_, String>(1)?,
                     r.get::<_, i64>(2)?,
                 ))
-            })
-            .map_err(|e| self.err(e))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (name, blake3, size) = row.map_err(|e| self.err(e))?;
-            // Rows are written only from validated records; skip anything
-            // that does not parse rather than failing the whole listing.
-            if let (Ok(name), Ok(blake3)) = (Name::new(name), blake3.parse()) {
-                out.push(IndexEntry {
-                    name,
-                    blake3,
+            },
+        )?;
+        // Rows are written only from validated records; skip anything that
+        // does not parse rather than failing the whole listing.
+        Ok(rows
+            .into_iter()
+            .filter_map(|(name, blake3, size)| {
+                Some(IndexEntry {
+                    name: Name::new(name).ok()?,
+                    blake3: blake3.parse().ok()?,
                     size: size as u64,
-                });
-            }
-        }
-        Ok(out)
+                })
+            })
+            .collect())
     }
 
     /// Digest and size of `name`, without parsing its record.
@@ -512,36 +513,19 @@ impl Index {
         &self,
         prefix: &str,
     ) -> Result<Vec<(Name, Annotations, String)>> {
-        let prefix = prefix.trim_end_matches('/');
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                // The same range trick as `list`.
-                "SELECT name, json, version FROM annotations
-                 WHERE ?1 = '' OR name = ?1 OR (name >= ?1 || '/' AND name < ?1 || '0')
-                 ORDER BY name",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map(params![prefix], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                ))
+        let rows = self.rows_below(
+            below!("SELECT name, json, version FROM annotations"),
+            prefix,
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?)),
+        )?;
+        // A row that no longer parses is skipped (the next refresh re-reads it).
+        Ok(rows
+            .into_iter()
+            .filter_map(|(name, json, version): (String, String, String)| {
+                let a = Annotations::from_json(json.as_bytes(), "cached annotations").ok()?;
+                Some((Name::new(name).ok()?, a, version))
             })
-            .map_err(|e| self.err(e))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (name, json, version) = row.map_err(|e| self.err(e))?;
-            if let (Ok(name), Ok(a)) = (
-                Name::new(name),
-                Annotations::from_json(json.as_bytes(), "cached annotations"),
-            ) {
-                out.push((name, a, version));
-            }
-        }
-        Ok(out)
+            .collect())
     }
 
     /// The creation time of every indexed name at or below `prefix`.
@@ -549,27 +533,32 @@ impl Index {
         &self,
         prefix: &str,
     ) -> Result<std::collections::HashMap<Name, DateTime<Utc>>> {
-        let prefix = prefix.trim_end_matches('/');
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT name, created_at FROM names
-                 WHERE ?1 = '' OR name = ?1 OR (name >= ?1 || '/' AND name < ?1 || '0')",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map(params![prefix], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        let rows = self.rows_below(below!("SELECT name, created_at FROM names"), prefix, |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(name, at)| {
+                let at = DateTime::parse_from_rfc3339(&at).ok()?;
+                Some((Name::new(name).ok()?, at.into()))
             })
+            .collect())
+    }
+
+    /// The rows `sql` (built with `below!`) selects for `prefix`.
+    fn rows_below<T>(
+        &self,
+        sql: &str,
+        prefix: &str,
+        row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>> {
+        let prefix = prefix.trim_end_matches('/');
+        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![prefix], row)
             .map_err(|e| self.err(e))?;
-        let mut out = std::collections::HashMap::new();
-        for row in rows {
-            let (name, at) = row.map_err(|e| self.err(e))?;
-            if let (Ok(name), Ok(at)) = (Name::new(name), DateTime::parse_from_rfc3339(&at)) {
-                out.insert(name, at.into());
-            }
-        }
-        Ok(out)
+        rows.collect::<rusqlite::Result<Vec<T>>>()
+            .map_err(|e| self.err(e))
     }
 }
 

@@ -169,12 +169,16 @@ mod tests {
 
     use super::*;
 
+    fn add(lake: &Lake, bytes: &[u8]) -> File {
+        let mut w = lake.create("raw/a.csv").unwrap();
+        w.write_all(bytes).unwrap();
+        w.commit().unwrap()
+    }
+
     #[test]
     fn pointer_round_trip_across_two_homes() {
         let a = Lake::temporary().unwrap();
-        let mut w = a.create("raw/a.csv").unwrap();
-        w.write_all(b"x,y\n1,2\n").unwrap();
-        let file = w.commit().unwrap();
+        let file = add(&a, b"x,y\n1,2\n");
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.json");
         file.write_pointer(&path).unwrap();
@@ -191,9 +195,7 @@ mod tests {
     #[test]
     fn tampered_pointer_is_refused_naming_both_digests() {
         let a = Lake::temporary().unwrap();
-        let mut w = a.create("raw/a.csv").unwrap();
-        w.write_all(b"x,y\n").unwrap();
-        let file = w.commit().unwrap();
+        let file = add(&a, b"x,y\n");
         let mut pointer = file.pointer().unwrap();
         let real = pointer.blake3;
         pointer.blake3 = lake_core::Digest::of(b"other");
@@ -210,9 +212,7 @@ mod tests {
     #[test]
     fn pointer_for_another_store_is_refused_naming_it() {
         let a = Lake::temporary().unwrap();
-        let mut w = a.create("raw/a.csv").unwrap();
-        w.write_all(b"x").unwrap();
-        let mut pointer = w.commit().unwrap().pointer().unwrap();
+        let mut pointer = add(&a, b"x").pointer().unwrap();
         pointer.store = "s3://elsewhere/lake".into();
         let err = a.resolve_pointer(&pointer).unwrap_err().to_string();
         assert!(err.contains("s3://elsewhere/lake"), "{err}");

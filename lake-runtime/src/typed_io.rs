@@ -29,10 +29,7 @@ impl File {
 
     /// Async [`File::read_bytes`].
     pub async fn read_bytes_async(&self) -> Result<Vec<u8>> {
-        let path = self.local_path_async().await?;
-        tokio::fs::read(&path)
-            .await
-            .map_err(|e| Error::io("read", path, e))
+        Ok(self.bytes_async().await?.1)
     }
 
     /// The whole content as UTF-8 text.
@@ -48,46 +45,51 @@ impl File {
             .map_err(|e| Error::io("read", path, e))
     }
 
-    /// The content decoded as JSON into `T`.
-    pub fn read_json<T: DeserializeOwned>(&self) -> Result<T> {
+    /// The local copy's path and a buffered reader over it.
+    fn reader(&self) -> Result<(std::path::PathBuf, BufReader<std::fs::File>)> {
         let path = self.local_path()?;
         let file = std::fs::File::open(&path).map_err(|e| Error::io("open", &path, e))?;
-        serde_json::from_reader(BufReader::new(file))
-            .map_err(|e| data_error("decode JSON from", &path, e))
+        Ok((path, BufReader::new(file)))
     }
 
-    /// Async [`File::read_json`].
-    pub async fn read_json_async<T: DeserializeOwned>(&self) -> Result<T> {
+    /// The local copy's path and its bytes.
+    async fn bytes_async(&self) -> Result<(std::path::PathBuf, Vec<u8>)> {
         let path = self.local_path_async().await?;
         let bytes = tokio::fs::read(&path)
             .await
             .map_err(|e| Error::io("read", &path, e))?;
+        Ok((path, bytes))
+    }
+
+    /// The content decoded as JSON into `T`.
+    pub fn read_json<T: DeserializeOwned>(&self) -> Result<T> {
+        let (path, reader) = self.reader()?;
+        serde_json::from_reader(reader).map_err(|e| data_error("decode JSON from", &path, e))
+    }
+
+    /// Async [`File::read_json`].
+    pub async fn read_json_async<T: DeserializeOwned>(&self) -> Result<T> {
+        let (path, bytes) = self.bytes_async().await?;
         serde_json::from_slice(&bytes).map_err(|e| data_error("decode JSON from", &path, e))
     }
 
     /// The content decoded with bincode 1 into `T`.
     pub fn read_bincode<T: DeserializeOwned>(&self) -> Result<T> {
-        let path = self.local_path()?;
-        let file = std::fs::File::open(&path).map_err(|e| Error::io("open", &path, e))?;
-        bincode::deserialize_from(BufReader::new(file))
-            .map_err(|e| data_error("decode bincode from", &path, e))
+        let (path, reader) = self.reader()?;
+        bincode::deserialize_from(reader).map_err(|e| data_error("decode bincode from", &path, e))
     }
 
     /// Async [`File::read_bincode`].
     pub async fn read_bincode_async<T: DeserializeOwned>(&self) -> Result<T> {
-        let path = self.local_path_async().await?;
-        let bytes = tokio::fs::read(&path)
-            .await
-            .map_err(|e| Error::io("read", &path, e))?;
+        let (path, bytes) = self.bytes_async().await?;
         bincode::deserialize(&bytes).map_err(|e| data_error("decode bincode from", &path, e))
     }
 
     /// The content's lines (without their `\n` or `\r\n`), read as they
     /// are iterated.
     pub fn lines(&self) -> Result<impl Iterator<Item = Result<String>> + use<>> {
-        let path = self.local_path()?;
-        let file = std::fs::File::open(&path).map_err(|e| Error::io("open", &path, e))?;
-        Ok(BufReader::new(file)
+        let (path, reader) = self.reader()?;
+        Ok(reader
             .lines()
             .map(move |line| line.map_err(|e| Error::io("read", &path, e))))
     }

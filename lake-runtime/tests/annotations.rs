@@ -61,19 +61,13 @@ impl Shared {
 
     /// A lake with its own home on the shared store.
     fn machine(&self, home: &str) -> Lake {
-        let config = self
-            .options
-            .iter()
-            .fold(
-                LakeConfigBuilder::new()
-                    .with_home(self.dir.path().join(home))
-                    .with_store(&self.url),
-                |b, (k, v)| b.with_store_option(k, v),
-            )
-            .with_progress(false)
-            .build()
-            .unwrap();
-        Lake::open_with_store(config, self.store.clone()).unwrap()
+        let mut builder = LakeConfigBuilder::new().with_progress(false);
+        for (key, value) in self.options.iter() {
+            builder = builder.with_store_option(key, value);
+        }
+        let home = self.dir.path().join(home);
+        let config = builder.with_home(home).with_store(&self.url).build();
+        Lake::open_with_store(config.unwrap(), self.store.clone()).unwrap()
     }
 }
 

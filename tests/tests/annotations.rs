@@ -2,16 +2,12 @@
 //! through the `lake` binary, each test in its own temporary home with a
 //! `file://` store.
 
-use lake_tests::TestDir;
+use lake_tests::{LakeCmd, TestDir, names_in_json as names};
 use serde_json::{Value, json};
 
-fn names(listing: &Value) -> Vec<String> {
-    listing
-        .as_array()
-        .expect("ls --json prints an array")
-        .iter()
-        .map(|e| e["name"].as_str().unwrap().to_owned())
-        .collect()
+/// The names `ls PREFIX --json ARGS` lists with `cmd`.
+fn ls(mut cmd: LakeCmd, prefix: &str, args: &[&str]) -> Vec<String> {
+    names(&cmd.args(["ls", prefix, "--json"]).args(args).json())
 }
 
 fn annotations(t: &TestDir, name: &str) -> Value {
@@ -124,24 +120,15 @@ fn add_annotates_and_ls_filters_by_tag_label_since_and_locality() {
             .args(["--timestamp", date])
             .ok();
     }
-    let ls = |args: &[&str]| -> Vec<String> {
-        names(&t.lake().args(["ls", "d", "--json"]).args(args).json())
-    };
-    assert_eq!(ls(&["--tag", "site=north"]), ["d/one", "d/three"]);
-    assert_eq!(ls(&["--tag", "site=north", "--label", "RAW"]), ["d/one"]);
-    assert_eq!(ls(&["--since", "2026-01-01"]), ["d/one", "d/three"]);
-    assert_eq!(ls(&["--label", "none-such"]), Vec::<String>::new());
+    let ls1 = |args: &[&str]| ls(t.lake(), "d", args);
+    assert_eq!(ls1(&["--tag", "site=north"]), ["d/one", "d/three"]);
+    assert_eq!(ls1(&["--tag", "site=north", "--label", "RAW"]), ["d/one"]);
+    assert_eq!(ls1(&["--since", "2026-01-01"]), ["d/one", "d/three"]);
+    assert_eq!(ls1(&["--label", "none-such"]), Vec::<String>::new());
 
     // Another home on the same store: nothing local until it is read.
     let other = t.path().join("home2");
-    let ls2 = |args: &[&str]| -> Vec<String> {
-        names(
-            &t.lake_with_home(&other)
-                .args(["ls", "d", "--json"])
-                .args(args)
-                .json(),
-        )
-    };
+    let ls2 = |args: &[&str]| ls(t.lake_with_home(&other), "d", args);
     assert_eq!(ls2(&["--label", "raw"]), ["d/one", "d/two"]);
     assert_eq!(ls2(&["--local"]), Vec::<String>::new());
     t.lake_with_home(&other).args(["cat", "d/two"]).ok();

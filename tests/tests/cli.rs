@@ -7,7 +7,8 @@
 use std::path::Path;
 
 use lake_tests::{
-    HttpServer, NOT_FOUND_PAGE, Response, TEST_EMAIL, TestDir, files_in, overwrite, replace,
+    HttpServer, NOT_FOUND_PAGE, Response, TEST_EMAIL, TestDir, files_in, names_in_json, overwrite,
+    replace,
 };
 use serde_json::Value;
 
@@ -29,15 +30,6 @@ fn digest_of(t: &TestDir, name: &str) -> String {
 /// `lake add SOURCE NAME` with extra flags; returns stdout.
 fn add(t: &TestDir, source: &Path, name: &str, flags: &[&str]) -> String {
     t.lake().arg("add").arg(source).arg(name).args(flags).ok()
-}
-
-fn names_in_json(listing: &Value) -> Vec<String> {
-    listing
-        .as_array()
-        .expect("ls --json prints an array")
-        .iter()
-        .map(|e| e["name"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 fn assert_one_line(stderr: &str) {

@@ -6,16 +6,7 @@
 
 use std::path::Path;
 
-use lake_tests::{TestDir, files_in};
-
-fn names(listing: &serde_json::Value) -> Vec<String> {
-    listing
-        .as_array()
-        .expect("ls --json prints an array")
-        .iter()
-        .map(|e| e["name"].as_str().unwrap().to_owned())
-        .collect()
-}
+use lake_tests::{TestDir, files_in, names_in_json as names};
 
 fn one_line(stderr: &str) {
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");

@@ -44,46 +44,82 @@ pub(crate) fn parse_date(text: &str) -> Result<DateTime<Utc>> {
         .and_utc())
 }
 
+/// One change to a file's annotations, as a command asks for it.
+#[derive(Debug, Clone)]
+pub(crate) enum Edit {
+    SetTags(Vec<(String, TagValue)>),
+    RemoveTags(Vec<String>),
+    AddLabels(Vec<String>),
+    RemoveLabels(Vec<String>),
+    SetTimestamp(DateTime<Utc>),
+}
+
+impl Edit {
+    pub(crate) fn apply(&self, a: &mut Annotations) -> Result<(), AnnotationError> {
+        match self {
+            Self::SetTags(tags) => {
+                for (key, value) in tags {
+                    a.set_tag(key, value.clone())?;
+                }
+            }
+            Self::RemoveTags(keys) => {
+                for key in keys {
+                    a.remove_tag(key);
+                }
+            }
+            Self::AddLabels(labels) => {
+                for label in labels {
+                    a.add_label(label)?;
+                }
+            }
+            Self::RemoveLabels(labels) => {
+                for label in labels {
+                    a.remove_label(label);
+                }
+            }
+            Self::SetTimestamp(at) => {
+                a.set_timestamp(Some(*at));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Parses `KEY=VALUE` arguments into an [`Edit::SetTags`].
+pub(crate) fn set_tags(args: &[String]) -> Result<Edit> {
+    Ok(Edit::SetTags(
+        args.iter().map(|t| parse_tag(t)).collect::<Result<_>>()?,
+    ))
+}
+
 /// What `lake add --tag/--label/--timestamp` asks for, checked before
 /// anything is added so a typo fails the command up front.
 #[derive(Debug, Default)]
-pub(crate) struct Changes {
-    tags: Vec<(String, TagValue)>,
-    labels: Vec<String>,
-    timestamp: Option<DateTime<Utc>>,
-}
+pub(crate) struct Changes(Vec<Edit>);
 
 impl Changes {
     pub(crate) fn from_args(args: &AnnotateArgs) -> Result<Self> {
-        let changes = Self {
-            tags: args
-                .tags
-                .iter()
-                .map(|t| parse_tag(t))
-                .collect::<Result<_>>()?,
-            labels: args.labels.clone(),
-            timestamp: args.timestamp.as_deref().map(parse_date).transpose()?,
-        };
+        let mut edits = vec![set_tags(&args.tags)?, Edit::AddLabels(args.labels.clone())];
+        if let Some(at) = args.timestamp.as_deref().map(parse_date).transpose()? {
+            edits.push(Edit::SetTimestamp(at));
+        }
+        let changes = Self(edits);
         // Validate keys and labels now, on a scratch copy.
-        changes.apply(&mut Annotations::default())?;
-        Ok(changes)
+        let mut scratch = Annotations::default();
+        changes.apply(&mut scratch)?;
+        Ok(if scratch.is_empty() {
+            Self::default()
+        } else {
+            changes
+        })
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.tags.is_empty() && self.labels.is_empty() && self.timestamp.is_none()
+        self.0.is_empty()
     }
 
     pub(crate) fn apply(&self, a: &mut Annotations) -> Result<(), AnnotationError> {
-        for (key, value) in &self.tags {
-            a.set_tag(key, value.clone())?;
-        }
-        for label in &self.labels {
-            a.add_label(label)?;
-        }
-        if self.timestamp.is_some() {
-            a.set_timestamp(self.timestamp);
-        }
-        Ok(())
+        self.0.iter().try_for_each(|edit| edit.apply(a))
     }
 }
 

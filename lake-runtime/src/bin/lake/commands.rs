@@ -10,8 +10,9 @@ use lake_runtime::{
     AddMode, AddOutcome, AnnotationFilter, GcOptions, Lake, LakeConfigBuilder, Name,
 };
 
+use crate::annotate::{self, Edit};
 use crate::lowargs::{Command, GlobalArgs, LowArgs};
-use crate::{annotate, output, render, status};
+use crate::{output, render, status};
 
 /// `add -r` prints one line per file up to this many files (any number
 /// with -v); past it, only its summary line.
@@ -276,55 +277,23 @@ async fn dispatch(lake: &Lake, global: &GlobalArgs, command: Command) -> Result<
             ExitCode::SUCCESS
         }
         Command::Tag { name, tags } => {
-            let tags = tags
-                .iter()
-                .map(|t| annotate::parse_tag(t))
-                .collect::<Result<Vec<_>>>()?;
-            update(lake, global, &mut out, &name, |a| {
-                for (key, value) in &tags {
-                    a.set_tag(key, value.clone())?;
-                }
-                Ok(())
-            })
-            .await?
+            edit(lake, global, &mut out, &name, annotate::set_tags(&tags)?).await?
         }
         Command::Untag { name, keys } => {
-            update(lake, global, &mut out, &name, |a| {
-                for key in &keys {
-                    a.remove_tag(key);
-                }
-                Ok(())
-            })
-            .await?
+            edit(lake, global, &mut out, &name, Edit::RemoveTags(keys)).await?
         }
         Command::Label { name, labels } => {
-            update(lake, global, &mut out, &name, |a| {
-                for label in &labels {
-                    a.add_label(label)?;
-                }
-                Ok(())
-            })
-            .await?
+            edit(lake, global, &mut out, &name, Edit::AddLabels(labels)).await?
         }
         Command::Unlabel { name, labels } => {
-            update(lake, global, &mut out, &name, |a| {
-                for label in &labels {
-                    a.remove_label(label);
-                }
-                Ok(())
-            })
-            .await?
+            edit(lake, global, &mut out, &name, Edit::RemoveLabels(labels)).await?
         }
         Command::Touch { name, timestamp } => {
             let at = match timestamp {
                 Some(text) => annotate::parse_date(&text)?,
                 None => chrono::Utc::now(),
             };
-            update(lake, global, &mut out, &name, |a| {
-                a.set_timestamp(Some(at));
-                Ok(())
-            })
-            .await?
+            edit(lake, global, &mut out, &name, Edit::SetTimestamp(at)).await?
         }
         Command::Pointer { name, output } => {
             let pointer = lake.pointer_async(&parse_name(&name)?).await?;
@@ -346,20 +315,17 @@ async fn dispatch(lake: &Lake, global: &GlobalArgs, command: Command) -> Result<
     Ok(code)
 }
 
-/// Updates `name`'s annotations by compare-and-swap, then prints them
-/// (unless -q).
-async fn update<F>(
+/// Applies `change` to `name`'s annotations by compare-and-swap, then
+/// prints them (unless -q).
+async fn edit(
     lake: &Lake,
     global: &GlobalArgs,
     out: &mut impl Write,
     name: &str,
-    change: F,
-) -> Result<ExitCode>
-where
-    F: FnMut(&mut lake_runtime::Annotations) -> Result<(), lake_runtime::AnnotationError> + Send,
-{
+    change: Edit,
+) -> Result<ExitCode> {
     let name = parse_name(name)?;
-    let annotations = lake.annotate_async(&name, change).await?;
+    let annotations = lake.annotate_async(&name, |a| change.apply(a)).await?;
     if !global.quiet {
         render::annotations(out, &annotations)?;
     }
