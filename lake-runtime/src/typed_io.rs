@@ -61,28 +61,51 @@ impl File {
         Ok((path, bytes))
     }
 
+    /// The content decoded by `decode` from a buffered reader; its error
+    /// becomes "cannot `op` <path>".
+    fn decode<T, E: std::fmt::Display>(
+        &self,
+        op: &'static str,
+        decode: impl FnOnce(BufReader<std::fs::File>) -> std::result::Result<T, E>,
+    ) -> Result<T> {
+        let (path, reader) = self.reader()?;
+        decode(reader).map_err(|e| data_error(op, &path, e))
+    }
+
+    /// Async [`File::decode`], from the whole content.
+    async fn decode_async<T, E: std::fmt::Display>(
+        &self,
+        op: &'static str,
+        decode: impl FnOnce(&[u8]) -> std::result::Result<T, E>,
+    ) -> Result<T> {
+        let (path, bytes) = self.bytes_async().await?;
+        decode(&bytes).map_err(|e| data_error(op, &path, e))
+    }
+
     /// The content decoded as JSON into `T`.
     pub fn read_json<T: DeserializeOwned>(&self) -> Result<T> {
-        let (path, reader) = self.reader()?;
-        serde_json::from_reader(reader).map_err(|e| data_error("decode JSON from", &path, e))
+        self.decode("decode JSON from", serde_json::from_reader)
     }
 
     /// Async [`File::read_json`].
     pub async fn read_json_async<T: DeserializeOwned>(&self) -> Result<T> {
-        let (path, bytes) = self.bytes_async().await?;
-        serde_json::from_slice(&bytes).map_err(|e| data_error("decode JSON from", &path, e))
+        self.decode_async("decode JSON from", |b: &[u8]| {
+            serde_json::from_slice::<T>(b)
+        })
+        .await
     }
 
     /// The content decoded with bincode 1 into `T`.
     pub fn read_bincode<T: DeserializeOwned>(&self) -> Result<T> {
-        let (path, reader) = self.reader()?;
-        bincode::deserialize_from(reader).map_err(|e| data_error("decode bincode from", &path, e))
+        self.decode("decode bincode from", bincode::deserialize_from)
     }
 
     /// Async [`File::read_bincode`].
     pub async fn read_bincode_async<T: DeserializeOwned>(&self) -> Result<T> {
-        let (path, bytes) = self.bytes_async().await?;
-        bincode::deserialize(&bytes).map_err(|e| data_error("decode bincode from", &path, e))
+        self.decode_async("decode bincode from", |b: &[u8]| {
+            bincode::deserialize::<T>(b)
+        })
+        .await
     }
 
     /// The content's lines (without their `\n` or `\r\n`), read as they

@@ -14,11 +14,17 @@ fn annotations(t: &TestDir, name: &str) -> Value {
     t.lake().args(["info", name, "--json"]).json()["annotations"].clone()
 }
 
+/// A test directory whose lake holds `name` with `content`.
+fn lake_with(name: &str, content: &str) -> TestDir {
+    let t = TestDir::new();
+    let src = t.write("source", content);
+    t.lake().arg("add").arg(&src).arg(name).ok();
+    t
+}
+
 #[test]
 fn tag_untag_label_unlabel_touch_round_trip() {
-    let t = TestDir::new();
-    let src = t.write("a.csv", "x,y\n");
-    t.lake().arg("add").arg(&src).arg("raw/a.csv").ok();
+    let t = lake_with("raw/a.csv", "x,y\n");
     let before = t.lake().args(["info", "raw/a.csv", "--json"]).json();
 
     let out = t
@@ -79,9 +85,7 @@ fn tag_untag_label_unlabel_touch_round_trip() {
 
 #[test]
 fn bad_annotations_are_refused_naming_the_value() {
-    let t = TestDir::new();
-    let src = t.write("a", "a");
-    t.lake().arg("add").arg(&src).arg("a").ok();
+    let t = lake_with("a", "a");
     let err = t.lake().args(["label", "a", "two words"]).fails();
     assert!(err.contains("\"two words\""), "{err}");
     let err = t.lake().args(["tag", "a", "novalue"]).fails();
