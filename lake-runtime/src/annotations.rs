@@ -300,6 +300,21 @@ impl Lake {
         block_on(self.refresh_annotations_async(prefix))
     }
 
+    /// The annotations the index holds for names at or below `prefix`
+    /// (as of the last [`Lake::refresh_annotations_async`] or read), with
+    /// no store request. Names without annotations are absent.
+    pub fn cached_annotations(
+        &self,
+        prefix: &str,
+    ) -> Result<std::collections::BTreeMap<Name, Annotations>> {
+        Ok(self
+            .index()
+            .annotations_below(prefix)?
+            .into_iter()
+            .map(|(name, a, _)| (name, a))
+            .collect())
+    }
+
     /// [`Lake::list_async`] keeping only the entries that pass `filter`.
     /// Tags, labels and `since` are read from the index (refresh it with
     /// [`Lake::refresh_annotations_async`]); the store is not listed for
@@ -315,15 +330,8 @@ impl Lake {
         if !filter.needs_annotations() {
             return Ok(entries);
         }
-        let (annotations, created) = {
-            let index = self.index();
-            let annotations: std::collections::HashMap<Name, Annotations> = index
-                .annotations_below(prefix)?
-                .into_iter()
-                .map(|(name, a, _)| (name, a))
-                .collect();
-            (annotations, index.created_below(prefix)?)
-        };
+        let annotations = self.cached_annotations(prefix)?;
+        let created = self.index().created_below(prefix)?;
         let empty = Annotations::default();
         entries.retain(|e| {
             let a = annotations.get(&e.name).unwrap_or(&empty);

@@ -129,6 +129,14 @@ fn add_annotates_and_ls_filters_by_tag_label_since_and_locality() {
     assert_eq!(ls1(&["--tag", "site=north", "--label", "RAW"]), ["d/one"]);
     assert_eq!(ls1(&["--since", "2026-01-01"]), ["d/one", "d/three"]);
     assert_eq!(ls1(&["--label", "none-such"]), Vec::<String>::new());
+    // --long shows the annotations under each file, readable and as JSON.
+    let long = t.lake().args(["ls", "d", "--long"]).ok();
+    assert!(
+        long.contains("    site=north #raw @2026-01-05T00:00:00+00:00"),
+        "{long}"
+    );
+    let json = t.lake().args(["ls", "d", "--long", "--json"]).json();
+    assert_eq!(json[0]["annotations"]["labels"], json!(["raw"]));
 
     // Another home on the same store: nothing local until it is read.
     let other = t.path().join("home2");

@@ -82,6 +82,7 @@ async fn dispatch(lake: &Lake, global: &GlobalArgs, command: Command) -> Result<
             json,
             recursive,
             refresh,
+            long,
             tags,
             labels,
             since,
@@ -98,7 +99,7 @@ async fn dispatch(lake: &Lake, global: &GlobalArgs, command: Command) -> Result<
                 local,
                 remote,
             };
-            if filter.needs_annotations() {
+            if filter.needs_annotations() || long {
                 // One listing of notes/ below the prefix; only changed
                 // annotations are read. The filter itself reads the index.
                 lake.refresh_annotations_async(&prefix).await?;
@@ -110,11 +111,19 @@ async fn dispatch(lake: &Lake, global: &GlobalArgs, command: Command) -> Result<
             if entries.is_empty() && !prefix.is_empty() && !filtered {
                 bail!("no name is {prefix:?} or below it");
             }
+            let notes = long.then(|| lake.cached_annotations(prefix)).transpose()?;
             if json {
-                serde_json::to_writer_pretty(&mut out, &entries)?;
+                let mut value = serde_json::to_value(&entries)?;
+                if let (Some(notes), Some(rows)) = (&notes, value.as_array_mut()) {
+                    for (row, entry) in rows.iter_mut().zip(&entries) {
+                        let a = notes.get(&entry.name).cloned().unwrap_or_default();
+                        row["annotations"] = serde_json::to_value(a)?;
+                    }
+                }
+                serde_json::to_writer_pretty(&mut out, &value)?;
                 writeln!(out)?;
             } else {
-                render::listing(&mut out, prefix, &entries, recursive)?;
+                render::listing(&mut out, prefix, &entries, recursive, notes.as_ref())?;
             }
             ExitCode::SUCCESS
         }

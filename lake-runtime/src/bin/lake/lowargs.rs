@@ -87,6 +87,10 @@ pub(crate) enum Command {
         /// Re-read the store's names first, however fresh the index is.
         #[arg(long)]
         refresh: bool,
+        /// Show each file's tags, labels and timestamp under it (with
+        /// --json, an `annotations` field).
+        #[arg(short, long)]
+        long: bool,
         /// Only names with tag KEY set to VALUE (repeatable; all must hold).
         #[arg(long = "tag", value_name = "KEY=VALUE")]
         tags: Vec<String>,

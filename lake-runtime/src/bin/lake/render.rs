@@ -22,6 +22,7 @@ pub(crate) fn listing(
     prefix: &str,
     entries: &[ListEntry],
     recursive: bool,
+    notes: Option<&BTreeMap<lake_runtime::Name, lake_runtime::Annotations>>,
 ) -> io::Result<()> {
     let prefix = prefix.trim_end_matches('/');
     let strip = if prefix.is_empty() {
@@ -62,8 +63,24 @@ pub(crate) fn listing(
             "{style}{:<50}{style:#} {size:>10}  {place}",
             entry.name.as_str()
         )?;
+        if let Some(a) = notes.and_then(|n| n.get(&entry.name)) {
+            annotation_line(out, a)?;
+        }
     }
     Ok(())
+}
+
+/// `ls --long`: a file's annotations on one indented line.
+fn annotation_line(out: &mut impl Write, a: &lake_runtime::Annotations) -> io::Result<()> {
+    let mut parts: Vec<String> = a.tags().iter().map(|(k, v)| format!("{k}={v}")).collect();
+    parts.extend(a.labels().iter().map(|l| format!("#{l}")));
+    if let Some(at) = a.timestamp() {
+        parts.push(format!("@{}", at.to_rfc3339()));
+    }
+    if parts.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "    {}", parts.join(" "))
 }
 
 /// `add`: one file's outcome.
