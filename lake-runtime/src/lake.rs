@@ -811,7 +811,7 @@ impl Lake {
 
     /// Writes a stream of chunks to a fresh staging file, hashing on the
     /// way. The caller decides whether the digest is acceptable.
-    async fn stage_stream<E>(
+    pub(crate) async fn stage_stream<E>(
         &self,
         mut chunks: impl futures::Stream<Item = std::result::Result<Bytes, E>> + Unpin,
         progress: &Progress,

@@ -200,3 +200,22 @@ fn pointer_round_trip_through_the_cli_on_a_second_home() {
     assert!(err.contains("s3://another-bucket/lake"), "{err}");
     assert!(err.contains(&t.store_url()), "{err}");
 }
+
+/// `lake add file:///…/key NAME`: an object of another store is copied in
+/// with its URL as the source (issue 13 item 7).
+#[test]
+fn add_copies_an_object_from_another_store_url() {
+    let t = TestDir::new();
+    let src = t.write("other-store/in/obj.bin", "from another store\n");
+    let url = format!("file://{}", src.display());
+    let out = t.lake().args(["add", &url, "ext/obj.bin"]).ok();
+    assert!(out.contains("ext/obj.bin"), "{out}");
+    let info = t.lake().args(["info", "ext/obj.bin", "--json"]).json();
+    assert_eq!(info["lineage"]["source"], json!(url));
+    assert_eq!(
+        t.lake().args(["cat", "ext/obj.bin"]).ok(),
+        "from another store\n"
+    );
+    let err = t.lake().args(["add", &url, "ext/x", "--move"]).fails();
+    assert!(err.contains("--move"), "{err}");
+}

@@ -353,7 +353,12 @@ async fn add(
     changes: &annotate::Changes,
 ) -> Result<ExitCode> {
     let started = Instant::now();
-    let mut outcomes = if source.starts_with("http://") || source.starts_with("https://") {
+    let mut outcomes = if lake_runtime::is_object_url(source) {
+        if mode == AddMode::Move || recursive {
+            bail!("--move and -r need a local source, not the object URL {source}");
+        }
+        vec![lake.add_object_async(source, name).await?]
+    } else if source.starts_with("http://") || source.starts_with("https://") {
         if mode == AddMode::Move {
             bail!("--move needs a local source, not the URL {source}");
         }

@@ -53,9 +53,12 @@ pub(crate) struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Add a file, a directory (-r) or an http(s) URL under NAME.
+    /// Add a file, a directory (-r), an http(s) URL or an object of any
+    /// store (s3://, az://, gs://, file://) under NAME.
     Add {
-        /// A file path, a directory with -r, or an http(s) URL.
+        /// A file path, a directory with -r, an http(s) URL, or a store
+        /// object URL such as s3://bucket/key (opened with this lake's
+        /// store options and the AWS_*/AZURE_*/GOOGLE_* environment).
         source: String,
         /// The name to add it as (the prefix, with -r).
         name: String,
