@@ -198,6 +198,38 @@ impl FileWriter {
     }
 }
 
+/// An async writer of a new file: `tokio::io::copy(&mut reader, &mut
+/// writer)` then [`FileWriter::commit_async`].
+///
+/// The bytes go to the writer's local staging file (as with
+/// [`std::io::Write`], through a buffer), so each poll completes at once;
+/// a large write may block the task briefly on the local disk, never on
+/// the network. Reading is [`File::open_async`]'s `tokio::fs::File`, an
+/// `AsyncRead`.
+impl tokio::io::AsyncWrite for FileWriter {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::task::Poll::Ready(Write::write(self.get_mut(), buf))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Write::flush(self.get_mut()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        self.poll_flush(cx)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -291,5 +323,16 @@ mod tests {
             got.push(line);
         }
         assert_eq!(got, ["x", "y", "z"]);
+
+        // Streaming: AsyncRead of one file into the AsyncWrite of another
+        // commits the same bytes and digest.
+        let mut reader = f.open_async().await.unwrap();
+        let mut w = lake.create("a/copy").unwrap();
+        tokio::io::copy(&mut reader, &mut w).await.unwrap();
+        let copy = w.commit_async().await.unwrap();
+        assert_eq!(
+            copy.digest_async().await.unwrap(),
+            f.digest_async().await.unwrap()
+        );
     }
 }
