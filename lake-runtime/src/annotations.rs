@@ -250,20 +250,15 @@ impl Lake {
             Name::new(prefix)?;
             format!("{NOTES_PREFIX}/{prefix}")
         };
-        // `notes/a` lists `notes/a.json` too (the name `a` itself), plus
-        // everything below `notes/a/`.
-        let mut listed: Vec<ObjectMeta> = Vec::new();
-        let parent = list_prefix
-            .rsplit_once('/')
-            .map(|(p, _)| p.to_owned())
-            .unwrap_or_else(|| list_prefix.clone());
-        for object in self.list_all(&parent).await? {
-            let key = object.path.as_str();
-            let below = key == format!("{list_prefix}.json")
-                || key.starts_with(&format!("{list_prefix}/"))
-                || list_prefix == NOTES_PREFIX;
-            if below {
-                listed.push(object);
+        // Listings are segment-wise: `notes/a` lists what is below
+        // `notes/a/`, so the name `a` itself (`notes/a.json`) takes a `head`.
+        let mut listed: Vec<ObjectMeta> = self.list_all(&list_prefix).await?;
+        if !prefix.is_empty() {
+            let own = StorePath::notes(&Name::new(prefix)?);
+            match self.store().head(&own).await {
+                Ok(meta) => listed.push(meta),
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e.into()),
             }
         }
         let cached: std::collections::HashMap<Name, String> = self
