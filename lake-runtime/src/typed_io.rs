@@ -62,7 +62,7 @@ impl File {
     }
 
     /// The content decoded by `decode` from a buffered reader; its error
-    /// becomes "cannot `op` <path>".
+    /// becomes "cannot `op` `path`".
     fn decode<T, E: std::fmt::Display>(
         &self,
         op: &'static str,
