@@ -42,13 +42,12 @@ pub use error::{DigestError, Error, NameError, Result};
 pub use manifest::{MANIFEST_SCHEMA_VERSION, ManifestOutput, RunManifest};
 pub use name::{FORBIDDEN_CHARS, INVISIBLE_CHARS, MAX_NAME_LEN, MAX_SEGMENT_LEN, Name};
 pub use record::{
-    AddedLineage, CfgValue, CodeIngredients, CodePart, GitInfo, InputRef, Lineage,
-    NOTES_SCHEMA_VERSION, Notes, PackedRecord, ParamRecord, RECORD_PACK_SCHEMA_VERSION,
-    RECORD_SCHEMA_VERSION, Record, RecordPack, RunLineage,
+    AddedLineage, CfgValue, CodeIngredients, CodePart, GitInfo, InputRef, Lineage, PackedRecord,
+    ParamRecord, RECORD_PACK_SCHEMA_VERSION, RECORD_SCHEMA_VERSION, Record, RecordPack, RunLineage,
 };
 pub use store::{
-    BLOBS_PREFIX, GetStream, ListPage, NAMES_PREFIX, NOTES_PREFIX, ObjectMeta, ObjectVersion,
-    PACKS_PREFIX, PutMode, RUNS_PREFIX, Store, StoreError, StorePath,
+    BLOBS_PREFIX, GetStream, ListPage, NAMES_PREFIX, ObjectMeta, ObjectVersion, PACKS_PREFIX,
+    PutMode, RUNS_PREFIX, Store, StoreConfigError, StoreError, StoreExt, StorePath,
 };
 
 mod canonical;

@@ -360,25 +360,6 @@ pub struct GitInfo {
     pub permalink: Option<String>,
 }
 
-/// Version of the [`Notes`] JSON layout.
-pub const NOTES_SCHEMA_VERSION: u32 = 1;
-
-/// Mutable annotations of a name, stored at `notes/<name>.json`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Notes {
-    /// [`NOTES_SCHEMA_VERSION`] when written.
-    pub schema_version: u32,
-    /// Key → value tags.
-    #[serde(default)]
-    pub tags: BTreeMap<String, String>,
-    /// Lowercase labels.
-    #[serde(default)]
-    pub labels: std::collections::BTreeSet<String>,
-    /// A user-set timestamp.
-    #[serde(default)]
-    pub timestamp: Option<DateTime<Utc>>,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

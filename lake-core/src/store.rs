@@ -7,8 +7,8 @@ use std::fmt;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use futures::future::BoxFuture;
-use futures::stream::BoxStream;
+use futures::future::{BoxFuture, FutureExt};
+use futures::stream::{BoxStream, TryStreamExt};
 
 use crate::{Digest, Name};
 
@@ -21,7 +21,6 @@ use crate::{Digest, Name};
 /// blobs/<blake3 hex>   content, written once
 /// names/<name>.json    the name record; its existence = the name exists
 /// runs/<key hex>.json  run manifest; created last = the run is done
-/// notes/<name>.json    mutable annotations, updated by compare-and-swap
 /// packs/<name>/<blake3 hex>.json
 ///                      records created together, to learn many names at once
 /// ```
@@ -44,8 +43,6 @@ pub const BLOBS_PREFIX: &str = "blobs";
 pub const NAMES_PREFIX: &str = "names";
 /// Prefix of run manifests.
 pub const RUNS_PREFIX: &str = "runs";
-/// Prefix of annotations.
-pub const NOTES_PREFIX: &str = "notes";
 /// Prefix of record packs (see `docs/design/0008-record-packs.md`).
 pub const PACKS_PREFIX: &str = "packs";
 
@@ -73,11 +70,6 @@ impl StorePath {
     /// `names/<name>.json`.
     pub fn name_record(name: &Name) -> Self {
         Self(format!("{NAMES_PREFIX}/{name}.json"))
-    }
-
-    /// `notes/<name>.json`.
-    pub fn notes(name: &Name) -> Self {
-        Self(format!("{NOTES_PREFIX}/{name}.json"))
     }
 
     /// `runs/<key hex>.json`.
@@ -252,12 +244,12 @@ pub enum StoreError {
     },
     /// A store URL or option that cannot be used: unknown scheme, missing
     /// bucket, unparsable URL, bad option value.
-    #[error("cannot open store {url}: {message}")]
+    #[error("cannot open store {url}: {source}")]
     Config {
         /// The URL, redacted.
         url: String,
         /// What is wrong with it, naming the offending part.
-        message: String,
+        source: StoreConfigError,
     },
     /// Anything else: network, permissions, server errors.
     #[error("{operation} {path} in {store} failed: {message}")]
@@ -271,6 +263,155 @@ pub enum StoreError {
         /// The backend's message, with credentials removed.
         message: String,
     },
+}
+
+/// Why a store URL or its options cannot be used, the `source` of
+/// [`StoreError::Config`].
+///
+/// Messages are one lowercase line naming the offending value; they never
+/// contain credentials (values of secret options are never quoted, and
+/// backend messages are scrubbed before they get here).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreConfigError {
+    /// The URL is empty or blank.
+    #[error("the store url is empty")]
+    EmptyUrl,
+    /// The URL starts with a scheme no backend has.
+    #[error("unsupported store url scheme {scheme:?}; accepted forms: {accepted}")]
+    UnsupportedScheme {
+        /// The scheme as written.
+        scheme: String,
+        /// The URL forms that are accepted, for the message.
+        accepted: &'static str,
+    },
+    /// A known scheme not followed by `//`, such as `s3:/bucket`.
+    #[error(
+        "malformed {scheme} store url (expected {scheme}:// then the location); \
+         accepted forms: {accepted}"
+    )]
+    MissingSlashes {
+        /// The scheme, lowercase.
+        scheme: String,
+        /// The URL forms that are accepted, for the message.
+        accepted: &'static str,
+    },
+    /// A `file:` URL without an absolute path.
+    #[error(
+        "a file store url needs an absolute path, as in file:///absolute/path; \
+         accepted forms: {accepted}"
+    )]
+    RelativeFileUrl {
+        /// The URL forms that are accepted, for the message.
+        accepted: &'static str,
+    },
+    /// The URL does not parse.
+    #[error("not a valid url: {reason}")]
+    InvalidUrl {
+        /// The parser's message.
+        reason: String,
+    },
+    /// A `file://` URL that names a host other than `localhost`.
+    #[error("file urls cannot name a remote host; use file:///absolute/path")]
+    RemoteFileHost {
+        /// The host named.
+        host: String,
+    },
+    /// A `file://` URL whose path is not an absolute local path.
+    #[error("not an absolute file path")]
+    NotAFilePath,
+    /// A local store's directory cannot be made absolute.
+    #[error("cannot resolve {}: {source}", path.display())]
+    ResolvePath {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A local store's directory cannot be created.
+    #[error("cannot create {}: {source}", path.display())]
+    CreateDir {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The path of a `memory://` URL is not a valid prefix.
+    #[error("bad prefix: {reason}")]
+    InvalidPrefix {
+        /// Why, from the path parser.
+        reason: String,
+    },
+    /// An `http(s)://` URL without a host.
+    #[error("missing host")]
+    MissingHost,
+    /// A cloud URL without a bucket or container.
+    #[error("missing bucket or container; expected {scheme}://NAME[/PREFIX]")]
+    MissingBucket {
+        /// The scheme.
+        scheme: String,
+    },
+    /// A cloud URL that names no kind of store `object_store` knows.
+    #[error("unrecognised url: {reason}")]
+    UnrecognisedUrl {
+        /// The parser's message.
+        reason: String,
+    },
+    /// A cloud URL of a kind lake does not open.
+    #[error("unsupported store kind {kind}")]
+    UnsupportedKind {
+        /// The kind.
+        kind: String,
+    },
+    /// An option this kind of store does not take.
+    #[error(
+        "unknown option {key:?} for {store_kind}; valid options: {}",
+        list_or_none(valid)
+    )]
+    UnknownOption {
+        /// The option's key, as written.
+        key: String,
+        /// The kind of store, e.g. `an s3 store`.
+        store_kind: &'static str,
+        /// Every key this kind of store takes.
+        valid: Vec<&'static str>,
+    },
+    /// An option that must be `true` or `false`.
+    #[error("{key} must be true or false, not {value:?}")]
+    InvalidBool {
+        /// The option's key.
+        key: &'static str,
+        /// The value given.
+        value: String,
+    },
+    /// An option value that does not parse.
+    #[error("invalid value {value:?} for option {key}: expected {expected}")]
+    InvalidValue {
+        /// The option's key.
+        key: String,
+        /// The value given.
+        value: String,
+        /// What the value should look like, e.g. `a whole number`.
+        expected: &'static str,
+    },
+    /// The user name or password of a URL cannot travel in an HTTP header.
+    #[error("the url's user name or password is not valid in a header")]
+    InvalidUserInfo,
+    /// The backend's builder refused the configuration.
+    #[error("cannot configure the store: {reason}")]
+    Builder {
+        /// The builder's message, with credentials removed.
+        reason: String,
+    },
+}
+
+/// `a, b, c`, or `none` for an empty list.
+fn list_or_none(items: &[&str]) -> String {
+    if items.is_empty() {
+        "none".to_owned()
+    } else {
+        items.join(", ")
+    }
 }
 
 impl StoreError {
@@ -353,6 +494,106 @@ pub trait Store: fmt::Debug + fmt::Display + Send + Sync + 'static {
     /// Deletes `path`; succeeds if it is already gone.
     fn delete<'a>(&'a self, path: &'a StorePath) -> BoxFuture<'a, Result<(), StoreError>>;
 }
+
+impl GetStream {
+    /// The whole content, in memory.
+    pub async fn into_bytes(self) -> Result<Bytes, StoreError> {
+        let chunks: Vec<Bytes> = self.chunks.try_collect().await?;
+        Ok(match <[Bytes; 1]>::try_from(chunks) {
+            // One chunk, the common case for small objects: no copy.
+            Ok([only]) => only,
+            Err(chunks) => chunks.concat().into(),
+        })
+    }
+
+    /// The blake3 digest and length of the content, read chunk by chunk
+    /// without holding it in memory.
+    pub async fn into_digest(mut self) -> Result<(Digest, u64), StoreError> {
+        let mut hasher = blake3::Hasher::new();
+        let mut size = 0u64;
+        while let Some(chunk) = self.chunks.try_next().await? {
+            size += chunk.len() as u64;
+            hasher.update(&chunk);
+        }
+        Ok((hasher.finalize().into(), size))
+    }
+}
+
+/// Conveniences over any [`Store`], including `dyn Store`: whole reads,
+/// complete listings and hashing, each a loop over the contract's
+/// operations. Implemented for every store; not meant to be implemented by
+/// hand.
+///
+/// # Example
+/// ```
+/// use lake_core::{Digest, Store, StoreError, StoreExt, StorePath};
+///
+/// /// Whether every blob below `blobs/` holds the content its key names.
+/// async fn blobs_are_intact(store: &dyn Store) -> Result<bool, StoreError> {
+///     for meta in store.list_all(&StorePath::prefix("blobs"), 1000).await? {
+///         let (digest, _size) = store.hash_object(&meta.path).await?;
+///         if StorePath::digest_from_blob_path(meta.path.as_str()) != Some(digest) {
+///             return Ok(false);
+///         }
+///     }
+///     Ok(true)
+/// }
+///
+/// async fn first_name_record(store: &dyn Store) -> Result<Vec<u8>, StoreError> {
+///     store.read_all(&StorePath::parse("names/a.json")?).await.map(Vec::from)
+/// }
+/// ```
+pub trait StoreExt: Store {
+    /// The whole content of `path`, in memory: for small objects such as
+    /// records and manifests. A missing key is [`StoreError::NotFound`].
+    fn read_all<'a>(&'a self, path: &'a StorePath) -> BoxFuture<'a, Result<Bytes, StoreError>> {
+        async move { self.get(path).await?.into_bytes().await }.boxed()
+    }
+
+    /// Every object below `prefix`, following [`ListPage::next`] with pages
+    /// of at most `page_size` objects, in ascending key order.
+    ///
+    /// A listing whose `next` does not move forward is a
+    /// [`StoreError::Backend`] error rather than an endless loop.
+    fn list_all<'a>(
+        &'a self,
+        prefix: &'a StorePath,
+        page_size: usize,
+    ) -> BoxFuture<'a, Result<Vec<ObjectMeta>, StoreError>> {
+        async move {
+            let mut objects = Vec::new();
+            let mut after: Option<StorePath> = None;
+            loop {
+                let page = self.list(prefix, after.as_ref(), page_size).await?;
+                objects.extend(page.objects);
+                match page.next {
+                    None => return Ok(objects),
+                    Some(next) if after.as_ref().is_some_and(|after| next <= *after) => {
+                        return Err(StoreError::Backend {
+                            operation: "list",
+                            path: prefix.to_string(),
+                            store: self.to_string(),
+                            message: format!("the listing does not advance past {next}"),
+                        });
+                    }
+                    Some(next) => after = Some(next),
+                }
+            }
+        }
+        .boxed()
+    }
+
+    /// The blake3 digest and length of the content of `path`, streamed.
+    /// A missing key is [`StoreError::NotFound`].
+    fn hash_object<'a>(
+        &'a self,
+        path: &'a StorePath,
+    ) -> BoxFuture<'a, Result<(Digest, u64), StoreError>> {
+        async move { self.get(path).await?.into_digest().await }.boxed()
+    }
+}
+
+impl<S: Store + ?Sized> StoreExt for S {}
 
 #[cfg(test)]
 mod tests {

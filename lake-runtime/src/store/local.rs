@@ -16,7 +16,8 @@ use bytes::Bytes;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use lake_core::{
-    GetStream, ListPage, ObjectMeta, ObjectVersion, PutMode, Store, StoreError, StorePath,
+    GetStream, ListPage, ObjectMeta, ObjectVersion, PutMode, Store, StoreConfigError, StoreError,
+    StorePath,
 };
 use object_store::local::LocalFileSystem;
 
@@ -61,17 +62,27 @@ pub struct LocalBackend {
 impl LocalBackend {
     /// Opens (creating it if missing) the store rooted at the directory `root`.
     pub fn open(root: &FsPath) -> Result<Self, StoreError> {
-        let config = |message: String| StoreError::Config {
+        let config = |source: StoreConfigError| StoreError::Config {
             url: format!("file://{}", root.display()),
-            message,
+            source,
         };
-        std::fs::create_dir_all(root.join(LOCKS_DIR))
-            .map_err(|e| config(format!("cannot create {}: {e}", root.display())))?;
-        let root = root
-            .canonicalize()
-            .map_err(|e| config(format!("cannot resolve {}: {e}", root.display())))?;
-        let fs =
-            Arc::new(LocalFileSystem::new_with_prefix(&root).map_err(|e| config(e.to_string()))?);
+        std::fs::create_dir_all(root.join(LOCKS_DIR)).map_err(|source| {
+            config(StoreConfigError::CreateDir {
+                path: root.to_owned(),
+                source,
+            })
+        })?;
+        let root = root.canonicalize().map_err(|source| {
+            config(StoreConfigError::ResolvePath {
+                path: root.to_owned(),
+                source,
+            })
+        })?;
+        let fs = Arc::new(LocalFileSystem::new_with_prefix(&root).map_err(|e| {
+            config(StoreConfigError::Builder {
+                reason: e.to_string(),
+            })
+        })?);
         let object = ObjectBackend::new(fs.clone(), &format!("file://{}", root.display()))
             .with_unsorted_listing()
             .with_hidden_prefix(LOCKS_DIR);
