@@ -6,7 +6,7 @@ use bytes::Bytes;
 use futures::future::join_all;
 use lake_core::{ObjectVersion, PutMode, Store, StoreError, StorePath};
 
-use super::{Fixture, Guarantee, key, put, read_all, scratch};
+use super::{Fixture, Guarantee, assert_content, key, put, read_all, scratch};
 
 /// `Create` on an existing key is `AlreadyExists` and keeps the old bytes.
 ///
@@ -16,51 +16,59 @@ pub async fn check_create_does_not_overwrite(fixture: &Fixture) {
     let store = fixture.store();
     let path = key(&format!("{}/names/a.json", scratch("create")));
     put(store, &path, b"first", PutMode::Create).await;
-    let second = store
-        .put(&path, Bytes::from_static(b"second"), PutMode::Create)
-        .await;
-    if fixture.conditionals().create == Guarantee::Ignored {
-        return assert_condition_ignored(
-            store,
-            &path,
-            second,
-            "Create",
-            b"second",
-            "kept the old bytes",
-        )
-        .await;
-    }
-    let err = second.expect_err("a second Create succeeded");
+    let Some(err) = refused_put(
+        fixture,
+        &path,
+        Bytes::from_static(b"second"),
+        PutMode::Create,
+        "a second Create succeeded",
+    )
+    .await
+    else {
+        return;
+    };
     assert!(
         err.is_already_exists(),
         "{store}: expected AlreadyExists, got {err:?}"
     );
-    assert_eq!(
-        read_all(store, &path).await,
+    assert_content(
+        store,
+        &path,
         b"first",
-        "{store}: a failed Create changed the content"
-    );
+        "a failed Create changed the content",
+    )
+    .await;
 }
 
-/// On a store declared to ignore `operation`'s condition: the conditional
-/// write `result` went through and `path` holds `written`; `otherwise`
-/// says what a store that enforced the condition would have done.
-async fn assert_condition_ignored(
-    store: &dyn Store,
+/// Puts `bytes` at `path` under `mode`, a conditional write the store must
+/// refuse (`what` describes it), and returns the refusal. On a store
+/// declared to ignore the condition, asserts instead that the write went
+/// through, and returns `None`.
+async fn refused_put(
+    fixture: &Fixture,
     path: &StorePath,
-    result: Result<ObjectVersion, StoreError>,
-    operation: &str,
-    written: &[u8],
-    otherwise: &str,
-) {
+    bytes: Bytes,
+    mode: PutMode,
+    what: &str,
+) -> Option<StoreError> {
+    let store = fixture.store();
+    let (operation, guarantee) = match mode {
+        PutMode::Update(_) => ("Update", fixture.conditionals().update),
+        _ => ("Create", fixture.conditionals().create),
+    };
+    let result = store.put(path, bytes.clone(), mode).await;
+    if guarantee != Guarantee::Ignored {
+        return Some(result.err().unwrap_or_else(|| panic!("{store}: {what}")));
+    }
     result.unwrap_or_else(|e| {
         panic!("{store}: declared to ignore {operation}'s condition, but refused it: {e:?}")
     });
-    // Not `assert_eq!`: `written` may be megabytes.
+    // Not `assert_eq!`: `bytes` may be megabytes.
     assert!(
-        read_all(store, path).await == written,
-        "{store}: declared to ignore {operation}'s condition, but {otherwise}"
+        read_all(store, path).await == bytes,
+        "{store}: declared to ignore {operation}'s condition, but {path} does not hold the write"
     );
+    None
 }
 
 /// Of 16 concurrent `Create`s of one key exactly one wins, and its bytes stay.
@@ -143,19 +151,17 @@ pub async fn check_create_large_does_not_overwrite(fixture: &Fixture) {
     let path = key(&format!("{}/blobs/large", scratch("create_large")));
     put(store, &path, b"first", PutMode::Create).await;
     let body = Bytes::from(vec![7u8; LARGE_CREATE_SIZE]);
-    let second = store.put(&path, body.clone(), PutMode::Create).await;
-    if fixture.conditionals().create == Guarantee::Ignored {
-        return assert_condition_ignored(
-            store,
-            &path,
-            second,
-            "Create",
-            &body,
-            "kept the old bytes",
-        )
-        .await;
-    }
-    let err = second.expect_err("a second Create of a large body succeeded");
+    let Some(err) = refused_put(
+        fixture,
+        &path,
+        body.clone(),
+        PutMode::Create,
+        "a second Create of a large body succeeded",
+    )
+    .await
+    else {
+        return;
+    };
     if fixture.clean_large_refusals() {
         assert!(
             err.is_already_exists(),
@@ -164,11 +170,13 @@ pub async fn check_create_large_does_not_overwrite(fixture: &Fixture) {
     } else if !err.is_already_exists() {
         eprintln!("{store}: a refused large Create failed with: {err}");
     }
-    assert_eq!(
-        read_all(store, &path).await,
+    assert_content(
+        store,
+        &path,
         b"first",
-        "{store}: a failed Create changed the content"
-    );
+        "a failed Create changed the content",
+    )
+    .await;
 }
 
 /// `Update` with the current version (from `put` or from `head`) succeeds
@@ -178,11 +186,7 @@ pub async fn check_update_with_current_version(store: &dyn Store) {
     let v1 = put(store, &path, b"1", PutMode::Create).await;
     let v2 = put(store, &path, b"22", PutMode::Update(v1.clone())).await;
     assert_ne!(v1, v2, "{store}: an Update returned the old version");
-    assert_eq!(
-        read_all(store, &path).await,
-        b"22",
-        "{store}: Update did not write"
-    );
+    assert_content(store, &path, b"22", "Update did not write").await;
 
     let current = store
         .head(&path)
@@ -199,11 +203,7 @@ pub async fn check_update_with_current_version(store: &dyn Store) {
         current.version, v3,
         "{store}: an Update returned the old version"
     );
-    assert_eq!(
-        read_all(store, &path).await,
-        b"333",
-        "{store}: Update did not write"
-    );
+    assert_content(store, &path, b"333", "Update did not write").await;
 }
 
 /// `Update` with a stale version is `Precondition` and keeps the content.
@@ -215,30 +215,22 @@ pub async fn check_update_with_stale_version(fixture: &Fixture) {
     let path = key(&format!("{}/notes/a.json", scratch("stale")));
     let v1 = put(store, &path, b"old", PutMode::Create).await;
     put(store, &path, b"new", PutMode::Update(v1.clone())).await;
-    let stale = store
-        .put(&path, Bytes::from_static(b"lost"), PutMode::Update(v1))
-        .await;
-    if fixture.conditionals().update == Guarantee::Ignored {
-        return assert_condition_ignored(
-            store,
-            &path,
-            stale,
-            "Update",
-            b"lost",
-            "kept the new bytes",
-        )
-        .await;
-    }
-    let err = stale.expect_err("an Update with a stale version succeeded");
+    let Some(err) = refused_put(
+        fixture,
+        &path,
+        Bytes::from_static(b"lost"),
+        PutMode::Update(v1),
+        "an Update with a stale version succeeded",
+    )
+    .await
+    else {
+        return;
+    };
     assert!(
         matches!(err, StoreError::Precondition { .. }),
         "{store}: expected Precondition, got {err:?}"
     );
-    assert_eq!(
-        read_all(store, &path).await,
-        b"new",
-        "{store}: a failed Update changed the content"
-    );
+    assert_content(store, &path, b"new", "a failed Update changed the content").await;
 }
 
 /// `Update` of a missing key is `NotFound` (as the contract says, even where
@@ -253,13 +245,17 @@ pub async fn check_update_of_missing_key(fixture: &Fixture) {
         e_tag: Some("\"0-0-0\"".into()),
         version: None,
     };
-    let put = store
-        .put(&path, Bytes::from_static(b"x"), PutMode::Update(version))
-        .await;
-    if fixture.conditionals().update == Guarantee::Ignored {
-        return assert_condition_ignored(store, &path, put, "Update", b"x", "wrote nothing").await;
-    }
-    let err = put.expect_err("an Update of a missing key succeeded");
+    let Some(err) = refused_put(
+        fixture,
+        &path,
+        Bytes::from_static(b"x"),
+        PutMode::Update(version),
+        "an Update of a missing key succeeded",
+    )
+    .await
+    else {
+        return;
+    };
     assert!(
         err.is_not_found(),
         "{store}: expected NotFound, got {err:?}"

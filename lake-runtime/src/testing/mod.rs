@@ -72,6 +72,11 @@ async fn read_all(store: &dyn Store, path: &StorePath) -> Vec<u8> {
         .into()
 }
 
+/// Asserts that `path` holds `expected`; `why` says what went wrong if not.
+async fn assert_content(store: &dyn Store, path: &StorePath, expected: &[u8], why: &str) {
+    assert_eq!(read_all(store, path).await, expected, "{store}: {why}");
+}
+
 /// Every key below `prefix`, following `next` with pages of `limit`.
 async fn list_all(store: &dyn Store, prefix: &StorePath, limit: usize) -> Vec<StorePath> {
     store

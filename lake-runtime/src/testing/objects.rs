@@ -3,7 +3,7 @@
 
 use lake_core::{Digest, PutMode, Store, StoreExt, StorePath};
 
-use super::{key, list_all, put, read_all, scratch};
+use super::{assert_content, key, list_all, put, read_all, scratch};
 
 /// `put` then `get` and `head` give back the bytes and their size.
 pub async fn check_round_trip(store: &dyn Store) {
@@ -51,11 +51,7 @@ pub async fn check_round_trip(store: &dyn Store) {
 
     // Overwrite replaces, and an empty object is an object.
     put(store, &path, b"", PutMode::Overwrite).await;
-    assert_eq!(
-        read_all(store, &path).await,
-        b"",
-        "{store}: overwrite did not replace"
-    );
+    assert_content(store, &path, b"", "overwrite did not replace").await;
     let meta = store
         .head(&path)
         .await

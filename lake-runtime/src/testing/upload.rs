@@ -9,7 +9,7 @@ use lake_core::{Store, StorePath};
 
 use crate::store::MULTIPART_THRESHOLD;
 
-use super::{key, list_all, read_all, scratch, unique};
+use super::{assert_content, key, list_all, read_all, scratch, unique};
 
 fn temp_file(bytes: &[u8]) -> tempfile::NamedTempFile {
     let mut file = tempfile::NamedTempFile::new().expect("create a temporary file");
@@ -26,40 +26,30 @@ pub async fn check_put_file_small(store: &dyn Store) {
         .put_file(&path, first.path())
         .await
         .unwrap_or_else(|e| panic!("{store}: put_file failed: {e}"));
-    assert_eq!(
-        read_all(store, &path).await,
-        b"first version",
-        "{store}: put_file content"
-    );
+    assert_content(store, &path, b"first version", "put_file content").await;
 
     let second = temp_file(b"second");
     store
         .put_file(&path, second.path())
         .await
         .unwrap_or_else(|e| panic!("{store}: put_file over an existing key failed: {e}"));
-    assert_eq!(
-        read_all(store, &path).await,
-        b"second",
-        "{store}: put_file did not overwrite"
-    );
+    assert_content(store, &path, b"second", "put_file did not overwrite").await;
     // The same file twice (a hard-linking backend sees the same inode).
     store
         .put_file(&path, second.path())
         .await
         .unwrap_or_else(|e| panic!("{store}: repeated put_file failed: {e}"));
-    assert_eq!(
-        read_all(store, &path).await,
-        b"second",
-        "{store}: repeated put_file"
-    );
+    assert_content(store, &path, b"second", "repeated put_file").await;
     // A source that can still change is taken as it was: writing it later
     // leaves the object alone.
     std::fs::write(second.path(), b"changed later").expect("rewrite a temporary file");
-    assert_eq!(
-        read_all(store, &path).await,
+    assert_content(
+        store,
+        &path,
         b"second",
-        "{store}: the object follows later writes to a writable source"
-    );
+        "the object follows later writes to a writable source",
+    )
+    .await;
 
     // A read-only source (how lake hands over its local copies), put over
     // another object and then again: a linking backend must neither fail
