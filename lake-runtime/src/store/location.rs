@@ -10,7 +10,7 @@ use super::redact::{is_secret_key, redact_url};
 pub const ACCEPTED_FORMS: &str = "file:///absolute/path or a plain path, memory://name, \
 s3://bucket/prefix, az://container/prefix, gs://bucket/prefix, http(s)://host/path";
 
-/// Schemes [`open_store_with`] opens, lowercase.
+/// Schemes [`open_store_with`](super::open_store_with) opens, lowercase.
 pub(super) const KNOWN_SCHEMES: &[&str] = &[
     "memory", "file", "s3", "s3a", "gs", "az", "azure", "abfs", "abfss", "adl", "http", "https",
 ];

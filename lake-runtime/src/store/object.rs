@@ -1,7 +1,7 @@
 //! [`ObjectBackend`]: the [`Store`] contract over any `object_store` backend.
 //!
-//! Its errors are mapped by [`ErrorContext`](super::errors::ErrorContext),
-//! which removes credentials with the helpers of [`redact`](super::redact).
+//! Its errors are mapped by `ErrorContext` (module `errors`), which removes
+//! credentials with the helpers of module `redact`.
 
 use std::fmt;
 use std::sync::Arc;

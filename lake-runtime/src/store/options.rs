@@ -10,7 +10,7 @@ use object_store::RetryConfig;
 
 use super::redact::{REDACTED, is_secret_key};
 
-/// Extra configuration for [`open_store_with`]: `(key, value)` pairs.
+/// Extra configuration for [`open_store_with`](super::open_store_with): `(key, value)` pairs.
 ///
 /// Keys are those of `object_store`'s builders (`aws_endpoint`,
 /// `azure_storage_account_name`, `google_service_account`, …), its client

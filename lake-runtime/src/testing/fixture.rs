@@ -138,9 +138,9 @@ pub enum Guarantee {
 /// has its own [`Guarantee`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Conditionals {
-    /// [`PutMode::Create`].
+    /// [`PutMode::Create`](lake_core::PutMode::Create).
     pub create: Guarantee,
-    /// [`PutMode::Update`].
+    /// [`PutMode::Update`](lake_core::PutMode::Update).
     pub update: Guarantee,
 }
 
