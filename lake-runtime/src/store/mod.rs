@@ -28,7 +28,6 @@
 //! `AZURE_*` and `GOOGLE_*` variable is passed to `object_store` as a
 //! lowercase option, which ignores the ones it does not know. More options
 //! (typically from `lake.toml`) go in [`StoreOptions`].
-
 //!
 //! # Layout
 //! This file only dispatches on the URL. `location` tells URLs from paths,
@@ -36,6 +35,7 @@
 //! of store, [`LocalBackend`] and [`ObjectBackend`] implement the contract
 //! (`errors` maps their failures), and `redact` keeps credentials out of
 //! every message.
+
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
 mod cloud;
