@@ -39,7 +39,7 @@
 //! assert_eq!(again.name(), loud.name());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
-//! In tests, [`Lake::temporary`] and the [`test`] module check hits and runs.
+//! In tests, [`Lake::temporary`] and the [`test`](mod@test) module check hits and runs.
 //!
 //! ## Feature flags
 //! - `cli` (default): the `lake` binary and the crates only it uses (clap,
