@@ -66,7 +66,6 @@ mod blocking;
 mod config;
 mod error;
 mod file;
-mod gc;
 mod home;
 mod index;
 mod lake;
@@ -82,7 +81,7 @@ pub mod testing;
 pub use config::{CONFIG_FILE_NAME, ConfigKey, LakeConfig, LakeConfigBuilder};
 pub use error::{Error, Result};
 pub use file::{File, FileWriter};
-pub use gc::{BLOB_REUSE_MAX_AGE, DEFAULT_GC_GRACE, GcItem, GcOptions, GcReport, GcTally};
+pub use lake::gc::{BLOB_REUSE_MAX_AGE, DEFAULT_GC_GRACE, GcItem, GcOptions, GcReport, GcTally};
 pub use lake::{AddMode, AddOutcome, Lake, ListEntry, PullReport, VerifyProblem, VerifyReport};
 #[doc(inline)]
 pub use lake_core::*;

@@ -1,0 +1,193 @@
+//! Runs of `#[file_creator]` functions: key, hit check, body, commit.
+//!
+//! The macro emits a [`Call`] that gathers the run's inputs and arguments,
+//! then hands the body to [`run_file_creator`] (or the async twin). Order of
+//! a miss: compute the key → look for `runs/<key>.json` → run the body with a
+//! [`RunContext`] that hands out output names → upload blobs → create name
+//! records → create the run manifest last. A crash anywhere before the
+//! manifest leaves at most unreferenced blobs or complete name records, and
+//! the next call finishes the run.
+
+//!
+//! One file per part:
+//! - `creators`: what the macro knows about a creator ([`CreatorInfo`]),
+//!   the registry of creators, and how a stored lineage differs from it;
+//! - `io`: the traits that carry inputs, outputs and output names across
+//!   the macro boundary;
+//! - `manifest`: the stored run manifest;
+//! - `call`: a [`Call`] gathered by generated code, its key (built in one
+//!   place), and the hit answered by the home alone;
+//! - `plan`: the key's lookup against the store, and refusals of explicit
+//!   output names;
+//! - `context`: the [`RunContext`] the body runs in;
+//! - `commit`: what a finished body publishes (the protocol itself is
+//!   `lake/publish.rs`);
+//! - this file: the entry points the generated code calls.
+
+use std::future::Future;
+
+use chrono::Utc;
+
+use crate::blocking::block_on;
+use crate::outcome::{HitSource, Outcome, RunReason};
+use crate::{File, Lake, Result};
+
+mod call;
+mod commit;
+mod context;
+mod creators;
+mod io;
+mod manifest;
+mod plan;
+
+pub use call::Call;
+use context::{CURRENT_ASYNC_RUN, enter};
+pub(crate) use context::{RunContext, current_run};
+pub(crate) use creators::staleness;
+pub use creators::{CodeIdentityCell, CreatorInfo, Registration, StaleOutput, creators};
+pub use io::{CreatorReturn, InputFiles, OutputName, OutputNames, Outputs};
+pub use manifest::{MANIFEST_SCHEMA_VERSION, ManifestOutput, RunManifest};
+use plan::Plan;
+
+/// A call after its key and hit check.
+enum Prepared {
+    /// The run is done: its outputs.
+    Hit(Vec<File>),
+    /// The body must run, for this reason.
+    Miss(Box<Plan>, RunReason),
+}
+
+/// Computes the key and checks for a finished run (no content downloaded),
+/// unless the creator is forced.
+async fn prepare(call: Call, lake: Result<Lake>, forced: bool) -> Result<Prepared> {
+    let mut plan = call.plan(lake).await?;
+    if forced {
+        plan.forced = true;
+        return Ok(Prepared::Miss(Box::new(plan), RunReason::Forced));
+    }
+    Ok(match plan.lookup().await? {
+        Some(files) => {
+            plan.record(Outcome::Hit(HitSource::Store));
+            Prepared::Hit(files)
+        }
+        None if plan.call.explicit_outputs.is_some() => {
+            Prepared::Miss(Box::new(plan), RunReason::OutputsMissing)
+        }
+        None => Prepared::Miss(Box::new(plan), RunReason::NoRun),
+    })
+}
+
+/// The fast path shared by both entry points: the lake, whether the call
+/// is forced, and a hit answered by this home alone.
+fn start(call: &Call) -> (Result<Lake>, bool, Option<Vec<File>>) {
+    let lake = call.lake();
+    let Ok(lake_ref) = &lake else {
+        return (lake, false, None);
+    };
+    let log = lake_ref.outcome_log();
+    if log.is_forced(call.info) {
+        return (lake, true, None);
+    }
+    let Some(local) = call.local_hit(lake_ref) else {
+        return (lake, false, None);
+    };
+    if log.is_tracking() {
+        log.record(
+            call.info,
+            Outcome::Hit(local.source),
+            local.key,
+            call.components(&local.digests),
+        );
+    }
+    (lake, false, Some(local.files))
+}
+
+fn hit<R: CreatorReturn>(info: &CreatorInfo, files: Vec<File>) -> R {
+    tracing::info!("skipping {}: outputs exist", info.path());
+    from_files::<R>(files)
+}
+
+/// Runs a sync creator: skip on a hit, else run `body` and commit.
+pub fn run_file_creator<R, F>(call: Call, body: F) -> R
+where
+    R: CreatorReturn,
+    F: FnOnce() -> R,
+{
+    let info = call.info;
+    let (lake, forced, local) = start(&call);
+    if let Some(files) = local {
+        return hit(info, files);
+    }
+    let (plan, reason) = match block_on(prepare(call, lake, forced)) {
+        Ok(Prepared::Hit(files)) => return hit(info, files),
+        Ok(Prepared::Miss(plan, reason)) => (plan, reason),
+        Err(e) => return R::from_lake_error(e),
+    };
+    let context = plan.context(<R::Outputs as Outputs>::ARITY);
+    let started_at = Utc::now();
+    let result = {
+        let _guard = enter(context.clone());
+        body()
+    };
+    let ended_at = Utc::now();
+    match result.into_outputs() {
+        Ok(outputs) => {
+            let committed =
+                block_on(plan.commit(&context, outputs.into_files(), started_at, ended_at));
+            if committed.is_ok() {
+                plan.record(Outcome::Ran(reason));
+            }
+            from_commit(committed)
+        }
+        // The body failed: its staged outputs are dropped uncommitted.
+        Err(user_error) => user_error,
+    }
+}
+
+/// Runs an async creator: skip on a hit, else await `body` and commit.
+pub async fn run_file_creator_async<R, Fut>(call: Call, body: Fut) -> R
+where
+    R: CreatorReturn,
+    Fut: Future<Output = R>,
+{
+    let info = call.info;
+    let (lake, forced, local) = start(&call);
+    if let Some(files) = local {
+        return hit(info, files);
+    }
+    let (plan, reason) = match prepare(call, lake, forced).await {
+        Ok(Prepared::Hit(files)) => return hit(info, files),
+        Ok(Prepared::Miss(plan, reason)) => (plan, reason),
+        Err(e) => return R::from_lake_error(e),
+    };
+    let context = plan.context(<R::Outputs as Outputs>::ARITY);
+    let started_at = Utc::now();
+    let result = CURRENT_ASYNC_RUN.scope(context.clone(), body).await;
+    let ended_at = Utc::now();
+    match result.into_outputs() {
+        Ok(outputs) => {
+            let committed = plan
+                .commit(&context, outputs.into_files(), started_at, ended_at)
+                .await;
+            if committed.is_ok() {
+                plan.record(Outcome::Ran(reason));
+            }
+            from_commit(committed)
+        }
+        Err(user_error) => user_error,
+    }
+}
+
+fn from_commit<R: CreatorReturn>(committed: Result<Vec<File>>) -> R {
+    match committed {
+        Ok(files) => from_files::<R>(files),
+        Err(e) => R::from_lake_error(e),
+    }
+}
+
+fn from_files<R: CreatorReturn>(files: Vec<File>) -> R {
+    match R::Outputs::from_files(files) {
+        Ok(outputs) => R::from_outputs(outputs),
+        Err(e) => R::from_lake_error(e),
+    }
+}
