@@ -19,7 +19,8 @@ use std::path::Path;
 use bytes::Bytes;
 use chrono::Utc;
 use lake_core::{
-    Digest, Lineage, Name, PackedRecord, PutMode, RECORD_SCHEMA_VERSION, Record, StorePath,
+    Digest, Lineage, Name, ObjectVersion, PackedRecord, PutMode, RECORD_SCHEMA_VERSION, Record,
+    StoreError, StorePath,
 };
 
 use super::AddOutcome;
@@ -157,24 +158,39 @@ impl Lake {
             lineage,
         };
         let path = StorePath::name_record(name);
-        match self
-            .inner
-            .store
-            .put(&path, Bytes::from(record.to_json()), PutMode::Create)
-            .await
-        {
+        match self.create_once(&path, record.to_json()).await? {
             Ok(version) => {
                 self.index().insert(&record)?;
                 Ok(Published::Created(record, version.e_tag))
             }
-            Err(e) if e.is_already_exists() => {
+            Err(taken) => {
                 let existing = self
                     .fetch_record_from_store(name)
                     .await?
-                    .ok_or_else(|| Error::Store(e))?;
+                    .ok_or_else(|| Error::Store(taken))?;
                 self.index().insert(&existing)?;
                 Ok(Published::Existing(existing))
             }
+        }
+    }
+
+    /// Creates `path` holding `bytes` unless it exists: `Ok(version)` if
+    /// this call created it, `Err(already_exists)` if another writer did
+    /// first (the caller reads the winner, and reports this error if the
+    /// winner is gone again).
+    async fn create_once(
+        &self,
+        path: &StorePath,
+        bytes: Vec<u8>,
+    ) -> Result<std::result::Result<ObjectVersion, StoreError>> {
+        match self
+            .inner
+            .store
+            .put(path, Bytes::from(bytes), PutMode::Create)
+            .await
+        {
+            Ok(version) => Ok(Ok(version)),
+            Err(e) if e.is_already_exists() => Ok(Err(e)),
             Err(e) => Err(e.into()),
         }
     }
@@ -271,23 +287,17 @@ impl Lake {
         let key = manifest.key.to_hex();
         let path = StorePath::run_manifest(&key);
         let json = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");
-        match self
-            .inner
-            .store
-            .put(&path, Bytes::from(json.clone()), PutMode::Create)
-            .await
-        {
+        match self.create_once(&path, json.clone()).await? {
             Ok(_) => {
                 self.index()
                     .insert_run_manifest(&key, &String::from_utf8_lossy(&json))?;
                 self.remember_run(&manifest);
                 Ok(manifest)
             }
-            Err(e) if e.is_already_exists() => Ok(self
+            Err(taken) => Ok(self
                 .run_manifest(&manifest.key)
                 .await?
-                .ok_or_else(|| Error::Store(e))?),
-            Err(e) => Err(e.into()),
+                .ok_or_else(|| Error::Store(taken))?),
         }
     }
 }
