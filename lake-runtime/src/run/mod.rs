@@ -7,7 +7,6 @@
 //! records → create the run manifest last. A crash anywhere before the
 //! manifest leaves at most unreferenced blobs or complete name records, and
 //! the next call finishes the run.
-
 //!
 //! One file per part:
 //! - `creators`: what the macro knows about a creator ([`CreatorInfo`]),
