@@ -50,12 +50,7 @@ impl File {
     ///
     /// Fails outside a creator body.
     pub fn create_output() -> Result<FileWriter> {
-        let run = crate::run::current_run().ok_or_else(|| {
-            Error::Run(
-                "File::create_output() is only valid inside a #[file_creator] body; use File::create(name) elsewhere"
-                    .into(),
-            )
-        })?;
+        let run = crate::run::current_run().ok_or(Error::NotInCreator)?;
         let name = run.next_output_name()?;
         FileWriter::new_unchecked(run.lake.clone(), name)
     }
@@ -269,14 +264,25 @@ impl FileWriter {
 
 impl Write for FileWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.out.write(buf)?;
+        // The error names the file: `?` in a creator body turns it into an
+        // `Error::UnlabelledIo`, which has no other context.
+        let n = self.out.write(buf).map_err(|e| self.naming_file(e))?;
         self.hasher.update(&buf[..n]);
         self.size += n as u64;
         Ok(n)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
+        self.out.flush().map_err(|e| self.naming_file(e))
+    }
+}
+
+impl FileWriter {
+    fn naming_file(&self, error: io::Error) -> io::Error {
+        io::Error::new(
+            error.kind(),
+            format!("cannot write {:?}: {error}", self.name),
+        )
     }
 }
 

@@ -104,11 +104,11 @@ impl Lake {
         let path = StorePath::blob(&record.blake3);
         let missing = |e: lake_core::StoreError| {
             if e.is_not_found() {
-                Error::Run(format!(
-                    "content of {:?} ({path}) is missing from {}; run `lake verify --store`",
-                    record.name.as_str(),
-                    self.store_display()
-                ))
+                Error::ContentMissing {
+                    name: record.name.clone(),
+                    path: path.to_string(),
+                    store: self.store_display(),
+                }
             } else {
                 e.into()
             }
@@ -176,11 +176,14 @@ impl Lake {
                         let bytes = std::mem::take(&mut pending).freeze();
                         let n = bytes.len() as u64;
                         if offset + n > range.end {
-                            return Err(Error::Run(format!(
-                                "{} sent more than the {} bytes asked of {path}",
-                                self.store_display(),
-                                range.end - range.start
-                            )));
+                            return Err(Error::StoreInconsistent {
+                                store: self.store_display(),
+                                path: path.to_string(),
+                                problem: format!(
+                                    "it sent more than the {} bytes asked for",
+                                    range.end - range.start
+                                ),
+                            });
                         }
                         let file = file.clone();
                         let at = offset;
@@ -196,14 +199,17 @@ impl Lake {
                     }
                 }
                 if offset != range.end {
-                    return Err(Error::Run(format!(
-                        "{} ended bytes {}..{} of {path} after {} bytes: the object is shorter \
-                         than its name record says",
-                        self.store_display(),
-                        range.start,
-                        range.end,
-                        offset - range.start
-                    )));
+                    return Err(Error::StoreInconsistent {
+                        store: self.store_display(),
+                        path: path.to_string(),
+                        problem: format!(
+                            "bytes {}..{} ended after {} bytes: the object is shorter than \
+                             its name record says",
+                            range.start,
+                            range.end,
+                            offset - range.start
+                        ),
+                    });
                 }
                 Ok(())
             }

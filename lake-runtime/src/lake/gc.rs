@@ -253,11 +253,10 @@ impl Lake {
     /// nothing than a blob something might still reference.
     async fn referenced_blobs(&self) -> Result<BTreeSet<Digest>> {
         if let Some((name, why)) = self.refresh_below(None).await?.undecodable.first() {
-            return Err(Error::Run(format!(
-                "gc removes nothing while the record of {:?} cannot be read ({why}); \
-                 fix or remove that object first",
-                name.as_str()
-            )));
+            return Err(Error::GcBlocked {
+                name: name.clone(),
+                reason: why.clone(),
+            });
         }
         let mut referenced: BTreeSet<Digest> = self
             .list_async("", false)
@@ -269,7 +268,7 @@ impl Lake {
         let digests: Vec<Vec<Digest>> = futures::stream::iter(manifests)
             .map(|object| async move {
                 let bytes = self.get_small(&object.path).await?;
-                let manifest = decode_manifest(&object.path, &bytes)?;
+                let manifest = decode_manifest(&object.path, &bytes, None)?;
                 Ok::<_, Error>(manifest.outputs.iter().map(|o| o.blake3).collect())
             })
             .buffer_unordered(PARALLEL_REQUESTS)

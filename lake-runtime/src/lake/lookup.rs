@@ -13,8 +13,8 @@ use lake_core::key::RunKey;
 use lake_core::{Digest, Lineage, Name, Record, StorePath};
 
 use crate::blocking::block_on;
-use crate::run::RunManifest;
 use crate::{Error, Lake, Result};
+use lake_core::RunManifest;
 
 impl Lake {
     /// The record of `name`, from the index or else the store.
@@ -84,7 +84,7 @@ impl Lake {
             return Some(names);
         }
         let json = self.index().run_manifest(&key.to_hex()).ok()??;
-        let manifest: RunManifest = serde_json::from_str(&json).ok()?;
+        let manifest = RunManifest::from_json_for(json.as_bytes(), key).ok()?;
         self.remember_run(&manifest);
         self.cached_run(key)
     }
@@ -158,10 +158,11 @@ impl Lake {
             other => other,
         })?;
         if &record.name != name {
-            return Err(Error::Run(format!(
-                "store object {path} holds the record of {:?}, not of {name:?}",
-                record.name.as_str()
-            )));
+            return Err(Error::StoreInconsistent {
+                store: self.store_display(),
+                path: path.to_string(),
+                problem: format!("it holds the record of {:?}, not of {name:?}", record.name),
+            });
         }
         Ok(Some(record))
     }
@@ -195,7 +196,7 @@ impl Lake {
     /// The manifest of the finished run `key`, from the index or the store.
     pub(crate) async fn run_manifest(&self, key: &RunKey) -> Result<Option<RunManifest>> {
         if let Some(json) = self.index().run_manifest(&key.to_hex())?
-            && let Ok(manifest) = serde_json::from_str::<RunManifest>(&json)
+            && let Ok(manifest) = RunManifest::from_json_for(json.as_bytes(), key)
         {
             self.remember_run(&manifest);
             return Ok(Some(manifest));
@@ -206,7 +207,7 @@ impl Lake {
             Err(Error::Store(e)) if e.is_not_found() => return Ok(None),
             Err(e) => return Err(e),
         };
-        let manifest = decode_manifest(&path, &bytes)?;
+        let manifest = decode_manifest(&path, &bytes, Some(key))?;
         // As in `try_record`: caching must not fail the read.
         if let Err(e) = self
             .index()
@@ -219,13 +220,23 @@ impl Lake {
     }
 }
 
-/// The run manifest stored at `path`, decoded; a decoding error names it.
-pub(super) fn decode_manifest(path: &StorePath, bytes: &[u8]) -> Result<RunManifest> {
-    serde_json::from_slice(bytes).map_err(|source| {
-        lake_core::Error::Decode {
+/// The run manifest stored at `path`, decoded and, given the key it is
+/// stored for, checked to be that run's; a decoding error names the object.
+pub(super) fn decode_manifest(
+    path: &StorePath,
+    bytes: &[u8],
+    key: Option<&RunKey>,
+) -> Result<RunManifest> {
+    let decoded = match key {
+        Some(key) => RunManifest::from_json_for(bytes, key),
+        None => RunManifest::from_json(bytes),
+    };
+    decoded.map_err(|error| match error {
+        lake_core::Error::Decode { source, .. } => lake_core::Error::Decode {
             what: format!("run manifest {path}"),
             source,
         }
-        .into()
+        .into(),
+        other => other.into(),
     })
 }

@@ -26,8 +26,8 @@ use lake_core::{
 use super::AddOutcome;
 use super::stage::SMALL_FILE;
 use crate::home::hash_own_file;
-use crate::run::{ManifestOutput, RunManifest};
 use crate::{Error, Lake, Result};
+use lake_core::{ManifestOutput, RunManifest};
 
 /// One output of a finished run, ready to publish: its content is already
 /// the home's local copy of `digest`.
@@ -286,7 +286,7 @@ impl Lake {
     async fn commit_manifest(&self, manifest: RunManifest) -> Result<RunManifest> {
         let key = manifest.key.to_hex();
         let path = StorePath::run_manifest(&key);
-        let json = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");
+        let json = manifest.to_json();
         match self.create_once(&path, json.clone()).await? {
             Ok(_) => {
                 self.index()

@@ -191,7 +191,10 @@ impl Lake {
                 Ok(Some(record)) => fetched.push(record),
                 // Deleted since the listing.
                 Ok(None) => {}
-                Err(e @ (Error::Core(lake_core::Error::Decode { .. }) | Error::Run(_))) => {
+                Err(
+                    e @ (Error::Core(lake_core::Error::Decode { .. })
+                    | Error::StoreInconsistent { .. }),
+                ) => {
                     tracing::warn!("skipping {name:?}: {e}");
                     undecodable.push((name, e.to_string()));
                 }

@@ -6,9 +6,9 @@
 use chrono::{DateTime, Utc};
 use lake_core::{Lineage, Name, RunLineage};
 
+use super::RunManifest;
 use super::context::RunContext;
 use super::plan::Plan;
-use super::{MANIFEST_SCHEMA_VERSION, RunManifest};
 use crate::lake::RunOutput;
 use crate::{Error, File, Result};
 
@@ -26,11 +26,10 @@ impl Plan {
         let mut outputs = Vec::with_capacity(files.len());
         for file in &files {
             let Some(p) = pending.iter().find(|p| &p.name == file.name()) else {
-                return Err(Error::Run(format!(
-                    "{} returned {:?}, which it did not create in this run; a creator returns only files it made with File::create_output()",
-                    info.path(),
-                    file.name().as_str()
-                )));
+                return Err(Error::ForeignOutput {
+                    creator: info.path(),
+                    name: file.name().clone(),
+                });
             };
             outputs.push(p.clone());
         }
@@ -84,14 +83,14 @@ impl Plan {
                         Ok(())
                     }
                 },
-                |committed| RunManifest {
-                    schema_version: MANIFEST_SCHEMA_VERSION,
-                    key: self.key,
-                    creator: info.path(),
-                    code_hash: info.identity_hash().to_owned(),
-                    version: info.version.map(str::to_owned),
-                    outputs: committed,
-                    committed_at: Utc::now(),
+                |committed| {
+                    RunManifest::new(
+                        self.key,
+                        info.path(),
+                        info.identity_hash(),
+                        info.version.map(str::to_owned),
+                        committed,
+                    )
                 },
             )
             .await?;

@@ -34,22 +34,24 @@ impl RunContext {
             *issued - 1
         };
         if let Some(names) = &self.explicit {
-            return names.get(index).cloned().ok_or_else(|| {
-                Error::Run(format!(
-                    "{} creates more outputs than the {} name(s) given in output_uid(s)",
-                    self.creator,
-                    names.len()
-                ))
-            });
+            return names
+                .get(index)
+                .cloned()
+                .ok_or_else(|| Error::TooManyOutputs {
+                    creator: self.creator.clone(),
+                    limit: names.len(),
+                    limited_by: "name(s) given in output_uid(s)",
+                });
         }
         let name = match self.arity {
             Some(1) if index == 0 => output_name(self.creator_name, &self.key, None),
             Some(n) if index < n => output_name(self.creator_name, &self.key, Some((index, n))),
             Some(n) => {
-                return Err(Error::Run(format!(
-                    "{} creates more than the {n} output(s) its return type holds",
-                    self.creator
-                )));
+                return Err(Error::TooManyOutputs {
+                    creator: self.creator.clone(),
+                    limit: n,
+                    limited_by: "output(s) its return type holds",
+                });
             }
             None => open_output_name(self.creator_name, &self.key, index),
         };
@@ -60,11 +62,10 @@ impl RunContext {
     pub(crate) fn check_explicit_name(&self, name: &Name) -> Result<()> {
         match &self.explicit {
             Some(names) if names.contains(name) => Ok(()),
-            _ => Err(Error::Run(format!(
-                "{} tried to create {:?}; inside a creator, create outputs with File::create_output(), or pass the name as output_uid",
-                self.creator,
-                name.as_str()
-            ))),
+            _ => Err(Error::UndeclaredOutput {
+                creator: self.creator.clone(),
+                name: name.clone(),
+            }),
         }
     }
 

@@ -78,9 +78,7 @@ impl Outputs for Vec<File> {
 }
 
 fn arity_error(expected: usize, found: usize) -> Error {
-    Error::Run(format!(
-        "the run manifest lists {found} output(s) but the creator returns {expected}"
-    ))
+    Error::OutputCount { expected, found }
 }
 
 macro_rules! tuple_outputs {

@@ -36,7 +36,6 @@ mod commit;
 mod context;
 mod creators;
 mod io;
-mod manifest;
 mod plan;
 
 pub use call::Call;
@@ -45,7 +44,7 @@ pub(crate) use context::{RunContext, current_run};
 pub(crate) use creators::staleness;
 pub use creators::{CodeIdentityCell, CreatorInfo, Registration, StaleOutput, creators};
 pub use io::{CreatorReturn, InputFiles, OutputName, OutputNames, Outputs};
-pub use manifest::{MANIFEST_SCHEMA_VERSION, ManifestOutput, RunManifest};
+pub use lake_core::{MANIFEST_SCHEMA_VERSION, ManifestOutput, RunManifest};
 use plan::Plan;
 
 /// A call after its key and hit check.

@@ -107,14 +107,12 @@ impl Plan {
             ),
             _ => "was added (lake add or File::create), not made by a run".to_owned(),
         };
-        Err(Error::Run(format!(
-            "output {:?} of {} already exists and {why}; a name given in output_uid(s) keeps \
-             the key that made it, so choose another name, or remove the old file \
-             ({} in the store) to run again",
-            record.name.as_str(),
-            self.call.info.path(),
-            lake_core::StorePath::name_record(&record.name),
-        )))
+        Err(Error::ExplicitNameTaken {
+            name: record.name.clone(),
+            creator: self.call.info.path(),
+            why,
+            path: lake_core::StorePath::name_record(&record.name).to_string(),
+        })
     }
 
     pub(super) fn context(&self, arity: Option<usize>) -> Arc<RunContext> {
