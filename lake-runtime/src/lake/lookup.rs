@@ -8,13 +8,11 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures::TryStreamExt;
 use lake_core::key::RunKey;
-use lake_core::{Digest, Lineage, Name, Record, StorePath};
+use lake_core::{Digest, Lineage, Name, Record, RunManifest, StoreExt, StorePath};
 
 use crate::blocking::block_on;
 use crate::{Error, Lake, Result};
-use lake_core::RunManifest;
 
 impl Lake {
     /// The record of `name`, from the index or else the store.
@@ -150,13 +148,7 @@ impl Lake {
             Err(Error::Store(e)) if e.is_not_found() => return Ok(None),
             Err(e) => return Err(e),
         };
-        let record = Record::from_json(&bytes).map_err(|e| match e {
-            lake_core::Error::Decode { source, .. } => lake_core::Error::Decode {
-                what: format!("name record {path}"),
-                source,
-            },
-            other => other,
-        })?;
+        let record = Record::from_json(&bytes).map_err(decoding("name record", &path))?;
         if &record.name != name {
             return Err(Error::StoreInconsistent {
                 store: self.store_display(),
@@ -167,10 +159,8 @@ impl Lake {
         Ok(Some(record))
     }
 
-    pub(super) async fn get_small(&self, path: &StorePath) -> Result<Vec<u8>> {
-        let got = self.inner.store.get(path).await?;
-        let chunks: Vec<Bytes> = got.chunks.try_collect().await?;
-        Ok(chunks.concat())
+    pub(super) async fn get_small(&self, path: &StorePath) -> Result<Bytes> {
+        Ok(self.inner.store.read_all(path).await?)
     }
 
     /// True if the store holds `name` (one small request; nothing downloaded).
@@ -231,12 +221,18 @@ pub(super) fn decode_manifest(
         Some(key) => RunManifest::from_json_for(bytes, key),
         None => RunManifest::from_json(bytes),
     };
-    decoded.map_err(|error| match error {
+    decoded.map_err(decoding("run manifest", path))
+}
+
+/// Names the object a decoding error comes from, e.g. `name record
+/// names/a.json`, so `lake verify --store` and logs point at it.
+fn decoding<'a>(kind: &'a str, path: &'a StorePath) -> impl FnOnce(lake_core::Error) -> Error + 'a {
+    move |error| match error {
         lake_core::Error::Decode { source, .. } => lake_core::Error::Decode {
-            what: format!("run manifest {path}"),
+            what: format!("{kind} {path}"),
             source,
         }
         .into(),
         other => other.into(),
-    })
+    }
 }

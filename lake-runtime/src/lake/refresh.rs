@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use lake_core::{Digest, NAMES_PREFIX, Name, Record, StorePath};
+use lake_core::{Digest, NAMES_PREFIX, Name, Record, StoreExt, StorePath};
 use serde::Serialize;
 
 use super::{Memo, PARALLEL_REQUESTS};
@@ -250,21 +250,10 @@ impl Lake {
 
     /// Every object below `prefix` in the store, following the pages.
     pub(crate) async fn list_all(&self, prefix: &str) -> Result<Vec<lake_core::ObjectMeta>> {
-        let prefix = StorePath::prefix(prefix);
-        let mut out = Vec::new();
-        let mut after: Option<StorePath> = None;
-        loop {
-            let page = self
-                .inner
-                .store
-                .list(&prefix, after.as_ref(), LIST_PAGE)
-                .await?;
-            out.extend(page.objects);
-            match page.next {
-                Some(next) => after = Some(next),
-                None => break,
-            }
-        }
-        Ok(out)
+        Ok(self
+            .inner
+            .store
+            .list_all(&StorePath::prefix(prefix), LIST_PAGE)
+            .await?)
     }
 }

@@ -3,7 +3,7 @@
 //! finds outputs whose creator's code has changed.
 
 use futures::{StreamExt, TryStreamExt};
-use lake_core::{Digest, Lineage, Name, Record, StorePath};
+use lake_core::{Lineage, Name, Record, StoreExt, StorePath};
 use serde::Serialize;
 
 use super::PARALLEL_REQUESTS;
@@ -159,22 +159,13 @@ impl Lake {
 
     async fn verify_store_blob(&self, record: &Record) -> Result<Option<String>> {
         let path = StorePath::blob(&record.blake3);
-        let got = match self.inner.store.get(&path).await {
-            Ok(got) => got,
+        let (digest, size) = match self.inner.store.hash_object(&path).await {
+            Ok(hashed) => hashed,
             Err(e) if e.is_not_found() => {
                 return Ok(Some(format!("store object {path} is missing")));
             }
             Err(e) => return Err(e.into()),
         };
-        let mut hasher = blake3::Hasher::new();
-        let mut size = 0u64;
-        let mut chunks = got.chunks;
-        while let Some(chunk) = chunks.next().await {
-            let chunk = chunk?;
-            size += chunk.len() as u64;
-            hasher.update(&chunk);
-        }
-        let digest: Digest = hasher.finalize().into();
         Ok((digest != record.blake3 || size != record.size).then(|| {
             format!(
                 "store object {path} has blake3 {digest} ({size} bytes), expected {} ({} bytes)",
