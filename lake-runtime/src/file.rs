@@ -81,7 +81,7 @@ impl File {
 
     /// blake3 of the content, from the record (no download).
     pub fn digest(&self) -> Result<Digest> {
-        if let Some(digest) = self.lake.cached_digest(&self.name) {
+        if let Some(digest) = self.lake.memo_digest(&self.name) {
             return Ok(digest);
         }
         Ok(self.record()?.blake3)
@@ -89,7 +89,7 @@ impl File {
 
     /// Async [`File::digest`].
     pub async fn digest_async(&self) -> Result<Digest> {
-        if let Some(digest) = self.lake.cached_digest(&self.name) {
+        if let Some(digest) = self.lake.memo_digest(&self.name) {
             return Ok(digest);
         }
         Ok(self.record_async().await?.blake3)

@@ -250,8 +250,8 @@ impl Lake {
         // waiting on the kernel, and the machine has more than one core.
         let excluded = self.own_directories();
         let (walk, local) = std::thread::scope(|scope| {
-            let local =
-                (mode != AddMode::Move).then(|| scope.spawn(|| self.inner.home.cached_digests()));
+            let local = (mode != AddMode::Move)
+                .then(|| scope.spawn(|| self.inner.home.local_copy_digests()));
             let walk = walk_files(dir, &excluded);
             let local = local.map(|t| t.join().expect("listing local copies panicked"));
             (walk, local)
@@ -362,6 +362,16 @@ impl Lake {
             }
         }
         Ok((settled, slow))
+    }
+
+    /// [`Lake::add_dir_async`], blocking.
+    pub fn add_dir(&self, dir: &Path, name: &Name, mode: AddMode) -> Result<Vec<AddOutcome>> {
+        block_on(self.add_dir_async(dir, name, mode))
+    }
+
+    /// [`Lake::add_url_async`], blocking.
+    pub fn add_url(&self, url: &str, name: &Name) -> Result<AddOutcome> {
+        block_on(self.add_url_async(url, name))
     }
 
     /// Downloads `url` and adds it as `name`. A non-2xx answer is an error

@@ -44,6 +44,11 @@ impl Lake {
         self.fetch_record(&record).await
     }
 
+    /// [`Lake::pull_async`], blocking.
+    pub fn pull(&self, prefix: &str) -> Result<PullReport> {
+        block_on(self.pull_async(prefix))
+    }
+
     /// Downloads every name at or below `prefix` that is not cached yet,
     /// many at a time, each verified like [`Lake::fetch_async`].
     pub async fn pull_async(&self, prefix: &str) -> Result<PullReport> {

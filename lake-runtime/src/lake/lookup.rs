@@ -51,8 +51,9 @@ impl Lake {
             .insert(record.name.clone(), (record.blake3, record.size));
     }
 
-    /// The digest of `name` if this process has already seen its record.
-    pub(crate) fn cached_digest(&self, name: &Name) -> Option<Digest> {
+    /// The digest of `name` from the in-process memo: set once this process
+    /// has seen its record.
+    pub(crate) fn memo_digest(&self, name: &Name) -> Option<Digest> {
         self.memo().digests.get(name).map(|(digest, _)| *digest)
     }
 
@@ -72,19 +73,19 @@ impl Lake {
     }
 
     /// The outputs of run `key` if this process has already seen its manifest.
-    pub(crate) fn cached_run(&self, key: &RunKey) -> Option<Arc<[Name]>> {
+    pub(crate) fn memo_run(&self, key: &RunKey) -> Option<Arc<[Name]>> {
         self.memo().runs.get(key).cloned()
     }
 
     /// The outputs of run `key` from the memo or the index, without the store.
     pub(crate) fn indexed_run(&self, key: &RunKey) -> Option<Arc<[Name]>> {
-        if let Some(names) = self.cached_run(key) {
+        if let Some(names) = self.memo_run(key) {
             return Some(names);
         }
         let json = self.index().run_manifest(&key.to_hex()).ok()??;
         let manifest = RunManifest::from_json_for(json.as_bytes(), key).ok()?;
         self.remember_run(&manifest);
-        self.cached_run(key)
+        self.memo_run(key)
     }
 
     /// The key of the run that made `name` (`Some(None)`: `name` was added,
@@ -97,15 +98,15 @@ impl Lake {
         }
         let record = self.index().get(name).ok()??;
         self.remember_digest(&record);
-        Some(self.memo_maker(&record))
+        Some(self.remember_maker(&record))
     }
 
     /// [`Lake::indexed_maker`] from the in-process memo alone.
-    pub(crate) fn cached_maker(&self, name: &Name) -> Option<Option<RunKey>> {
+    pub(crate) fn memo_maker(&self, name: &Name) -> Option<Option<RunKey>> {
         self.memo().made_by.get(name).copied()
     }
 
-    fn memo_maker(&self, record: &Record) -> Option<RunKey> {
+    fn remember_maker(&self, record: &Record) -> Option<RunKey> {
         let maker = match &record.lineage {
             Lineage::Created(run) => run.run_key.parse().ok(),
             _ => None,
@@ -122,7 +123,7 @@ impl Lake {
             Some(record) => {
                 self.index().insert(&record)?;
                 self.remember_digest(&record);
-                self.memo_maker(&record);
+                self.remember_maker(&record);
                 Ok(Some(record))
             }
             None => {

@@ -17,6 +17,11 @@
 //! - `refresh`: listing, and rebuilding the index from the store;
 //! - `verify`: verify, evict, stale outputs;
 //! - `gc`: removing what interrupted writes leave behind.
+//!
+//! Three words for three places: the **memo** is this process's memory of
+//! immutable facts, the **index** is the home's SQLite database (a cache of
+//! the store's records), and a **local copy** is a content file in the
+//! home's `blobs/`.
 
 use std::fmt;
 use std::path::{Path, PathBuf};

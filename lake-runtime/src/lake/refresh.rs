@@ -69,7 +69,7 @@ impl Lake {
         let entries = self.index().list(prefix)?;
         // One directory read beats a stat per entry on large listings.
         let local: Option<std::collections::HashSet<Digest>> = (entries.len() > 256)
-            .then(|| self.inner.home.cached_digests())
+            .then(|| self.inner.home.local_copy_digests())
             .transpose()?;
         let is_local = |digest: &Digest| match &local {
             Some(set) => set.contains(digest),
@@ -114,6 +114,11 @@ impl Lake {
     /// listing of every fresh home.
     pub async fn refresh_async(&self) -> Result<usize> {
         Ok(self.refresh_below(None).await?.count)
+    }
+
+    /// [`Lake::refresh_async`], blocking.
+    pub fn refresh(&self) -> Result<usize> {
+        block_on(self.refresh_async())
     }
 
     /// [`Lake::refresh_async`] limited to names at or below `prefix`; only a

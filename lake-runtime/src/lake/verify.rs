@@ -178,8 +178,13 @@ impl Lake {
     /// code hash (or `version`) differs from the current one, with the reason.
     /// Outputs of creators this program does not link are not judged.
     pub fn stale_outputs(&self) -> Result<Vec<crate::run::StaleOutput>> {
+        block_on(self.stale_outputs_async())
+    }
+
+    /// [`Lake::stale_outputs`], refreshing the index asynchronously.
+    pub async fn stale_outputs_async(&self) -> Result<Vec<crate::run::StaleOutput>> {
         if self.index_is_stale()? {
-            block_on(self.refresh_async())?;
+            self.refresh_async().await?;
         }
         let creators: std::collections::HashMap<String, &'static crate::CreatorInfo> =
             crate::creators().map(|c| (c.path(), c)).collect();

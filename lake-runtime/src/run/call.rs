@@ -192,7 +192,7 @@ impl Call {
                 // run with this very key; anything else goes to the slow
                 // path, which re-checks with the store and explains a
                 // refusal.
-                let source = if names.iter().all(|n| lake.cached_maker(n).is_some()) {
+                let source = if names.iter().all(|n| lake.memo_maker(n).is_some()) {
                     HitSource::Memory
                 } else {
                     HitSource::Index
@@ -204,7 +204,7 @@ impl Call {
                 }
                 (files(names), source)
             }
-            None => match lake.cached_run(&key) {
+            None => match lake.memo_run(&key) {
                 Some(names) => (files(&names), HitSource::Memory),
                 None => (files(&lake.indexed_run(&key)?), HitSource::Index),
             },
