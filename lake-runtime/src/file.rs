@@ -32,9 +32,11 @@ pub struct File {
 }
 
 impl File {
-    /// A handle to `name` in the global lake ([`Lake::global`]).
+    /// A handle to `name` in the current lake ([`Lake::current`]): the
+    /// run's inside a creator, a scoped or temporary lake in tests, else
+    /// [`Lake::global`].
     pub fn new(name: impl AsRef<str>) -> Result<Self> {
-        Lake::global()?.file(name)
+        Lake::current()?.file(name)
     }
 
     /// Starts writing `name` in the current lake ([`Lake::current`]); see

@@ -185,8 +185,8 @@ impl Lake {
         })
     }
 
-    /// The process-wide lake used by [`File::new`], opened on first use with
-    /// [`Lake::open`].
+    /// The process-wide lake, opened on first use with [`Lake::open`]:
+    /// where [`Lake::current`] falls back to when nothing is in scope.
     pub fn global() -> Result<Self> {
         static GLOBAL: OnceLock<Lake> = OnceLock::new();
         if let Some(lake) = GLOBAL.get() {

@@ -75,19 +75,33 @@ async fn prepare(call: Call, lake: Result<Lake>, forced: bool) -> Result<Prepare
     })
 }
 
+/// What the fast path shared by both entry points found.
+struct Start {
+    lake: Result<Lake>,
+    /// `LAKE_FORCE` or `Lake::force` names this creator: run it anyway.
+    forced: bool,
+    /// The outputs, when this home alone answered the call.
+    local_hit: Option<Vec<File>>,
+}
+
 /// The fast path shared by both entry points: the lake, whether the call
 /// is forced, and a hit answered by this home alone.
-fn start(call: &Call) -> (Result<Lake>, bool, Option<Vec<File>>) {
+fn start(call: &Call) -> Start {
     let lake = call.lake();
+    let miss = |lake, forced| Start {
+        lake,
+        forced,
+        local_hit: None,
+    };
     let Ok(lake_ref) = &lake else {
-        return (lake, false, None);
+        return miss(lake, false);
     };
     let log = lake_ref.outcome_log();
     if log.is_forced(call.info) {
-        return (lake, true, None);
+        return miss(lake, true);
     }
     let Some(local) = call.local_hit(lake_ref) else {
-        return (lake, false, None);
+        return miss(lake, false);
     };
     if log.is_tracking() {
         log.record(
@@ -97,7 +111,11 @@ fn start(call: &Call) -> (Result<Lake>, bool, Option<Vec<File>>) {
             call.components(&local.digests),
         );
     }
-    (lake, false, Some(local.files))
+    Start {
+        lake,
+        forced: false,
+        local_hit: Some(local.files),
+    }
 }
 
 fn hit<R: CreatorReturn>(info: &CreatorInfo, files: Vec<File>) -> R {
@@ -112,8 +130,12 @@ where
     F: FnOnce() -> R,
 {
     let info = call.info;
-    let (lake, forced, local) = start(&call);
-    if let Some(files) = local {
+    let Start {
+        lake,
+        forced,
+        local_hit,
+    } = start(&call);
+    if let Some(files) = local_hit {
         return hit(info, files);
     }
     let (plan, reason) = match block_on(prepare(call, lake, forced)) {
@@ -149,8 +171,12 @@ where
     Fut: Future<Output = R>,
 {
     let info = call.info;
-    let (lake, forced, local) = start(&call);
-    if let Some(files) = local {
+    let Start {
+        lake,
+        forced,
+        local_hit,
+    } = start(&call);
+    if let Some(files) = local_hit {
         return hit(info, files);
     }
     let (plan, reason) = match prepare(call, lake, forced).await {
