@@ -9,6 +9,7 @@ use chrono::Utc;
 use futures::{StreamExt, TryStreamExt};
 use lake_core::{AddedLineage, Digest, Lineage, Name, PackedRecord, Record};
 
+use super::publish::Publication;
 use super::stage::{Installed, stage_source};
 use super::walk::walk_files;
 use crate::blocking::block_on;
@@ -208,8 +209,14 @@ impl Lake {
                 None,
             )),
             (Ok(staged), None) => {
-                self.publish_added(name, staged.digest, staged.size, &staged.local, lineage)
-                    .await
+                self.publish_added(Publication {
+                    name,
+                    digest: staged.digest,
+                    size: staged.size,
+                    local: &staged.local,
+                    lineage,
+                })
+                .await
             }
         };
         if mode == AddMode::Move {

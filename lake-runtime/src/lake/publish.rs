@@ -38,6 +38,16 @@ pub(crate) struct RunOutput {
     pub(crate) lineage: Lineage,
 }
 
+/// A new name to publish, with the local copy of its content.
+pub(super) struct Publication<'a> {
+    pub(super) name: &'a Name,
+    pub(super) digest: Digest,
+    pub(super) size: u64,
+    /// The installed local copy, uploaded as the blob.
+    pub(super) local: &'a Path,
+    pub(super) lineage: Lineage,
+}
+
 /// What [`Lake::publish`] found.
 enum Published {
     /// This call created the name record; the store gave it this e-tag.
@@ -101,9 +111,15 @@ impl Lake {
             return self.same_content(existing, digest, name, staged, size);
         }
         let local = self.inner.home.install(staged, &digest, size)?;
-        self.publish_added(name, digest, size, &local, lineage)
-            .await
-            .map(|(outcome, _)| outcome)
+        self.publish_added(Publication {
+            name,
+            digest,
+            size,
+            local: &local,
+            lineage,
+        })
+        .await
+        .map(|(outcome, _)| outcome)
     }
 
     /// Publishes the installed local copy `local` as the new name `name`.
@@ -111,13 +127,10 @@ impl Lake {
     /// record comes back with it, for a record pack.
     pub(super) async fn publish_added(
         &self,
-        name: &Name,
-        digest: Digest,
-        size: u64,
-        local: &Path,
-        lineage: Lineage,
+        new: Publication<'_>,
     ) -> Result<(AddOutcome, Option<PackedRecord>)> {
-        let (outcome, packed) = match self.publish(name, digest, size, local, lineage).await? {
+        let (name, digest, size) = (new.name, new.digest, new.size);
+        let (outcome, packed) = match self.publish(new).await? {
             Published::Created(record, e_tag) => (
                 AddOutcome::of(&record, true),
                 e_tag.map(|e_tag| PackedRecord { e_tag, record }),
@@ -140,14 +153,14 @@ impl Lake {
     /// conditional create, so a name never points at missing bytes and
     /// concurrent writers agree on one winner. The record that ends up in
     /// the store is also put in the index.
-    async fn publish(
-        &self,
-        name: &Name,
-        digest: Digest,
-        size: u64,
-        local: &Path,
-        lineage: Lineage,
-    ) -> Result<Published> {
+    async fn publish(&self, new: Publication<'_>) -> Result<Published> {
+        let Publication {
+            name,
+            digest,
+            size,
+            local,
+            lineage,
+        } = new;
         self.upload_blob(&digest, size, local).await?;
         let record = Record {
             schema_version: RECORD_SCHEMA_VERSION,
@@ -267,7 +280,14 @@ impl Lake {
         lineage: Lineage,
     ) -> Result<Record> {
         let local = self.inner.home.blob_path(&digest);
-        match self.publish(name, digest, size, &local, lineage).await? {
+        let new = Publication {
+            name,
+            digest,
+            size,
+            local: &local,
+            lineage,
+        };
+        match self.publish(new).await? {
             Published::Created(record, _) => Ok(record),
             Published::Existing(existing) => {
                 if existing.blake3 != digest {

@@ -24,6 +24,7 @@
 //! - this file: the entry points the generated code calls.
 
 use std::future::Future;
+use std::ops::ControlFlow;
 
 use chrono::Utc;
 
@@ -76,32 +77,33 @@ async fn prepare(call: Call, lake: Result<Lake>, forced: bool) -> Result<Prepare
 }
 
 /// What the fast path shared by both entry points found.
-struct Start {
-    lake: Result<Lake>,
-    /// `LAKE_FORCE` or `Lake::force` names this creator: run it anyway.
-    forced: bool,
-    /// The outputs, when this home alone answered the call.
-    local_hit: Option<Vec<File>>,
+enum Start {
+    /// This home alone answered the call.
+    LocalHit(Vec<File>),
+    /// The store must be asked, or the call is forced (`LAKE_FORCE`,
+    /// `Lake::force`) and runs anyway.
+    Slow { lake: Result<Lake>, forced: bool },
 }
 
 /// The fast path shared by both entry points: the lake, whether the call
 /// is forced, and a hit answered by this home alone.
 fn start(call: &Call) -> Start {
     let lake = call.lake();
-    let miss = |lake, forced| Start {
-        lake,
-        forced,
-        local_hit: None,
-    };
     let Ok(lake_ref) = &lake else {
-        return miss(lake, false);
+        return Start::Slow {
+            lake,
+            forced: false,
+        };
     };
     let log = lake_ref.outcome_log();
-    if log.is_forced(call.info) {
-        return miss(lake, true);
-    }
-    let Some(local) = call.local_hit(lake_ref) else {
-        return miss(lake, false);
+    let forced = log.is_forced(call.info);
+    let local = if forced {
+        None
+    } else {
+        call.local_hit(lake_ref)
+    };
+    let Some(local) = local else {
+        return Start::Slow { lake, forced };
     };
     if log.is_tracking() {
         log.record(
@@ -111,10 +113,19 @@ fn start(call: &Call) -> Start {
             call.components(&local.digests),
         );
     }
-    Start {
-        lake,
-        forced: false,
-        local_hit: Some(local.files),
+    Start::LocalHit(local.files)
+}
+
+/// The run to make, or the value to return at once: the outputs of a hit,
+/// or the error that stopped the lookup.
+fn run_or_return<R: CreatorReturn>(
+    info: &CreatorInfo,
+    prepared: Result<Prepared>,
+) -> ControlFlow<R, (Box<Plan>, RunReason)> {
+    match prepared {
+        Ok(Prepared::Hit(files)) => ControlFlow::Break(hit(info, files)),
+        Ok(Prepared::Miss(plan, reason)) => ControlFlow::Continue((plan, reason)),
+        Err(e) => ControlFlow::Break(R::from_lake_error(e)),
     }
 }
 
@@ -130,18 +141,13 @@ where
     F: FnOnce() -> R,
 {
     let info = call.info;
-    let Start {
-        lake,
-        forced,
-        local_hit,
-    } = start(&call);
-    if let Some(files) = local_hit {
-        return hit(info, files);
-    }
-    let (plan, reason) = match block_on(prepare(call, lake, forced)) {
-        Ok(Prepared::Hit(files)) => return hit(info, files),
-        Ok(Prepared::Miss(plan, reason)) => (plan, reason),
-        Err(e) => return R::from_lake_error(e),
+    let prepared = match start(&call) {
+        Start::LocalHit(files) => return hit(info, files),
+        Start::Slow { lake, forced } => block_on(prepare(call, lake, forced)),
+    };
+    let (plan, reason) = match run_or_return(info, prepared) {
+        ControlFlow::Continue(run) => run,
+        ControlFlow::Break(value) => return value,
     };
     let context = plan.context(<R::Outputs as Outputs>::ARITY);
     let started_at = Utc::now();
@@ -171,18 +177,13 @@ where
     Fut: Future<Output = R>,
 {
     let info = call.info;
-    let Start {
-        lake,
-        forced,
-        local_hit,
-    } = start(&call);
-    if let Some(files) = local_hit {
-        return hit(info, files);
-    }
-    let (plan, reason) = match prepare(call, lake, forced).await {
-        Ok(Prepared::Hit(files)) => return hit(info, files),
-        Ok(Prepared::Miss(plan, reason)) => (plan, reason),
-        Err(e) => return R::from_lake_error(e),
+    let prepared = match start(&call) {
+        Start::LocalHit(files) => return hit(info, files),
+        Start::Slow { lake, forced } => prepare(call, lake, forced).await,
+    };
+    let (plan, reason) = match run_or_return(info, prepared) {
+        ControlFlow::Continue(run) => run,
+        ControlFlow::Break(value) => return value,
     };
     let context = plan.context(<R::Outputs as Outputs>::ARITY);
     let started_at = Utc::now();
