@@ -173,6 +173,13 @@ pub enum Error {
         /// What the manifest lists.
         found: usize,
     },
+    /// The name was added (`lake add`, `File::create`), not made by a run,
+    /// so there is no run to explain.
+    #[error("{name:?} was added, not made by a creator's run")]
+    NotMadeByRun {
+        /// The name.
+        name: Name,
+    },
     /// `lake gc` proves blobs unreferenced, so it stops at a record it
     /// cannot read.
     #[error(

@@ -82,7 +82,10 @@ pub use config::{CONFIG_FILE_NAME, ConfigKey, LakeConfig, LakeConfigBuilder};
 pub use error::{Error, Result};
 pub use file::{File, FileWriter};
 pub use lake::gc::{BLOB_REUSE_MAX_AGE, DEFAULT_GC_GRACE, GcItem, GcOptions, GcReport, GcTally};
-pub use lake::{AddMode, AddOutcome, Lake, ListEntry, PullReport, VerifyProblem, VerifyReport};
+pub use lake::{
+    AddMode, AddOutcome, EarlierRun, Lake, LineageDirection, LineageEdge, LineageGraph,
+    LineageNode, ListEntry, PullReport, RunExplanation, VerifyProblem, VerifyReport,
+};
 #[doc(inline)]
 pub use lake_core::*;
 #[doc(inline)]

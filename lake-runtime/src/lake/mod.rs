@@ -40,6 +40,7 @@ use crate::{Error, File, Result};
 mod add;
 mod download;
 pub(crate) mod gc;
+mod graph;
 mod lookup;
 mod packs;
 mod publish;
@@ -47,12 +48,15 @@ mod refresh;
 mod stage;
 mod verify;
 mod walk;
+mod why;
 
 pub use add::{AddMode, AddOutcome};
 pub use download::PullReport;
+pub use graph::{LineageDirection, LineageEdge, LineageGraph, LineageNode};
 pub(crate) use publish::RunOutput;
 pub use refresh::ListEntry;
 pub use verify::{VerifyProblem, VerifyReport};
+pub use why::{EarlierRun, RunExplanation};
 
 thread_local! {
     static SCOPED_LAKE: std::cell::RefCell<Option<Lake>> = const { std::cell::RefCell::new(None) };

@@ -1,9 +1,9 @@
 //! What the macro knows about a creator ([`CreatorInfo`]), the registry of
 //! every creator linked into the program, and how a stored lineage differs
-//! from a creator now (staleness, and why an explicit name was refused).
+//! from a creator now (staleness).
 
 use lake_core::key::CodeIdentity;
-use lake_core::{CfgValue, CodeIngredients, CodePart, InputRef, Name, ParamRecord, RunLineage};
+use lake_core::{CfgValue, CodeIngredients, CodePart, Name, RunLineage};
 use serde::Serialize;
 
 use crate::Error;
@@ -167,104 +167,6 @@ pub(crate) fn staleness(lineage: &RunLineage, current: &CreatorInfo) -> Option<S
     }
 }
 
-/// What differs between the call that made an output (`stored`) and a call
-/// of `info` with `params` and `inputs`, one phrase per key component:
-/// creator, code identity or version, each argument by parameter name,
-/// each input by parameter. Never empty: keys can also differ by lake's
-/// own key encoding.
-pub(super) fn key_differences(
-    stored: &RunLineage,
-    info: &CreatorInfo,
-    params: &[ParamRecord],
-    inputs: &[InputRef],
-) -> Vec<String> {
-    let short = |h: &str| h.chars().take(12).collect::<String>();
-    // One line however large the argument: long renderings are cut.
-    let show = |v: &serde_json::Value| {
-        let text = v.to_string();
-        match text.char_indices().nth(60) {
-            Some((cut, _)) => format!("{}…", &text[..cut]),
-            None => text,
-        }
-    };
-    let mut out = Vec::new();
-    let creator = info.path();
-    if stored.creator != creator {
-        out.push(format!(
-            "creator differs (made by {}, now {creator})",
-            stored.creator
-        ));
-    }
-    match (stored.version.as_deref(), info.version) {
-        (Some(old), Some(new)) if old != new => {
-            out.push(format!("version differs (was {old:?}, now {new:?})"))
-        }
-        (Some(_), Some(_)) => {}
-        (None, Some(new)) => out.push(format!("version differs (none before, now {new:?})")),
-        (Some(old), None) => out.push(format!("version differs (was {old:?}, now none)")),
-        (None, None) if stored.code_hash != info.code_hash => out.push(format!(
-            "code identity differs (hash {}… → {}…)",
-            short(&stored.code_hash),
-            short(info.code_hash)
-        )),
-        (None, None) => {}
-    }
-    for param in params {
-        match stored.params.iter().find(|p| p.name == param.name) {
-            None => out.push(format!("argument {} is new", param.name)),
-            Some(old) if old.hash == param.hash => {}
-            Some(old) if old.json == param.json => out.push(format!(
-                "argument {} is encoded differently ({}; lake's key encoding changed)",
-                param.name,
-                show(&param.json)
-            )),
-            Some(old) => out.push(format!(
-                "argument {} differs (was {}, now {})",
-                param.name,
-                show(&old.json),
-                show(&param.json)
-            )),
-        }
-    }
-    for old in &stored.params {
-        if !params.iter().any(|p| p.name == old.name) {
-            out.push(format!("argument {} is gone", old.name));
-        }
-    }
-    for input in inputs {
-        match stored.inputs.iter().find(|i| i.param == input.param) {
-            None => out.push(format!("input {} is new", input.param)),
-            Some(old) if old.name != input.name => out.push(format!(
-                "input {} differs (was {:?}, now {:?})",
-                input.param,
-                old.name.as_str(),
-                input.name.as_str()
-            )),
-            Some(old) if old.blake3 != input.blake3 => out.push(format!(
-                "input {} ({:?}) has other content (blake3 {}… → {}…)",
-                input.param,
-                input.name.as_str(),
-                short(&old.blake3.to_hex()),
-                short(&input.blake3.to_hex())
-            )),
-            Some(_) => {}
-        }
-    }
-    for old in &stored.inputs {
-        if !inputs.iter().any(|i| i.param == old.param) {
-            out.push(format!("input {} is gone", old.param));
-        }
-    }
-    if out.is_empty() {
-        out.push(format!(
-            "the key encoding differs (made by lake {}, now {})",
-            stored.lake_version,
-            env!("CARGO_PKG_VERSION")
-        ));
-    }
-    out
-}
-
 /// Every `#[file_creator]` linked into this program.
 pub fn creators() -> impl Iterator<Item = &'static CreatorInfo> {
     inventory::iter::<Registration>.into_iter().map(|r| r.0)
@@ -313,6 +215,10 @@ mod tests {
     use super::*;
     use chrono::Utc;
     use lake_core::Digest;
+
+    use lake_core::{InputRef, ParamRecord};
+
+    use crate::run::differences::key_differences;
 
     fn info(version: Option<&'static str>, code_hash: &'static str) -> CreatorInfo {
         CreatorInfo {

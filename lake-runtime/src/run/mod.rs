@@ -36,6 +36,7 @@ mod call;
 mod commit;
 mod context;
 mod creators;
+mod differences;
 mod io;
 mod plan;
 
@@ -44,6 +45,7 @@ use context::{CURRENT_ASYNC_RUN, enter};
 pub(crate) use context::{RunContext, current_run};
 pub(crate) use creators::staleness;
 pub use creators::{CodeIdentityCell, CreatorInfo, Registration, StaleOutput, creators};
+pub(crate) use differences::run_differences;
 pub use io::{CreatorReturn, InputFiles, OutputName, OutputNames, Outputs};
 pub use lake_core::{MANIFEST_SCHEMA_VERSION, ManifestOutput, RunManifest};
 use plan::Plan;

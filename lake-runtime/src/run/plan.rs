@@ -8,7 +8,7 @@ use lake_core::{Digest, Lineage, Record};
 
 use super::call::Call;
 use super::context::RunContext;
-use super::creators::key_differences;
+use super::differences::key_differences;
 use crate::outcome::{KeyComponents, Outcome};
 use crate::{Error, File, Lake, Result};
 

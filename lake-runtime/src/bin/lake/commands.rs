@@ -6,9 +6,11 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use lake_runtime::{AddMode, AddOutcome, GcOptions, Lake, LakeConfigBuilder, Name};
+use lake_runtime::{
+    AddMode, AddOutcome, GcOptions, Lake, LakeConfigBuilder, LineageDirection, Name,
+};
 
-use crate::lowargs::{Command, GlobalArgs, LowArgs};
+use crate::lowargs::{Command, GlobalArgs, LineageFormat, LowArgs};
 use crate::{output, render, status};
 
 /// `add -r` prints one line per file up to this many files (any number
@@ -98,6 +100,45 @@ async fn dispatch(lake: &Lake, global: &GlobalArgs, command: Command) -> Result<
                 writeln!(out)?;
             } else {
                 render::info(&mut out, &record, lake.exists_locally(&name)?)?;
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Lineage {
+            name,
+            up,
+            down,
+            depth,
+            format,
+            output,
+        } => {
+            let direction = match (up, down) {
+                (true, _) => LineageDirection::Up,
+                (_, true) => LineageDirection::Down,
+                _ => LineageDirection::Both,
+            };
+            let graph = lake
+                .lineage_async(&parse_name(&name)?, direction, depth)
+                .await?;
+            let drawing = match format {
+                LineageFormat::Text => graph.to_text(),
+                LineageFormat::Dot => graph.to_dot(),
+                LineageFormat::Mermaid => graph.to_mermaid(),
+                LineageFormat::Json => serde_json::to_string_pretty(&graph)? + "\n",
+            };
+            match output {
+                Some(path) => std::fs::write(&path, drawing)
+                    .with_context(|| format!("cannot write {}", path.display()))?,
+                None => out.write_all(drawing.as_bytes())?,
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Why { name, json } => {
+            let why = lake.why_async(&parse_name(&name)?).await?;
+            if json {
+                serde_json::to_writer_pretty(&mut out, &why)?;
+                writeln!(out)?;
+            } else {
+                render::why(&mut out, &why)?;
             }
             ExitCode::SUCCESS
         }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{ArgAction, Args, Parser, Subcommand};
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 /// `lake --help`'s closing section; README.md repeats it.
 const AFTER_HELP: &str = "\
@@ -94,6 +94,36 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Show what a file was made from and what was made from it, from the
+    /// home's index.
+    Lineage {
+        /// The name.
+        name: String,
+        /// Only what it was made from.
+        #[arg(long, conflicts_with = "down")]
+        up: bool,
+        /// Only what was made from it.
+        #[arg(long)]
+        down: bool,
+        /// How many levels each way (default: all).
+        #[arg(long, value_name = "N")]
+        depth: Option<usize>,
+        /// How to draw it.
+        #[arg(long, value_enum, default_value_t = LineageFormat::Text)]
+        format: LineageFormat,
+        /// Write it to this file instead of stdout.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Say why the run that made a file happened: what differs from the
+    /// latest earlier run of the same creator.
+    Why {
+        /// The name.
+        name: String,
+        /// Print the explanation as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write a file's content to stdout.
     Cat {
         /// The name.
@@ -162,4 +192,17 @@ pub(crate) enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
+}
+
+/// The drawings `lake lineage --format` makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LineageFormat {
+    /// An indented tree.
+    Text,
+    /// Graphviz DOT.
+    Dot,
+    /// A Mermaid flowchart.
+    Mermaid,
+    /// `{root, nodes: [{name, made_by}], edges: [{from, to, param}]}`.
+    Json,
 }
