@@ -305,6 +305,22 @@ def table():
 # ------------------------------------------------------------------ data
 
 
+def generate_tree(name, count, entry):
+    """Writes `count` files below DATA/name, once: entry(i) gives the
+    subdirectory, file name and bytes of file i. A `.done` marker makes a
+    half-written tree from an interrupted run count as missing."""
+    tree = DATA / name
+    if not (DATA / f"{name}.done").exists():
+        log(f"generating {name}")
+        fresh(tree)
+        for i in range(count):
+            subdir, file_name, data = entry(i)
+            (tree / subdir).mkdir(exist_ok=True)
+            (tree / subdir / file_name).write_bytes(data)
+        (DATA / f"{name}.done").write_text("")
+    return tree
+
+
 def gen_data(cfg):
     t0 = time.perf_counter()
     DATA.mkdir(exist_ok=True)
@@ -316,24 +332,10 @@ def gen_data(cfg):
             for _ in range(cfg["big_mib"]):
                 f.write(os.urandom(1 << 20))
         tmp.rename(big)
-    small = DATA / f"small-{cfg['small_n']}"
-    if not (DATA / f"{small.name}.done").exists():
-        log(f"generating {small.name}")
-        fresh(small)
-        for i in range(cfg["small_n"]):
-            d = small / f"d{i // 1000:02d}"
-            d.mkdir(exist_ok=True)
-            (d / f"f{i:05d}.bin").write_bytes(os.urandom(4096))
-        (DATA / f"{small.name}.done").write_text("")
-    tiny = DATA / f"names-{cfg['ls_big_n']}"
-    if not (DATA / f"{tiny.name}.done").exists():
-        log(f"generating {tiny.name}")
-        fresh(tiny)
-        for i in range(cfg["ls_big_n"]):
-            d = tiny / f"d{i // 1000:03d}"
-            d.mkdir(exist_ok=True)
-            (d / f"n{i:06d}").write_bytes(b"%d\n" % i)
-        (DATA / f"{tiny.name}.done").write_text("")
+    small = generate_tree(f"small-{cfg['small_n']}", cfg["small_n"],
+                          lambda i: (f"d{i // 1000:02d}", f"f{i:05d}.bin", os.urandom(4096)))
+    tiny = generate_tree(f"names-{cfg['ls_big_n']}", cfg["ls_big_n"],
+                         lambda i: (f"d{i // 1000:03d}", f"n{i:06d}", b"%d\n" % i))
     return big, small, tiny, time.perf_counter() - t0
 
 

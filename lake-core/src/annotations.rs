@@ -13,7 +13,34 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{Digest, Error};
+use crate::{Digest, Error, Name, StorePath};
+
+/// Prefix of annotations in a store: `notes/<name>.json`.
+pub const NOTES_PREFIX: &str = "notes";
+
+/// `notes/<name>.json`, where the annotations of `name` live.
+///
+/// # Example
+/// ```
+/// use lake_core::{Name, notes_path};
+///
+/// let name: Name = "raw/a.csv".parse()?;
+/// assert_eq!(notes_path(&name).as_str(), "notes/raw/a.csv.json");
+/// # Ok::<(), lake_core::NameError>(())
+/// ```
+pub fn notes_path(name: &Name) -> StorePath {
+    // A valid name has no empty, `.` or `..` segment, so neither has this.
+    StorePath::parse(&format!("{NOTES_PREFIX}/{name}.json")).expect("a name makes a valid key")
+}
+
+/// The name a `notes/<name>.json` key stands for.
+pub fn name_from_notes_path(key: &str) -> Option<Name> {
+    let inner = key
+        .strip_prefix(NOTES_PREFIX)?
+        .strip_prefix('/')?
+        .strip_suffix(".json")?;
+    Name::new(inner).ok()
+}
 
 /// Version of the [`Annotations`] JSON layout: bump when it changes.
 pub const ANNOTATIONS_SCHEMA_VERSION: u32 = 1;

@@ -214,8 +214,9 @@ impl KeyParams {
 
     /// Adds the input file `name` with content `digest` for `param`.
     ///
-    /// Only `param` and `digest` enter the key; `name` is kept for lineage
-    /// (see `KeyParams::inputs`). For list parameters, pass `param[i]`.
+    /// Only `param` and `digest` enter the key: an input counts by content,
+    /// so the same bytes under another name give the same key
+    /// (docs/design/0002-keys.md). For list parameters, pass `param[i]`.
     pub fn with_input(mut self, param: &str, name: &Name, digest: &Digest) -> Self {
         self.inputs.push(InputRef {
             param: param.to_owned(),

@@ -42,8 +42,8 @@ mod record;
 mod store;
 
 pub use annotations::{
-    ANNOTATIONS_SCHEMA_VERSION, AnnotationError, Annotations, MAX_ANNOTATION_KEY_LEN, TagValue,
-    normalize_label,
+    ANNOTATIONS_SCHEMA_VERSION, AnnotationError, Annotations, MAX_ANNOTATION_KEY_LEN, NOTES_PREFIX,
+    TagValue, name_from_notes_path, normalize_label, notes_path,
 };
 pub use digest::Digest;
 pub use error::{DigestError, Error, NameError, Result};
@@ -55,8 +55,8 @@ pub use record::{
     ParamRecord, RECORD_PACK_SCHEMA_VERSION, RECORD_SCHEMA_VERSION, Record, RecordPack, RunLineage,
 };
 pub use store::{
-    BLOBS_PREFIX, GetStream, ListPage, NAMES_PREFIX, NOTES_PREFIX, ObjectMeta, ObjectVersion,
-    PACKS_PREFIX, PutMode, RUNS_PREFIX, Store, StoreError, StorePath,
+    BLOBS_PREFIX, GetStream, ListPage, NAMES_PREFIX, ObjectMeta, ObjectVersion, PACKS_PREFIX,
+    PutMode, RUNS_PREFIX, Store, StoreConfigError, StoreError, StoreExt, StorePath,
 };
 
 mod canonical;

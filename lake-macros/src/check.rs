@@ -89,27 +89,13 @@ fn check_params(cx: &mut Ctxt, creator: &FileCreator<'_>) {
             ParamKind::OutputUid => {
                 output_uid = Some(ident);
                 if is_collection(param.ty) {
-                    cx.error_spanned_by(
-                        param.ty,
-                        format!(
-                            "`output_uid` has type `{}`, which holds several names; \
-                             did you mean `output_uids`?",
-                            pretty(param.ty)
-                        ),
-                    );
+                    wrong_name_count(cx, param.ty, "output_uid", "several names", "output_uids");
                 }
             }
             ParamKind::OutputUids => {
                 output_uids = Some(ident);
                 if is_single_name(param.ty) {
-                    cx.error_spanned_by(
-                        param.ty,
-                        format!(
-                            "`output_uids` has type `{}`, which holds one name; \
-                             did you mean `output_uid`?",
-                            pretty(param.ty)
-                        ),
-                    );
+                    wrong_name_count(cx, param.ty, "output_uids", "one name", "output_uid");
                 }
             }
             ParamKind::Arg | ParamKind::Input(_) => {
@@ -303,6 +289,17 @@ pub(crate) fn pretty(tokens: &dyn ToTokens) -> String {
         s = s.replace(from, to);
     }
     s
+}
+
+/// `output_uid` given a collection, or `output_uids` a single name.
+fn wrong_name_count(cx: &mut Ctxt, ty: &syn::Type, param: &str, holds: &str, meant: &str) {
+    cx.error_spanned_by(
+        ty,
+        format!(
+            "`{param}` has type `{}`, which holds {holds}; did you mean `{meant}`?",
+            pretty(ty)
+        ),
+    );
 }
 
 #[cfg(test)]

@@ -29,9 +29,8 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use futures::TryStreamExt;
 use futures::future::join_all;
-use lake_core::{PutMode, Store, StoreError, StorePath};
+use lake_core::{PutMode, Store, StoreError, StoreExt, StorePath};
 use lake_runtime::store::{StoreOptions, open_store_with};
 use tokio::sync::Barrier;
 
@@ -124,12 +123,6 @@ fn key(raw: &str) -> StorePath {
     StorePath::parse(raw).unwrap_or_else(|e| panic!("bad probe key {raw:?}: {e}"))
 }
 
-async fn read(store: &dyn Store, path: &StorePath) -> Result<Vec<u8>, StoreError> {
-    let got = store.get(path).await?;
-    let chunks: Vec<Bytes> = got.chunks.try_collect().await?;
-    Ok(chunks.concat())
-}
-
 /// The body writer `i` races with: distinct per writer in every byte, so a
 /// mix of two bodies is never mistaken for one.
 fn body(i: usize, size: usize) -> Bytes {
@@ -169,7 +162,7 @@ async fn probe_create(store: Arc<dyn Store>, root: &str, args: &Args) -> CreateT
     let second = store
         .put(&path, Bytes::from_static(b"second"), PutMode::Create)
         .await;
-    let content = read(&*store, &path).await;
+    let content = store.read_all(&path).await.map(Vec::from);
     tally.sequential_refused = match (&first, &second, &content) {
         (Ok(_), Err(e), Ok(c)) if e.is_already_exists() => Some(c == b"first"),
         (Ok(_), Ok(_), _) => Some(false),
@@ -216,7 +209,7 @@ async fn probe_create(store: Arc<dyn Store>, root: &str, args: &Args) -> CreateT
         if winners.is_empty() {
             tally.none_won += 1;
         }
-        match read(&*store, &path).await {
+        match store.read_all(&path).await.map(Vec::from) {
             Ok(content) => {
                 let whose = (0..args.writers).find(|&i| content == body(i, args.size));
                 match whose {
@@ -271,7 +264,7 @@ async fn probe_cas(store: Arc<dyn Store>, root: &str, args: &Args) -> CasTally {
         let late = store
             .put(&path, Bytes::from_static(b"lost"), PutMode::Update(v1))
             .await;
-        Ok::<_, StoreError>((late, read(&*store, &path).await?))
+        Ok::<_, StoreError>((late, store.read_all(&path).await.map(Vec::from)?))
     };
     tally.stale_refused = match stale.await {
         Ok((Err(StoreError::Precondition { .. }), content)) => Some(content == b"new"),
@@ -305,10 +298,8 @@ async fn probe_cas(store: Arc<dyn Store>, root: &str, args: &Args) -> CasTally {
                             let attempt = async {
                                 let got = store.get(&path).await?;
                                 let version = got.meta.version.clone();
-                                let chunks: Vec<Bytes> = got.chunks.try_collect().await?;
-                                let n: u64 = String::from_utf8_lossy(&chunks.concat())
-                                    .parse()
-                                    .unwrap_or(0);
+                                let bytes = got.into_bytes().await?;
+                                let n: u64 = String::from_utf8_lossy(&bytes).parse().unwrap_or(0);
                                 let next = Bytes::from((n + 1).to_string());
                                 store.put(&path, next, PutMode::Update(version)).await
                             };
@@ -337,7 +328,7 @@ async fn probe_cas(store: Arc<dyn Store>, root: &str, args: &Args) -> CasTally {
         }
         tally.rounds += 1;
         tally.acknowledged += acknowledged;
-        match read(&*store, &path).await {
+        match store.read_all(&path).await.map(Vec::from) {
             Ok(content) => match String::from_utf8_lossy(&content).parse::<u64>() {
                 Ok(n) => {
                     let lost = acknowledged.saturating_sub(n);
@@ -357,20 +348,13 @@ async fn probe_cas(store: Arc<dyn Store>, root: &str, args: &Args) -> CasTally {
     tally
 }
 
-/// Deletes everything below `root`, page by page.
+/// Deletes everything below `root`.
 async fn clean_up(store: &dyn Store, root: &str) -> Result<usize, StoreError> {
-    let prefix = key(root);
-    let mut deleted = 0;
-    loop {
-        let page = store.list(&prefix, None, 1000).await?;
-        if page.objects.is_empty() {
-            return Ok(deleted);
-        }
-        for meta in page.objects {
-            store.delete(&meta.path).await?;
-            deleted += 1;
-        }
+    let objects = store.list_all(&key(root), 1000).await?;
+    for meta in &objects {
+        store.delete(&meta.path).await?;
     }
+    Ok(objects.len())
 }
 
 /// One line on what held: `sequential` is whether a lone write against a

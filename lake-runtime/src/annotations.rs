@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use lake_core::{
     AnnotationError, Annotations, Digest, NOTES_PREFIX, Name, ObjectMeta, ObjectVersion, PutMode,
-    StoreError, StorePath,
+    StoreError, name_from_notes_path,
 };
 
 use crate::blocking::block_on;
@@ -117,7 +117,7 @@ impl Lake {
     /// Reads `notes/<name>.json`: the annotations and the object's version,
     /// or `None` if the name has none yet.
     async fn read_notes(&self, name: &Name) -> Result<Option<(Annotations, ObjectVersion)>> {
-        let path = StorePath::notes(name);
+        let path = lake_core::notes_path(name);
         let stream = match self.store().get(&path).await {
             Ok(stream) => stream,
             Err(e) if e.is_not_found() => return Ok(None),
@@ -190,7 +190,7 @@ impl Lake {
         F: FnMut(&mut Annotations) -> Result<(), AnnotationError> + Send,
     {
         self.require_name(name).await?;
-        let path = StorePath::notes(name);
+        let path = lake_core::notes_path(name);
         let mut attempt = 0u32;
         loop {
             attempt += 1;
@@ -254,7 +254,7 @@ impl Lake {
         // `notes/a/`, so the name `a` itself (`notes/a.json`) takes a `head`.
         let mut listed: Vec<ObjectMeta> = self.list_all(&list_prefix).await?;
         if !prefix.is_empty() {
-            let own = StorePath::notes(&Name::new(prefix)?);
+            let own = lake_core::notes_path(&Name::new(prefix)?);
             match self.store().head(&own).await {
                 Ok(meta) => listed.push(meta),
                 Err(e) if e.is_not_found() => {}
@@ -346,15 +346,6 @@ impl Lake {
     }
 }
 
-/// The name a `notes/<name>.json` key stands for.
-fn name_from_notes_path(key: &str) -> Option<Name> {
-    let inner = key
-        .strip_prefix(NOTES_PREFIX)?
-        .strip_prefix('/')?
-        .strip_suffix(".json")?;
-    Name::new(inner).ok()
-}
-
 /// 2, 4, 8 … ms up to about 0.25 s, with up to 100% jitter so that writers
 /// that collided do not collide again in lock step.
 fn backoff(attempt: u32) -> Duration {
@@ -434,7 +425,7 @@ mod tests {
     fn notes_paths_give_back_their_name() {
         let name = Name::new("raw/a.csv").unwrap();
         assert_eq!(
-            name_from_notes_path(StorePath::notes(&name).as_str()),
+            name_from_notes_path(lake_core::notes_path(&name).as_str()),
             Some(name)
         );
         assert_eq!(name_from_notes_path("names/raw/a.csv.json"), None);

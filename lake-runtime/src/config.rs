@@ -274,11 +274,11 @@ fn normalize_store_url(key: &str, url: &str, base: Option<&Path>) -> Result<Stri
     match crate::store::classify_store_url(url) {
         Ok(crate::store::StoreUrlForm::Url) => return Ok(url.to_owned()),
         Ok(crate::store::StoreUrlForm::Path) => {}
-        Err(message) => {
+        Err(e) => {
             return Err(Error::Config {
                 key: key.to_owned(),
                 value: crate::store::redact_url(url),
-                message,
+                message: e.to_string(),
             });
         }
     }

@@ -87,13 +87,110 @@ pub enum Error {
         /// The SQLite error.
         source: rusqlite::Error,
     },
-    /// An I/O error without a known path, e.g. from writing a [`FileWriter`](crate::FileWriter)
-    /// inside a creator body with `?`.
+    /// An I/O error from user code: `?` on a `std::io::Error` inside a
+    /// creator body. A [`FileWriter`](crate::FileWriter)'s own errors name
+    /// the file; lake's own I/O is reported as [`Error::Io`], with its path.
     #[error("i/o error: {0}")]
-    UnlabelledIo(#[from] std::io::Error),
-    /// A `#[file_creator]` run was misused.
-    #[error("{0}")]
-    Run(String),
+    UnlabelledIo(std::io::Error),
+    /// The store holds what the commit protocol never leaves behind: a
+    /// record stored under another name's key, a manifest of another run,
+    /// an object shorter or longer than its record says.
+    #[error("store {store} is inconsistent at {path}: {problem}; run `lake verify --store`")]
+    StoreInconsistent {
+        /// The store, redacted.
+        store: String,
+        /// The object.
+        path: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A name's record exists but its content does not.
+    #[error("content of {name:?} ({path}) is missing from {store}; run `lake verify --store`")]
+    ContentMissing {
+        /// The name.
+        name: Name,
+        /// The blob's key.
+        path: String,
+        /// The store, redacted.
+        store: String,
+    },
+    /// `File::create_output()` outside a `#[file_creator]` body.
+    #[error(
+        "File::create_output() is only valid inside a #[file_creator] body; use File::create(name) elsewhere"
+    )]
+    NotInCreator,
+    /// A creator returned a file it did not create in this run.
+    #[error(
+        "{creator} returned {name:?}, which it did not create in this run; a creator returns only files it made with File::create_output()"
+    )]
+    ForeignOutput {
+        /// The creator's path.
+        creator: String,
+        /// The file it returned.
+        name: Name,
+    },
+    /// A creator created more outputs than it has names for.
+    #[error("{creator} creates more outputs than the {limit} {limited_by}")]
+    TooManyOutputs {
+        /// The creator's path.
+        creator: String,
+        /// How many it may create.
+        limit: usize,
+        /// What sets the limit, e.g. `name(s) given in output_uid(s)`.
+        limited_by: &'static str,
+    },
+    /// A creator tried to create a name other than its outputs'.
+    #[error(
+        "{creator} tried to create {name:?}; inside a creator, create outputs with File::create_output(), or pass the name as output_uid"
+    )]
+    UndeclaredOutput {
+        /// The creator's path.
+        creator: String,
+        /// The name it asked for.
+        name: Name,
+    },
+    /// An explicit output name already holds the output of another call.
+    #[error(
+        "output {name:?} of {creator} already exists and {why}; a name given in output_uid(s) keeps \
+         the key that made it, so choose another name, or remove the old file ({path} in the store) \
+         to run again"
+    )]
+    ExplicitNameTaken {
+        /// The name.
+        name: Name,
+        /// The creator's path.
+        creator: String,
+        /// How the existing file differs, e.g. `was made by another call`.
+        why: String,
+        /// Its record's key in the store.
+        path: String,
+    },
+    /// A stored run has another number of outputs than the creator returns.
+    #[error("the run manifest lists {found} output(s) but the creator returns {expected}")]
+    OutputCount {
+        /// What the return type holds.
+        expected: usize,
+        /// What the manifest lists.
+        found: usize,
+    },
+    /// The name was added (`lake add`, `File::create`), not made by a run,
+    /// so there is no run to explain.
+    #[error("{name:?} was added, not made by a creator's run")]
+    NotMadeByRun {
+        /// The name.
+        name: Name,
+    },
+    /// `lake gc` proves blobs unreferenced, so it stops at a record it
+    /// cannot read.
+    #[error(
+        "gc removes nothing while the record of {name:?} cannot be read ({reason}); fix or remove that object first"
+    )]
+    GcBlocked {
+        /// The name whose record is unreadable.
+        name: Name,
+        /// Why it cannot be read.
+        reason: String,
+    },
     /// A creator without input files, or `File::new`, was called on a
     /// thread with no lake in scope while a temporary lake lives: falling
     /// through to the default home would let a test touch the user's data.
@@ -151,6 +248,14 @@ impl Error {
             Self::Store(e) => e.is_not_found(),
             _ => false,
         }
+    }
+}
+
+impl From<std::io::Error> for Error {
+    /// For `?` in creator bodies that return `lake_runtime::Result`. Not
+    /// used inside lake, which labels each error with its path instead.
+    fn from(error: std::io::Error) -> Self {
+        Self::UnlabelledIo(error)
     }
 }
 

@@ -32,9 +32,11 @@ pub struct File {
 }
 
 impl File {
-    /// A handle to `name` in the global lake ([`Lake::global`]).
+    /// A handle to `name` in the current lake ([`Lake::current`]): the
+    /// run's inside a creator, a scoped or temporary lake in tests, else
+    /// [`Lake::global`].
     pub fn new(name: impl AsRef<str>) -> Result<Self> {
-        Lake::global()?.file(name)
+        Lake::current()?.file(name)
     }
 
     /// Starts writing `name` in the current lake ([`Lake::current`]); see
@@ -50,12 +52,7 @@ impl File {
     ///
     /// Fails outside a creator body.
     pub fn create_output() -> Result<FileWriter> {
-        let run = crate::run::current_run().ok_or_else(|| {
-            Error::Run(
-                "File::create_output() is only valid inside a #[file_creator] body; use File::create(name) elsewhere"
-                    .into(),
-            )
-        })?;
+        let run = crate::run::current_run().ok_or(Error::NotInCreator)?;
         let name = run.next_output_name()?;
         FileWriter::new_unchecked(run.lake.clone(), name)
     }
@@ -86,7 +83,7 @@ impl File {
 
     /// blake3 of the content, from the record (no download).
     pub fn digest(&self) -> Result<Digest> {
-        if let Some(digest) = self.lake.cached_digest(&self.name) {
+        if let Some(digest) = self.lake.memo_digest(&self.name) {
             return Ok(digest);
         }
         Ok(self.record()?.blake3)
@@ -94,7 +91,7 @@ impl File {
 
     /// Async [`File::digest`].
     pub async fn digest_async(&self) -> Result<Digest> {
-        if let Some(digest) = self.lake.cached_digest(&self.name) {
+        if let Some(digest) = self.lake.memo_digest(&self.name) {
             return Ok(digest);
         }
         Ok(self.record_async().await?.blake3)
@@ -269,14 +266,25 @@ impl FileWriter {
 
 impl Write for FileWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.out.write(buf)?;
+        // The error names the file: `?` in a creator body turns it into an
+        // `Error::UnlabelledIo`, which has no other context.
+        let n = self.out.write(buf).map_err(|e| self.naming_file(e))?;
         self.hasher.update(&buf[..n]);
         self.size += n as u64;
         Ok(n)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
+        self.out.flush().map_err(|e| self.naming_file(e))
+    }
+}
+
+impl FileWriter {
+    fn naming_file(&self, error: io::Error) -> io::Error {
+        io::Error::new(
+            error.kind(),
+            format!("cannot write {:?}: {error}", self.name),
+        )
     }
 }
 

@@ -151,7 +151,7 @@ impl Home {
     }
 
     /// Every digest with a local copy, from one read of `blobs/`.
-    pub(crate) fn cached_digests(&self) -> Result<std::collections::HashSet<Digest>> {
+    pub(crate) fn local_copy_digests(&self) -> Result<std::collections::HashSet<Digest>> {
         let dir = self.root.join("blobs");
         let entries = fs::read_dir(&dir).map_err(|e| Error::io("read directory", &dir, e))?;
         let mut out = std::collections::HashSet::new();

@@ -76,7 +76,6 @@ mod config;
 mod error;
 mod external;
 mod file;
-mod gc;
 mod home;
 mod index;
 mod lake;
@@ -96,8 +95,11 @@ pub use config::{CONFIG_FILE_NAME, ConfigKey, LakeConfig, LakeConfigBuilder};
 pub use error::{Error, Result};
 pub use external::{OBJECT_URL_SCHEMES, is_object_url};
 pub use file::{File, FileWriter};
-pub use gc::{BLOB_REUSE_MAX_AGE, DEFAULT_GC_GRACE, GcItem, GcOptions, GcReport, GcTally};
-pub use lake::{AddMode, AddOutcome, Lake, ListEntry, PullReport, VerifyProblem, VerifyReport};
+pub use lake::gc::{BLOB_REUSE_MAX_AGE, DEFAULT_GC_GRACE, GcItem, GcOptions, GcReport, GcTally};
+pub use lake::{
+    AddMode, AddOutcome, EarlierRun, Lake, LineageDirection, LineageEdge, LineageGraph,
+    LineageNode, ListEntry, PullReport, RunExplanation, VerifyProblem, VerifyReport,
+};
 #[doc(inline)]
 pub use lake_core::*;
 #[doc(inline)]

@@ -255,3 +255,14 @@ async fn async_creators_record_outcomes_too() {
     assert_ran!(fetch_async(2).await).unwrap();
     assert_eq!(lake.outcome_counts_of("fetch_async").runs, 2);
 }
+
+/// `File::new` resolves in the temporary lake, like every other lookup of
+/// the current lake: a test never reads the user's default home.
+#[test]
+fn file_new_resolves_in_the_temporary_lake() {
+    let lake = Lake::temporary().unwrap();
+    add(&lake, "raw/only-here.txt", "temporary");
+    let file = File::new("raw/only-here.txt").unwrap();
+    assert_eq!(file.lake().home_dir(), lake.home_dir());
+    assert_eq!(file.read_to_string().unwrap(), "temporary");
+}

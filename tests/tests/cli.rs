@@ -1112,7 +1112,7 @@ fn add_http_500_is_an_error_and_stores_nothing() {
 
 #[test]
 fn url_credentials_never_reach_errors_or_lineage() {
-    // DESIGN invariant 8: no secrets in output.
+    // Invariant 8 (docs/design/0000-design.md): no secrets in output.
     let t = TestDir::new();
     let server = HttpServer::start([(
         "/ok.txt",

@@ -15,12 +15,7 @@ use proc_macro2::{Delimiter, TokenStream, TokenTree};
 /// not invalidate every cache.
 pub(crate) fn write_tokens(out: &mut String, tokens: TokenStream) {
     let tokens: Vec<TokenTree> = tokens.into_iter().collect();
-    let mut i = 0;
-    while i < tokens.len() {
-        if let Some(len) = doc_attr_len(&tokens[i..]) {
-            i += len;
-            continue;
-        }
+    for i in code_indices(&tokens) {
         match &tokens[i] {
             TokenTree::Group(g) => {
                 let (open, close) = delimiters(g.delimiter());
@@ -34,8 +29,21 @@ pub(crate) fn write_tokens(out: &mut String, tokens: TokenStream) {
             TokenTree::Literal(t) => out.push_str(&t.to_string()),
         }
         out.push(' ');
-        i += 1;
     }
+}
+
+/// The indices of `tokens` outside `#[doc ...]` attributes, which are
+/// comments to everything that reads code here.
+fn code_indices(tokens: &[TokenTree]) -> impl Iterator<Item = usize> + '_ {
+    let mut next = 0;
+    std::iter::from_fn(move || {
+        while let Some(len) = tokens.get(next..).and_then(doc_attr_len) {
+            next += len;
+        }
+        let index = next;
+        next += 1;
+        (index < tokens.len()).then_some(index)
+    })
 }
 
 pub(crate) fn delimiters(d: Delimiter) -> (&'static str, &'static str) {
@@ -97,12 +105,7 @@ impl Scan {
 
     fn walk(&mut self, tokens: TokenStream) {
         let tokens: Vec<TokenTree> = tokens.into_iter().collect();
-        let mut i = 0;
-        while i < tokens.len() {
-            if let Some(len) = doc_attr_len(&tokens[i..]) {
-                i += len;
-                continue;
-            }
+        for i in code_indices(&tokens) {
             match &tokens[i] {
                 TokenTree::Group(g) => self.walk(g.stream()),
                 TokenTree::Ident(id) => {
@@ -112,7 +115,6 @@ impl Scan {
                 }
                 _ => {}
             }
-            i += 1;
         }
     }
 

@@ -16,7 +16,8 @@ use bytes::Bytes;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use lake_core::{
-    GetStream, ListPage, ObjectMeta, ObjectVersion, PutMode, Store, StoreError, StorePath,
+    GetStream, ListPage, ObjectMeta, ObjectVersion, PutMode, Store, StoreConfigError, StoreError,
+    StorePath,
 };
 use object_store::local::LocalFileSystem;
 
@@ -61,17 +62,27 @@ pub struct LocalBackend {
 impl LocalBackend {
     /// Opens (creating it if missing) the store rooted at the directory `root`.
     pub fn open(root: &FsPath) -> Result<Self, StoreError> {
-        let config = |message: String| StoreError::Config {
+        let config = |source: StoreConfigError| StoreError::Config {
             url: format!("file://{}", root.display()),
-            message,
+            source,
         };
-        std::fs::create_dir_all(root.join(LOCKS_DIR))
-            .map_err(|e| config(format!("cannot create {}: {e}", root.display())))?;
-        let root = root
-            .canonicalize()
-            .map_err(|e| config(format!("cannot resolve {}: {e}", root.display())))?;
-        let fs =
-            Arc::new(LocalFileSystem::new_with_prefix(&root).map_err(|e| config(e.to_string()))?);
+        std::fs::create_dir_all(root.join(LOCKS_DIR)).map_err(|source| {
+            config(StoreConfigError::CreateDir {
+                path: root.to_owned(),
+                source,
+            })
+        })?;
+        let root = root.canonicalize().map_err(|source| {
+            config(StoreConfigError::ResolvePath {
+                path: root.to_owned(),
+                source,
+            })
+        })?;
+        let fs = Arc::new(LocalFileSystem::new_with_prefix(&root).map_err(|e| {
+            config(StoreConfigError::Builder {
+                reason: e.to_string(),
+            })
+        })?);
         let object = ObjectBackend::new(fs.clone(), &format!("file://{}", root.display()))
             .with_unsorted_listing()
             .with_hidden_prefix(LOCKS_DIR);
@@ -104,23 +115,32 @@ impl LocalBackend {
     async fn lock(&self, key: &StorePath) -> Result<std::fs::File, StoreError> {
         let stripe = blake3::hash(key.as_str().as_bytes()).as_bytes()[0] as usize % LOCK_STRIPES;
         let lock_path = self.root.join(LOCKS_DIR).join(format!("{stripe:02x}.lock"));
-        let errors = self.object.errors().clone();
-        let task_key = key.to_string();
-        tokio::task::spawn_blocking(move || {
+        self.blocking("lock", key, move || {
             let file = std::fs::OpenOptions::new()
                 .create(true)
                 .truncate(false)
                 .write(true)
                 .open(&lock_path)
                 .and_then(|file| file.lock().map(|()| file));
-            file.map_err(|e| errors.io("lock", &task_key, &lock_path, &e))
+            file.map_err(|e| (lock_path, e))
         })
         .await
-        .map_err(|e| {
-            self.object
-                .errors()
-                .backend("lock", key.as_str(), &e.to_string())
-        })?
+    }
+
+    /// Runs `work` of `operation` on `key` on the blocking pool. Its I/O
+    /// error names the local file it concerns.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        operation: &'static str,
+        key: &StorePath,
+        work: impl FnOnce() -> Result<T, (PathBuf, io::Error)> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let errors = self.object.errors();
+        match tokio::task::spawn_blocking(work).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err((file, e))) => Err(errors.io(operation, key.as_str(), &file, &e)),
+            Err(e) => Err(errors.backend(operation, key.as_str(), &e.to_string())),
+        }
     }
 
     async fn put_locked(
@@ -147,17 +167,10 @@ impl LocalBackend {
                 });
             }
         }
-        let errors = self.object.errors().clone();
-        let key = path.to_string();
-        tokio::task::spawn_blocking(move || {
-            write_into_place(&bytes, &dest).map_err(|e| errors.io("put", &key, &dest, &e))
+        self.blocking("put", path, move || {
+            write_into_place(&bytes, &dest).map_err(|e| (dest, e))
         })
-        .await
-        .map_err(|e| {
-            self.object
-                .errors()
-                .backend("put", path.as_str(), &e.to_string())
-        })??;
+        .await?;
         // Still under the lock, so this is the version just written, in the
         // e-tag format `LocalFileSystem` uses for head and get.
         Ok(self.object.head_inner(path).await?.version)
@@ -201,17 +214,10 @@ impl LocalBackend {
     ) -> Result<bool, StoreError> {
         let dest = self.dest(path)?;
         let source = file.to_owned();
-        let errors = self.object.errors().clone();
-        let key = path.to_string();
-        tokio::task::spawn_blocking(move || {
-            publish(&source, &dest).map_err(|e| errors.io("put_file", &key, &source, &e))
+        self.blocking("put_file", path, move || {
+            publish(&source, &dest).map_err(|e| (source, e))
         })
         .await
-        .map_err(|e| {
-            self.object
-                .errors()
-                .backend("put_file", path.as_str(), &e.to_string())
-        })?
     }
 
     async fn delete_locked(&self, path: &StorePath) -> Result<(), StoreError> {

@@ -7,11 +7,12 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use lake_runtime::{
-    AddMode, AddOutcome, AnnotationFilter, GcOptions, Lake, LakeConfigBuilder, Name,
+    AddMode, AddOutcome, AnnotationFilter, GcOptions, Lake, LakeConfigBuilder, LineageDirection,
+    Name,
 };
 
 use crate::annotate::{self, Edit};
-use crate::lowargs::{Command, GlobalArgs, LowArgs};
+use crate::lowargs::{Command, GlobalArgs, LineageFormat, LowArgs};
 use crate::{output, render, status};
 
 /// `add -r` prints one line per file up to this many files (any number
@@ -141,6 +142,45 @@ async fn dispatch(lake: &Lake, global: &GlobalArgs, command: Command) -> Result<
             } else {
                 render::info(&mut out, &record, lake.exists_locally(&name)?)?;
                 render::annotations(&mut out, &annotations)?;
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Lineage {
+            name,
+            up,
+            down,
+            depth,
+            format,
+            output,
+        } => {
+            let direction = match (up, down) {
+                (true, _) => LineageDirection::Up,
+                (_, true) => LineageDirection::Down,
+                _ => LineageDirection::Both,
+            };
+            let graph = lake
+                .lineage_async(&parse_name(&name)?, direction, depth)
+                .await?;
+            let drawing = match format {
+                LineageFormat::Text => graph.to_text(),
+                LineageFormat::Dot => graph.to_dot(),
+                LineageFormat::Mermaid => graph.to_mermaid(),
+                LineageFormat::Json => serde_json::to_string_pretty(&graph)? + "\n",
+            };
+            match output {
+                Some(path) => std::fs::write(&path, drawing)
+                    .with_context(|| format!("cannot write {}", path.display()))?,
+                None => out.write_all(drawing.as_bytes())?,
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Why { name, json } => {
+            let why = lake.why_async(&parse_name(&name)?).await?;
+            if json {
+                serde_json::to_writer_pretty(&mut out, &why)?;
+                writeln!(out)?;
+            } else {
+                render::why(&mut out, &why)?;
             }
             ExitCode::SUCCESS
         }

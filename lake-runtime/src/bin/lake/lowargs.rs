@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{ArgAction, Args, Parser, Subcommand};
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 /// `lake --help`'s closing section; README.md repeats it.
 const AFTER_HELP: &str = "\
@@ -116,6 +116,36 @@ pub(crate) enum Command {
         /// The name.
         name: String,
         /// Print the full record as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show what a file was made from and what was made from it, from the
+    /// home's index.
+    Lineage {
+        /// The name.
+        name: String,
+        /// Only what it was made from.
+        #[arg(long, conflicts_with = "down")]
+        up: bool,
+        /// Only what was made from it.
+        #[arg(long)]
+        down: bool,
+        /// How many levels each way (default: all).
+        #[arg(long, value_name = "N")]
+        depth: Option<usize>,
+        /// How to draw it.
+        #[arg(long, value_enum, default_value_t = LineageFormat::Text)]
+        format: LineageFormat,
+        /// Write it to this file instead of stdout.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Say why the run that made a file happened: what differs from the
+    /// latest earlier run of the same creator.
+    Why {
+        /// The name.
+        name: String,
+        /// Print the explanation as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -257,4 +287,17 @@ pub(crate) struct AnnotateArgs {
     /// `YYYY-MM-DDTHH:MM:SS` (UTC).
     #[arg(long, value_name = "DATE")]
     pub(crate) timestamp: Option<String>,
+}
+
+/// The drawings `lake lineage --format` makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LineageFormat {
+    /// An indented tree.
+    Text,
+    /// Graphviz DOT.
+    Dot,
+    /// A Mermaid flowchart.
+    Mermaid,
+    /// `{root, nodes: [{name, made_by}], edges: [{from, to, param}]}`.
+    Json,
 }

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use anstyle::{Effects, Style};
 use indicatif::HumanBytes;
-use lake_runtime::{AddOutcome, GcReport, GcTally, Lineage, ListEntry, Record, RunLineage};
+use lake_runtime::{
+    AddOutcome, GcReport, GcTally, Lineage, ListEntry, Record, RunExplanation, RunLineage,
+};
 
 /// A file with a local copy.
 const LOCAL: Style = Style::new().effects(Effects::BOLD);
@@ -306,4 +308,36 @@ pub(crate) fn gc(out: &mut impl Write, report: &GcReport) -> io::Result<()> {
         line(report.kept_young),
         report.grace_secs
     )
+}
+
+/// `why`: the run, the earlier run it is compared with, and one line per
+/// key component that differs, diff-style.
+pub(crate) fn why(out: &mut impl Write, why: &RunExplanation) -> io::Result<()> {
+    let short = |key: &str| key.chars().take(16).collect::<String>();
+    writeln!(
+        out,
+        "{} was made by {} (run {}…, {})",
+        why.name,
+        why.creator,
+        short(&why.run_key),
+        why.started_at.format("%Y-%m-%d %H:%M:%S UTC")
+    )?;
+    let Some(previous) = &why.previous else {
+        return writeln!(
+            out,
+            "it is the first run of {} this home knows of: nothing earlier to compare",
+            why.creator
+        );
+    };
+    writeln!(
+        out,
+        "compared with the run before it, which made {} (run {}…, {}):",
+        previous.name,
+        short(&previous.run_key),
+        previous.started_at.format("%Y-%m-%d %H:%M:%S UTC")
+    )?;
+    for difference in &why.differences {
+        writeln!(out, "  ~ {difference}")?;
+    }
+    Ok(())
 }

@@ -22,16 +22,16 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 use lake_core::{BLOBS_PREFIX, Digest, RUNS_PREFIX, StorePath};
 use serde::Serialize;
 
+use super::PARALLEL_REQUESTS;
+use super::lookup::decode_manifest;
 use crate::blocking::block_on;
-use crate::run::RunManifest;
 use crate::{Error, Lake, Result};
 
 /// An add reuses an existing store blob only if it is younger than this;
@@ -42,9 +42,6 @@ pub const BLOB_REUSE_MAX_AGE: Duration = Duration::from_secs(30 * 60);
 
 /// The default grace period of [`GcOptions`]: one hour.
 pub const DEFAULT_GC_GRACE: Duration = Duration::from_secs(3600);
-
-/// How many manifests are fetched at once.
-const PARALLEL_FETCHES: usize = 32;
 
 /// Options of [`Lake::gc`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -255,14 +252,11 @@ impl Lake {
     /// manifest that cannot be read fails the whole gc: better to remove
     /// nothing than a blob something might still reference.
     async fn referenced_blobs(&self) -> Result<BTreeSet<Digest>> {
-        // A record that cannot be read references a blob nobody can name:
-        // collect nothing rather than that blob.
         if let Some((name, why)) = self.refresh_below(None).await?.undecodable.first() {
-            return Err(Error::Run(format!(
-                "gc removes nothing while the record of {:?} cannot be read ({why}); \
-                 fix or remove that object first",
-                name.as_str()
-            )));
+            return Err(Error::GcBlocked {
+                name: name.clone(),
+                reason: why.clone(),
+            });
         }
         let mut referenced: BTreeSet<Digest> = self
             .list_async("", false)
@@ -273,35 +267,15 @@ impl Lake {
         let manifests = self.list_all(RUNS_PREFIX).await?;
         let digests: Vec<Vec<Digest>> = futures::stream::iter(manifests)
             .map(|object| async move {
-                let got = self.store().get(&object.path).await?;
-                let chunks: Vec<Bytes> = got.chunks.try_collect().await?;
-                let manifest: RunManifest =
-                    serde_json::from_slice(&chunks.concat()).map_err(|source| {
-                        lake_core::Error::Decode {
-                            what: format!("run manifest {}", object.path),
-                            source,
-                        }
-                    })?;
+                let bytes = self.get_small(&object.path).await?;
+                let manifest = decode_manifest(&object.path, &bytes, None)?;
                 Ok::<_, Error>(manifest.outputs.iter().map(|o| o.blake3).collect())
             })
-            .buffer_unordered(PARALLEL_FETCHES)
+            .buffer_unordered(PARALLEL_REQUESTS)
             .try_collect()
             .await?;
         referenced.extend(digests.into_iter().flatten());
         Ok(referenced)
-    }
-
-    /// The directory of a `file://` (or bare path) store.
-    fn local_store_root(&self) -> Option<PathBuf> {
-        let raw = self.config().store_url.trim();
-        if !raw.contains("://") {
-            return std::path::absolute(raw).ok();
-        }
-        let url = url::Url::parse(raw).ok()?;
-        if url.scheme() != "file" {
-            return None;
-        }
-        url.to_file_path().ok()
     }
 }
 
@@ -312,10 +286,6 @@ fn is_old(grace: Duration, now: DateTime<Utc>, modified: DateTime<Utc>) -> bool 
     now.signed_duration_since(modified)
         .to_std()
         .is_ok_and(|age| age >= grace)
-}
-
-fn system_time(t: SystemTime) -> DateTime<Utc> {
-    DateTime::<Utc>::from(t)
 }
 
 /// The regular files directly in `dir` that `wanted` picks (by file name),
@@ -351,7 +321,7 @@ fn sweep_dir(
         if !meta.is_file() {
             continue;
         }
-        let modified = meta.modified().map(system_time).unwrap_or(now);
+        let modified = meta.modified().map(DateTime::<Utc>::from).unwrap_or(now);
         let old = is_old(options.grace, now, modified);
         if old && !options.dry_run {
             match std::fs::remove_file(&path) {
@@ -411,7 +381,9 @@ fn is_store_staging_name(file_name: &str) -> bool {
 mod tests {
     use super::*;
     use crate::LakeConfigBuilder;
+    use bytes::Bytes;
     use lake_core::{Name, PutMode};
+    use std::time::SystemTime;
 
     fn lake(dir: &Path) -> Lake {
         Lake::open_with(

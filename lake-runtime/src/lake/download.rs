@@ -1,0 +1,231 @@
+//! Local copies of content: `fetch` one name, `pull` a prefix. Every
+//! download is hashed on the way and installed only if it matches its
+//! record.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use futures::{StreamExt, TryStreamExt};
+use lake_core::{Digest, Name, Record, StorePath};
+use serde::Serialize;
+
+use super::{ListEntry, PARALLEL_REQUESTS};
+use crate::blocking::block_on;
+use crate::home::hash_own_file;
+use crate::progress::Progress;
+use crate::{Error, Lake, Result};
+
+/// Blobs at least this large download as several ranges at once.
+const RANGED_DOWNLOAD_MIN: u64 = 64 << 20;
+
+/// How many ranges a large download reads at once. Few and large: some
+/// servers (moto) read the whole object for every range request.
+const DOWNLOAD_STREAMS: u64 = 4;
+
+/// Bytes gathered per write of a ranged download.
+const DOWNLOAD_WRITE: usize = 4 << 20;
+
+/// Result of [`Lake::pull_async`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PullReport {
+    /// Files downloaded.
+    pub downloaded: usize,
+    /// Bytes downloaded.
+    pub bytes: u64,
+    /// Files that were already in the home's cache.
+    pub already_local: usize,
+}
+
+impl Lake {
+    /// The local path of `name`'s content, downloading and verifying it first
+    /// if it is not cached. The file is read-only.
+    pub async fn fetch_async(&self, name: &Name) -> Result<PathBuf> {
+        let record = self.record_async(name).await?;
+        self.fetch_record(&record).await
+    }
+
+    /// [`Lake::pull_async`], blocking.
+    pub fn pull(&self, prefix: &str) -> Result<PullReport> {
+        block_on(self.pull_async(prefix))
+    }
+
+    /// Downloads every name at or below `prefix` that is not cached yet,
+    /// many at a time, each verified like [`Lake::fetch_async`].
+    pub async fn pull_async(&self, prefix: &str) -> Result<PullReport> {
+        let entries = self.list_async(prefix, true).await?;
+        let mut report = PullReport::default();
+        let missing: Vec<ListEntry> = entries
+            .into_iter()
+            .filter(|e| {
+                if e.local {
+                    report.already_local += 1;
+                }
+                !e.local
+            })
+            .collect();
+        let sizes: Vec<u64> = futures::stream::iter(missing)
+            .map(|entry| async move {
+                self.fetch_async(&entry.name).await?;
+                Ok::<_, Error>(entry.size)
+            })
+            .buffer_unordered(PARALLEL_REQUESTS)
+            .try_collect()
+            .await?;
+        report.downloaded = sizes.len();
+        report.bytes = sizes.iter().sum();
+        Ok(report)
+    }
+
+    /// Blocking [`Lake::fetch_async`].
+    pub fn fetch(&self, name: &Name) -> Result<PathBuf> {
+        block_on(self.fetch_async(name))
+    }
+
+    /// The local copy of `record`'s content, downloaded (and verified)
+    /// unless a sound copy is cached.
+    ///
+    /// A cached copy is served only if it is a regular file of the recorded
+    /// size: a truncated or extended copy, a directory, or a symlink put in
+    /// its place (to `/etc/hostname`, say) is damaged, and is replaced by a
+    /// verified download instead of being served. A same-size edit is left
+    /// to `lake verify`, which re-hashes.
+    pub(crate) async fn fetch_record(&self, record: &Record) -> Result<PathBuf> {
+        let local = self.inner.home.blob_path(&record.blake3);
+        match std::fs::symlink_metadata(&local) {
+            Ok(meta) if meta.is_file() && meta.len() == record.size => return Ok(local),
+            Ok(_) => tracing::warn!(
+                name = %record.name,
+                path = %local.display(),
+                "the local copy is damaged; downloading it again (lake verify --repair checks every copy)"
+            ),
+            Err(_) => {}
+        }
+        self.download(record).await
+    }
+
+    /// Streams the blob of `record` into staging, hashing as it goes, and
+    /// installs it only if digest and size match.
+    pub(super) async fn download(&self, record: &Record) -> Result<PathBuf> {
+        let path = StorePath::blob(&record.blake3);
+        let missing = |e: lake_core::StoreError| {
+            if e.is_not_found() {
+                Error::ContentMissing {
+                    name: record.name.clone(),
+                    path: path.to_string(),
+                    store: self.store_display(),
+                }
+            } else {
+                e.into()
+            }
+        };
+        let progress = Progress::new(
+            self.inner.config.progress,
+            record.size,
+            &format!("get {}", record.name),
+        );
+        let (tmp_path, actual, size) = if record.size >= RANGED_DOWNLOAD_MIN {
+            self.download_ranges(&path, record.size, &progress, missing)
+                .await?
+        } else {
+            let got = self.inner.store.get(&path).await.map_err(missing)?;
+            self.stage_stream(got.chunks, &progress).await?
+        };
+        if actual != record.blake3 || size != record.size {
+            tracing::debug!(name = %record.name, %path, "refusing corrupt download");
+            return Err(Error::Corrupt {
+                what: format!("store object {path} for {:?}", record.name.as_str()),
+                expected: record.blake3,
+                actual,
+            });
+        }
+        self.inner.home.install(tmp_path, &actual, size)
+    }
+
+    /// Downloads the `size` bytes of `path` into a fresh staging file as
+    /// [`DOWNLOAD_STREAMS`] ranges at once, then hashes the file on every
+    /// core. One stream of a large object is bound by one connection (and,
+    /// on some servers, one thread); `aws s3 cp` reads ranges in parallel
+    /// too. The caller decides whether the digest is acceptable.
+    async fn download_ranges(
+        &self,
+        path: &StorePath,
+        size: u64,
+        progress: &Progress,
+        store_error: impl Fn(lake_core::StoreError) -> Error,
+    ) -> Result<(tempfile::TempPath, Digest, u64)> {
+        use std::os::unix::fs::FileExt;
+        let (file, tmp_path) = self.inner.home.stage()?.into_parts();
+        file.set_len(size)
+            .map_err(|e| Error::io("write", &*tmp_path, e))?;
+        let file = Arc::new(file);
+        let part = size.div_ceil(DOWNLOAD_STREAMS).next_multiple_of(1 << 20);
+        let ranges = (0..size)
+            .step_by(part as usize)
+            .map(|start| start..(start + part).min(size));
+        let target: &Path = &tmp_path;
+        let store_error = &store_error;
+        let fetch = |range: std::ops::Range<u64>| {
+            let file = file.clone();
+            async move {
+                let got = self.inner.store.get_range(path, range.clone()).await;
+                let mut chunks = got.map_err(store_error)?.chunks;
+                let mut offset = range.start;
+                let mut pending = bytes::BytesMut::new();
+                loop {
+                    let chunk = chunks.next().await.transpose()?;
+                    if let Some(chunk) = &chunk {
+                        pending.extend_from_slice(chunk);
+                    }
+                    // Few, large writes: each costs a hand-off to a thread.
+                    if pending.len() >= DOWNLOAD_WRITE || (chunk.is_none() && !pending.is_empty()) {
+                        let bytes = std::mem::take(&mut pending).freeze();
+                        let n = bytes.len() as u64;
+                        if offset + n > range.end {
+                            return Err(Error::StoreInconsistent {
+                                store: self.store_display(),
+                                path: path.to_string(),
+                                problem: format!(
+                                    "it sent more than the {} bytes asked for",
+                                    range.end - range.start
+                                ),
+                            });
+                        }
+                        let file = file.clone();
+                        let at = offset;
+                        tokio::task::spawn_blocking(move || file.write_all_at(&bytes, at))
+                            .await
+                            .expect("write task panicked")
+                            .map_err(|e| Error::io("write", target, e))?;
+                        offset += n;
+                        progress.inc(n);
+                    }
+                    if chunk.is_none() {
+                        break;
+                    }
+                }
+                if offset != range.end {
+                    return Err(Error::StoreInconsistent {
+                        store: self.store_display(),
+                        path: path.to_string(),
+                        problem: format!(
+                            "bytes {}..{} ended after {} bytes: the object is shorter than \
+                             its name record says",
+                            range.start,
+                            range.end,
+                            offset - range.start
+                        ),
+                    });
+                }
+                Ok(())
+            }
+        };
+        futures::future::try_join_all(ranges.map(fetch)).await?;
+        drop(file);
+        progress.finish();
+        let staged = tmp_path.to_path_buf();
+        let (digest, hashed) = tokio::task::spawn_blocking(move || hash_own_file(&staged))
+            .await
+            .expect("hash task panicked")?;
+        Ok((tmp_path, digest, hashed))
+    }
+}

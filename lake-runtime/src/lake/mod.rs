@@ -1,0 +1,331 @@
+//! The lake: a home in front of a store.
+//!
+//! [`Lake`] itself (this file) is the handle: how it is opened, which lake
+//! is current, and the shared state every operation borrows (config, store,
+//! home, index, memo). Each operation lives in its own module, each with
+//! one `impl Lake` block:
+//!
+//! - `lookup`: records and run manifests, from the memo, the index or the
+//!   store;
+//! - `download`: local copies of content (`fetch`, `pull`);
+//! - `stage`: writing bytes into the home's staging area, hashing them;
+//! - `add`: `add` of a file, a directory or a URL;
+//! - `walk`: the directory walk behind `add -r`;
+//! - `publish`: the commit protocol (blob, then name record, then run
+//!   manifest; create, else read the winner and compare);
+//! - `packs`: record packs, which let a refresh learn many names at once;
+//! - `refresh`: listing, and rebuilding the index from the store;
+//! - `verify`: verify, evict, stale outputs;
+//! - `gc`: removing what interrupted writes leave behind.
+//!
+//! Three words for three places: the **memo** is this process's memory of
+//! immutable facts, the **index** is the home's SQLite database (a cache of
+//! the store's records), and a **local copy** is a content file in the
+//! home's `blobs/`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+use lake_core::key::RunKey;
+use lake_core::{Digest, Name, Store};
+
+use crate::blocking::block_on;
+use crate::config::{LakeConfig, LakeConfigBuilder};
+use crate::home::Home;
+use crate::index::Index;
+use crate::store::StoreIdentity;
+use crate::{Error, File, Result};
+
+mod add;
+mod download;
+pub(crate) mod gc;
+mod graph;
+mod lookup;
+mod packs;
+mod publish;
+mod refresh;
+mod stage;
+mod verify;
+mod walk;
+mod why;
+
+pub use add::{AddMode, AddOutcome};
+pub use download::PullReport;
+pub use graph::{LineageDirection, LineageEdge, LineageGraph, LineageNode};
+pub(crate) use publish::RunOutput;
+pub use refresh::ListEntry;
+pub use verify::{VerifyProblem, VerifyReport};
+pub use why::{EarlierRun, RunExplanation};
+
+thread_local! {
+    static SCOPED_LAKE: std::cell::RefCell<Option<Lake>> = const { std::cell::RefCell::new(None) };
+}
+
+/// How many store requests run at once when many small objects move
+/// (downloads, record and manifest reads, verify, gc).
+const PARALLEL_REQUESTS: usize = 32;
+
+/// A lake: a local home (cache, index, staging) in front of an object store.
+///
+/// Cheap to clone; clones share the home, the index and the store client.
+///
+/// # Example
+/// ```
+/// use lake_runtime::{Lake, LakeConfigBuilder};
+///
+/// let dir = tempfile::tempdir()?;
+/// let lake = Lake::open_with(
+///     LakeConfigBuilder::new().with_home(dir.path()).with_store("memory://lake-doc").build()?,
+/// )?;
+/// let mut writer = lake.create("notes/hello.txt")?;
+/// std::io::Write::write_all(&mut writer, b"hello lake")?;
+/// let file = writer.commit()?;
+/// assert_eq!(file.read_to_string()?, "hello lake");
+/// assert_eq!(lake.list("notes", false)?.len(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct Lake {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: LakeConfig,
+    store: Arc<dyn Store>,
+    home: Home,
+    /// The id of `store` (see [`StoreIdentity`]) whose index `index` is.
+    /// Changes only when a refresh finds another store at the URL.
+    store_id: Mutex<String>,
+    /// Where the home caches the store id of this URL, `None` for a
+    /// process-local store whose id must not outlive the process.
+    binding: Option<String>,
+    index: Mutex<Index>,
+    originator: OnceLock<String>,
+    memo: Mutex<Memo>,
+    outcomes: crate::outcome::OutcomeLog,
+}
+
+/// In-process memo of immutable facts: a name's digest never changes once
+/// committed, nor does a finished run's output list. A warm cache hit is
+/// answered from here without SQLite, JSON or the async runtime.
+#[derive(Default)]
+struct Memo {
+    digests: std::collections::HashMap<Name, (Digest, u64)>,
+    runs: std::collections::HashMap<RunKey, Arc<[Name]>>,
+    /// The run key in each known name's record (`None`: added, not made by
+    /// a run), for hits on explicit output names.
+    made_by: std::collections::HashMap<Name, Option<RunKey>>,
+}
+
+impl fmt::Debug for Lake {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Lake")
+            .field("home", &self.inner.home.root())
+            .field("store", &self.inner.store.to_string())
+            .finish()
+    }
+}
+
+impl Lake {
+    /// Opens the lake configured by the environment and `lake.toml`.
+    pub fn open() -> Result<Self> {
+        Self::open_with(LakeConfigBuilder::from_env().build()?)
+    }
+
+    /// Opens the lake described by `config`, creating the home if needed.
+    pub fn open_with(config: LakeConfig) -> Result<Self> {
+        let options = config
+            .store_options
+            .iter()
+            .fold(crate::store::StoreOptions::new(), |o, (k, v)| o.with(k, v));
+        let store = crate::store::open_store_with(&config.store_url, &options)?;
+        Self::open_with_store(config, store)
+    }
+
+    /// Opens a lake on an already built store, e.g. a
+    /// [`CountingStore`](crate::store::CountingStore) wrapping the real one.
+    /// `config.store_url` and `config.store_options` must describe that
+    /// store: the home caches the store's id under them, so that a fresh
+    /// process finds the store's index without a request (a mismatch is
+    /// found and corrected at the next refresh, see
+    /// [`Lake::refresh_async`]).
+    ///
+    /// The first time a home meets a store, this asks the store for its id
+    /// (one small GET), creating it if the store has none (one conditional
+    /// PUT of [`STORE_ID_KEY`](crate::store::STORE_ID_KEY)).
+    pub fn open_with_store(config: LakeConfig, store: Arc<dyn Store>) -> Result<Self> {
+        let home = Home::open(&config.home)?;
+        let binding = (!crate::store::is_process_local(&config.store_url)).then(|| {
+            let options = config
+                .store_options
+                .iter()
+                .fold(crate::store::StoreOptions::new(), |o, (k, v)| o.with(k, v));
+            crate::store::store_location(&config.store_url, &options)
+        });
+        let store_id = match binding.as_deref().and_then(|b| home.binding(b)) {
+            Some(id) => id,
+            None => {
+                let identity = block_on(StoreIdentity::read_or_create(&*store))?;
+                if let Some(binding) = &binding {
+                    home.bind(binding, &identity.id)?;
+                }
+                identity.id
+            }
+        };
+        let index = Index::open(&home.index_path(&store_id)?)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                config,
+                store,
+                home,
+                store_id: Mutex::new(store_id),
+                binding,
+                index: Mutex::new(index),
+                originator: OnceLock::new(),
+                memo: Mutex::new(Memo::default()),
+                outcomes: crate::outcome::OutcomeLog::from_env(),
+            }),
+        })
+    }
+
+    /// The process-wide lake, opened on first use with [`Lake::open`]:
+    /// where [`Lake::current`] falls back to when nothing is in scope.
+    pub fn global() -> Result<Self> {
+        static GLOBAL: OnceLock<Lake> = OnceLock::new();
+        if let Some(lake) = GLOBAL.get() {
+            return Ok(lake.clone());
+        }
+        let lake = Self::open()?;
+        Ok(GLOBAL.get_or_init(|| lake).clone())
+    }
+
+    /// The lake that [`File::new`] and creators without input files use:
+    /// the lake of the run in progress, else the one set by [`Lake::scope`]
+    /// (or a live [`TempLake`](crate::test::TempLake)) on this thread, else
+    /// [`Lake::global`].
+    ///
+    /// # Errors
+    /// [`Error::NoLakeInScope`] while a [`TempLake`](crate::test::TempLake)
+    /// lives anywhere in the process and this thread has no lake in scope:
+    /// a test must never fall through to the user's real default home.
+    pub fn current() -> Result<Self> {
+        if let Some(run) = crate::run::current_run() {
+            return Ok(run.lake.clone());
+        }
+        if let Some(lake) = SCOPED_LAKE.with(|l| l.borrow().clone()) {
+            return Ok(lake);
+        }
+        if crate::test::temporary_lakes_alive() {
+            return Err(Error::NoLakeInScope {
+                thread: std::thread::current()
+                    .name()
+                    .unwrap_or("<unnamed>")
+                    .to_owned(),
+            });
+        }
+        Self::global()
+    }
+
+    /// Makes `lake` this thread's scoped lake, returning the previous one.
+    pub(crate) fn replace_scoped(lake: Option<Lake>) -> Option<Lake> {
+        SCOPED_LAKE.with(|l| std::mem::replace(&mut *l.borrow_mut(), lake))
+    }
+
+    pub(crate) fn outcome_log(&self) -> &crate::outcome::OutcomeLog {
+        &self.inner.outcomes
+    }
+
+    /// Runs `f` with this lake as [`Lake::current`] on this thread.
+    pub fn scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        struct Restore(Option<Lake>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                SCOPED_LAKE.with(|l| *l.borrow_mut() = self.0.take());
+            }
+        }
+        let _restore = Restore(SCOPED_LAKE.with(|l| l.borrow_mut().replace(self.clone())));
+        f()
+    }
+
+    /// The configuration this lake was opened with.
+    pub fn config(&self) -> &LakeConfig {
+        &self.inner.config
+    }
+
+    /// The store behind the lake.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// The home directory.
+    pub fn home_dir(&self) -> &Path {
+        self.inner.home.root()
+    }
+
+    /// The id of the store (the content of its
+    /// [`STORE_ID_KEY`](crate::store::STORE_ID_KEY) object), which names the
+    /// home's index for it: `<home>/stores/<id>/index.sqlite`.
+    pub fn store_id(&self) -> String {
+        self.inner
+            .store_id
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .clone()
+    }
+
+    pub(crate) fn home(&self) -> &Home {
+        &self.inner.home
+    }
+
+    pub(crate) fn index(&self) -> MutexGuard<'_, Index> {
+        // A panic while holding the lock leaves SQLite consistent (each
+        // statement is atomic), so a poisoned lock is safe to reuse.
+        self.inner
+            .index
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    fn memo(&self) -> MutexGuard<'_, Memo> {
+        // The memo holds only immutable facts, valid even after a panic.
+        self.inner
+            .memo
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    fn store_display(&self) -> String {
+        self.inner.store.to_string()
+    }
+
+    /// The directory of a `file://` (or bare path) store.
+    fn local_store_root(&self) -> Option<PathBuf> {
+        let raw = self.config().store_url.trim();
+        if !raw.contains("://") {
+            return std::path::absolute(raw).ok();
+        }
+        let url = url::Url::parse(raw).ok()?;
+        if url.scheme() != "file" {
+            return None;
+        }
+        url.to_file_path().ok()
+    }
+
+    /// A handle to `name`. Nothing is read until it is used.
+    pub fn file(&self, name: impl AsRef<str>) -> Result<File> {
+        Ok(File::from_parts(self.clone(), Name::new(name.as_ref())?))
+    }
+
+    /// Starts writing a new file named `name`; see [`FileWriter`](crate::FileWriter).
+    pub fn create(&self, name: impl AsRef<str>) -> Result<crate::FileWriter> {
+        crate::FileWriter::new(self.clone(), Name::new(name.as_ref())?)
+    }
+
+    /// Who is acting: git `user.email`, else `$USER@host`.
+    pub fn originator(&self) -> &str {
+        self.inner
+            .originator
+            .get_or_init(crate::lineage::originator)
+    }
+}

@@ -1,0 +1,163 @@
+//! Checks of `put_file`: small files, read-only sources, and files large
+//! enough for a multipart upload.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use lake_core::{Store, StorePath};
+
+use crate::store::MULTIPART_THRESHOLD;
+
+use super::{assert_content, key, list_all, read_all, scratch, unique};
+
+fn temp_file(bytes: &[u8]) -> tempfile::NamedTempFile {
+    let mut file = tempfile::NamedTempFile::new().expect("create a temporary file");
+    file.write_all(bytes).expect("write a temporary file");
+    file.flush().expect("flush a temporary file");
+    file
+}
+
+/// `put_file` of a small file round-trips, and overwrites.
+pub async fn check_put_file_small(store: &dyn Store) {
+    let path = key(&format!("{}/blobs/small", scratch("put_file_small")));
+    let first = temp_file(b"first version");
+    store
+        .put_file(&path, first.path())
+        .await
+        .unwrap_or_else(|e| panic!("{store}: put_file failed: {e}"));
+    assert_content(store, &path, b"first version", "put_file content").await;
+
+    let second = temp_file(b"second");
+    store
+        .put_file(&path, second.path())
+        .await
+        .unwrap_or_else(|e| panic!("{store}: put_file over an existing key failed: {e}"));
+    assert_content(store, &path, b"second", "put_file did not overwrite").await;
+    // The same file twice (a hard-linking backend sees the same inode).
+    store
+        .put_file(&path, second.path())
+        .await
+        .unwrap_or_else(|e| panic!("{store}: repeated put_file failed: {e}"));
+    assert_content(store, &path, b"second", "repeated put_file").await;
+    // A source that can still change is taken as it was: writing it later
+    // leaves the object alone.
+    std::fs::write(second.path(), b"changed later").expect("rewrite a temporary file");
+    assert_content(
+        store,
+        &path,
+        b"second",
+        "the object follows later writes to a writable source",
+    )
+    .await;
+
+    // A read-only source (how lake hands over its local copies), put over
+    // another object and then again: a linking backend must neither fail
+    // on the same inode nor leave a staging name behind.
+    let frozen = temp_file(b"frozen");
+    let mut permissions = std::fs::metadata(frozen.path())
+        .expect("stat a temporary file")
+        .permissions();
+    permissions.set_readonly(true);
+    std::fs::set_permissions(frozen.path(), permissions).expect("make a file read-only");
+    for attempt in ["over another object", "again"] {
+        store
+            .put_file(&path, frozen.path())
+            .await
+            .unwrap_or_else(|e| panic!("{store}: put_file of a read-only file {attempt}: {e}"));
+        assert_eq!(
+            read_all(store, &path).await,
+            b"frozen",
+            "{store}: put_file of a read-only file {attempt}"
+        );
+    }
+    let fresh = key(&format!("{}/blobs/fresh", scratch("put_file_small")));
+    for attempt in ["to a new key", "again"] {
+        store
+            .put_file(&fresh, frozen.path())
+            .await
+            .unwrap_or_else(|e| panic!("{store}: put_file of a read-only file {attempt}: {e}"));
+    }
+    assert_eq!(read_all(store, &fresh).await, b"frozen");
+    let parent = fresh.as_str().rsplit_once('/').expect("a nested key").0;
+    assert_eq!(
+        list_all(store, &key(parent), 1000).await,
+        vec![fresh.clone()],
+        "{store}: put_file left a staging object"
+    );
+
+    let missing = std::env::temp_dir().join(unique("no-such-file"));
+    let err = store
+        .put_file(&path, &missing)
+        .await
+        .expect_err("put_file of a missing file succeeded");
+    assert!(
+        !err.is_not_found(),
+        "{store}: a missing local file is not a missing key: {err:?}"
+    );
+}
+
+/// Size of the large file: above the multipart threshold, not a whole
+/// number of parts.
+const LARGE_SIZE: usize = MULTIPART_THRESHOLD as usize + 4 * 1024 * 1024 + 12_345;
+
+/// `put_file` of a file above the multipart threshold round-trips byte for
+/// byte, is never visible partially, and leaves no staging objects.
+pub async fn check_put_file_large(store: &dyn Store) {
+    let root = scratch("put_file_large");
+    let path = key(&format!("{root}/blobs/large"));
+    // Pseudo-random, so a reordered or repeated part cannot go unnoticed.
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let content: Vec<u8> = (0..LARGE_SIZE)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect();
+    let file = temp_file(&content);
+
+    let done = AtomicBool::new(false);
+    let upload = async {
+        let result = store.put_file(&path, file.path()).await;
+        done.store(true, Ordering::SeqCst);
+        result
+    };
+    let watch = async {
+        while !done.load(Ordering::SeqCst) {
+            match store.head(&path).await {
+                Ok(meta) => assert_eq!(
+                    meta.size, LARGE_SIZE as u64,
+                    "{store}: a partial object is visible during put_file"
+                ),
+                Err(e) if e.is_not_found() => {}
+                Err(e) => panic!("{store}: head during put_file failed: {e}"),
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    };
+    let (result, ()) = futures::join!(upload, watch);
+    result.unwrap_or_else(|e| panic!("{store}: put_file of {LARGE_SIZE} bytes failed: {e}"));
+
+    let got = read_all(store, &path).await;
+    assert_eq!(got.len(), content.len(), "{store}: put_file size");
+    assert!(
+        got == content,
+        "{store}: put_file of a large file changed its bytes"
+    );
+
+    let listed = list_all(store, &key(&root), 1000).await;
+    assert_eq!(
+        listed,
+        vec![path.clone()],
+        "{store}: staging objects are visible after put_file"
+    );
+    let everything = list_all(store, &StorePath::prefix(""), 1000).await;
+    for k in &everything {
+        assert!(
+            !k.as_str().contains('#') && !k.as_str().starts_with(".lake"),
+            "{store}: the root listing shows the backend's own file {k}"
+        );
+    }
+}
