@@ -1,11 +1,9 @@
 //! Annotations: the mutable part of a file (tags, labels, a timestamp).
 //!
 //! A file's content, name and record never change; its annotations do. They
-//! live in the store at `notes/<name>.json` (see [`StorePath::notes`]) and
+//! live in the store at `notes/<name>.json` (see [`notes_path`]) and
 //! are updated by compare-and-swap, so they never touch the record, the
 //! blob or any run key.
-//!
-//! [`StorePath::notes`]: crate::StorePath::notes
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
