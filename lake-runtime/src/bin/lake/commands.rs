@@ -49,6 +49,20 @@ fn open_lake(global: &GlobalArgs) -> Result<Lake> {
     Ok(Lake::open_with(builder.build()?)?)
 }
 
+/// Lays out and draws `dot` with layout-rs, so that no Graphviz install
+/// is needed.
+fn dot_to_svg(dot: &str) -> Result<String> {
+    let graph = layout::gv::DotParser::new(dot)
+        .process()
+        .map_err(|e| anyhow::anyhow!("cannot lay out the lineage graph: {e}"))?;
+    let mut builder = layout::gv::GraphBuilder::new();
+    builder.visit_graph(&graph);
+    let mut visual = builder.get();
+    let mut svg = layout::backends::svg::SVGWriter::new();
+    visual.do_it(false, false, false, &mut svg);
+    Ok(svg.finalize())
+}
+
 fn parse_name(name: &str) -> Result<Name> {
     Ok(Name::new(name)?)
 }
@@ -124,6 +138,7 @@ async fn dispatch(lake: &Lake, global: &GlobalArgs, command: Command) -> Result<
                 LineageFormat::Dot => graph.to_dot(),
                 LineageFormat::Mermaid => graph.to_mermaid(),
                 LineageFormat::Json => serde_json::to_string_pretty(&graph)? + "\n",
+                LineageFormat::Svg => dot_to_svg(&graph.to_dot())?,
             };
             match output {
                 Some(path) => std::fs::write(&path, drawing)

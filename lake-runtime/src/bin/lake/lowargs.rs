@@ -205,4 +205,6 @@ pub(crate) enum LineageFormat {
     Mermaid,
     /// `{root, nodes: [{name, made_by}], edges: [{from, to, param}]}`.
     Json,
+    /// An SVG drawing of the DOT graph, laid out without Graphviz.
+    Svg,
 }
