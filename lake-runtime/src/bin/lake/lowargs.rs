@@ -186,6 +186,8 @@ pub(crate) enum Command {
         /// Names to evict (default: all).
         names: Vec<String>,
     },
+    /// Print the man page (roff), e.g. `lake man > ~/.local/share/man/man1/lake.1`.
+    Man,
     /// Print a shell completion script, e.g.
     /// `lake completions bash > ~/.local/share/bash-completion/completions/lake`.
     Completions {
