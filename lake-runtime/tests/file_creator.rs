@@ -1,13 +1,19 @@
 //! Behaviour of `#[file_creator]` against memory and file stores:
 //! miss → hit, recompute on changes, errors and panics commit nothing.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::io::Write;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use lake_runtime::{File, Lake, LakeConfigBuilder, file_creator};
 
-static PROCESS_RUNS: AtomicUsize = AtomicUsize::new(0);
+// Run counters are per thread: tests run in parallel and share creators,
+// and a sync creator's body runs on the calling thread, so a test counts
+// only its own runs. (A shared counter let `explicit_output_uid_…` see the
+// run of another test and fail, in 1 of 6 full runs.)
+thread_local! {
+    static PROCESS_RUNS: Cell<usize> = const { Cell::new(0) };
+}
 
 fn lake_on(store: &str) -> (Lake, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
@@ -30,7 +36,7 @@ fn add(lake: &Lake, name: &str, content: &[u8]) -> File {
 
 #[file_creator]
 fn process(input: &File, suffix: String) -> File {
-    PROCESS_RUNS.fetch_add(1, Ordering::SeqCst);
+    PROCESS_RUNS.set(PROCESS_RUNS.get() + 1);
     let mut text = input.read_to_string().unwrap();
     text.push_str(&suffix);
     let mut out = File::create_output().unwrap();
@@ -42,14 +48,10 @@ fn process(input: &File, suffix: String) -> File {
 fn miss_then_hit_in_memory() {
     let (lake, _dir) = lake_on("memory://creator-miss-hit");
     let input = add(&lake, "raw/a.txt", b"data\n");
-    let before = PROCESS_RUNS.load(Ordering::SeqCst);
+    let before = PROCESS_RUNS.get();
     let first = process(&input, "additional data\n".into());
     let second = process(&input, "additional data\n".into());
-    assert_eq!(
-        PROCESS_RUNS.load(Ordering::SeqCst) - before,
-        1,
-        "second call must skip"
-    );
+    assert_eq!(PROCESS_RUNS.get() - before, 1, "second call must skip");
     assert_eq!(first, second);
     assert_eq!(first.read_to_string().unwrap(), "data\nadditional data\n");
     assert!(
@@ -154,11 +156,13 @@ fn on_both_stores(test: &str, check: impl Fn(&Lake)) {
 
 // ------------------------------------------------------ recompute on change
 
-static TAG_RUNS: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    static TAG_RUNS: Cell<usize> = const { Cell::new(0) };
+}
 
 #[file_creator]
 fn tag(input: &File, label: String) -> File {
-    TAG_RUNS.fetch_add(1, Ordering::SeqCst);
+    TAG_RUNS.set(TAG_RUNS.get() + 1);
     let mut out = File::create_output().unwrap();
     write!(out, "{label}:{}", input.read_to_string().unwrap()).unwrap();
     out.commit().unwrap()
@@ -189,11 +193,13 @@ fn changed_input_content_recomputes() {
     });
 }
 
-static LENGTH_RUNS: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    static LENGTH_RUNS: Cell<usize> = const { Cell::new(0) };
+}
 
 #[file_creator]
 fn length(input: &File) -> File {
-    LENGTH_RUNS.fetch_add(1, Ordering::SeqCst);
+    LENGTH_RUNS.set(LENGTH_RUNS.get() + 1);
     let mut out = File::create_output().unwrap();
     write!(out, "{}", input.size().unwrap()).unwrap();
     out.commit().unwrap()
@@ -205,15 +211,11 @@ fn same_content_under_a_new_name_is_a_hit() {
     on_both_stores("creator-renamed-input", |lake| {
         let original = add(lake, "original.txt", b"identical bytes");
         let copy = add(lake, "elsewhere/copy.txt", b"identical bytes");
-        let before = LENGTH_RUNS.load(Ordering::SeqCst);
+        let before = LENGTH_RUNS.get();
         let a = length(&original);
         let b = length(&copy);
         assert_eq!(a.name(), b.name());
-        assert_eq!(
-            LENGTH_RUNS.load(Ordering::SeqCst) - before,
-            1,
-            "no recompute"
-        );
+        assert_eq!(LENGTH_RUNS.get() - before, 1, "no recompute");
         assert_eq!(b.read_to_string().unwrap(), "15");
     });
 }
@@ -357,11 +359,13 @@ fn panic_after_output_commit_leaves_nothing_visible() {
 
 // ---------------------------------------------------------- partial outputs
 
-static SPLIT_RUNS: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    static SPLIT_RUNS: Cell<usize> = const { Cell::new(0) };
+}
 
 #[file_creator]
 fn split(input: &File) -> (File, File) {
-    SPLIT_RUNS.fetch_add(1, Ordering::SeqCst);
+    SPLIT_RUNS.set(SPLIT_RUNS.get() + 1);
     let text = input.read_to_string().unwrap();
     let (head, tail) = text.split_at(text.len() / 2);
     let mut a = File::create_output().unwrap();
@@ -418,10 +422,10 @@ fn partial_outputs_are_completed_by_the_next_call() {
 
     // And the run is now complete: a third home skips it.
     let (lake3, _home3) = lake_on(&format!("file://{}", store.path().display()));
-    let before = SPLIT_RUNS.load(Ordering::SeqCst);
+    let before = SPLIT_RUNS.get();
     let (a3, _) = split(&lake3.file("in.txt").unwrap());
     assert_eq!(a3.name(), a.name());
-    assert_eq!(SPLIT_RUNS.load(Ordering::SeqCst), before);
+    assert_eq!(SPLIT_RUNS.get(), before);
 }
 
 // --------------------------------------------------------- undeclared names
@@ -445,11 +449,13 @@ fn undeclared_name_inside_body_is_refused() {
 
 // ------------------------------------------------------------ output_uid(s)
 
-static NAMED_RUNS: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    static NAMED_RUNS: Cell<usize> = const { Cell::new(0) };
+}
 
 #[file_creator]
 fn named(output_uid: &str, n: u32) -> lake_runtime::Result<File> {
-    NAMED_RUNS.fetch_add(1, Ordering::SeqCst);
+    NAMED_RUNS.set(NAMED_RUNS.get() + 1);
     let mut out = File::create_output()?;
     write!(out, "n={n}")?;
     out.commit()
@@ -465,7 +471,7 @@ fn reopen(lake: &Lake) -> Lake {
 #[test]
 fn explicit_output_uid_with_another_argument_is_refused_naming_it() {
     on_both_stores("creator-output-uid", |lake| {
-        let runs = || NAMED_RUNS.load(Ordering::SeqCst);
+        let runs = || NAMED_RUNS.get();
         let first = lake.scope(|| named("reports/fixed.txt", 1)).unwrap();
         assert_eq!(first.name().as_str(), "reports/fixed.txt");
         assert_eq!(first.read_to_string().unwrap(), "n=1");

@@ -3,8 +3,8 @@
 //!
 //! See: issue 10 ("one home, two stores").
 
+use std::cell::Cell;
 use std::io::Write;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use lake_runtime::store::{STORE_ID_KEY, StoreIdentity, open_store};
 use lake_runtime::{AddMode, File, Lake, LakeConfigBuilder, Name, file_creator};
@@ -38,11 +38,15 @@ fn names(lake: &Lake) -> Vec<String> {
         .collect()
 }
 
-static COUNT_RUNS: AtomicUsize = AtomicUsize::new(0);
+// Per thread: two tests call `count` in parallel, and a sync creator
+// body runs on the calling thread.
+thread_local! {
+    static COUNT_RUNS: Cell<usize> = const { Cell::new(0) };
+}
 
 #[file_creator]
 fn count_lines(input: &File) -> File {
-    COUNT_RUNS.fetch_add(1, Ordering::SeqCst);
+    COUNT_RUNS.set(COUNT_RUNS.get() + 1);
     let lines = input.read_to_string().unwrap().lines().count();
     let mut out = File::create_output().unwrap();
     write!(out, "{lines} lines").unwrap();
@@ -66,9 +70,9 @@ fn one_home_pointed_at_store_a_then_b_never_mixes_them() {
     assert_ne!(a.store_id(), b.store_id());
     assert_eq!(names(&b), Vec::<String>::new(), "B lists none of A's names");
     let in_b = add(&b, "raw/data.txt", b"one\ntwo\nthree\n");
-    let before = COUNT_RUNS.load(Ordering::SeqCst);
+    let before = COUNT_RUNS.get();
     let out_b = count_lines(&in_b);
-    assert_eq!(COUNT_RUNS.load(Ordering::SeqCst), before + 1, "B runs");
+    assert_eq!(COUNT_RUNS.get(), before + 1, "B runs");
     assert_eq!(out_b.read_to_string().unwrap(), "3 lines");
 
     // A fresh lake on B (a new process, as far as memos go) sees B only.
@@ -79,7 +83,7 @@ fn one_home_pointed_at_store_a_then_b_never_mixes_them() {
     let a2 = lake_at(&home, &file_url(&store_a));
     let in_a2 = a2.file("raw/data.txt").unwrap();
     assert_eq!(count_lines(&in_a2).read_to_string().unwrap(), "2 lines");
-    assert_eq!(COUNT_RUNS.load(Ordering::SeqCst), before + 1, "both hit");
+    assert_eq!(COUNT_RUNS.get(), before + 1, "both hit");
 
     // Each store holds its own output, readable from any home.
     assert_ne!(out_a.name(), out_b.name());
@@ -176,9 +180,9 @@ fn a_fresh_process_finds_its_index_without_asking_the_store() {
         .unwrap();
     let again = Lake::open_with_store(config, store.clone()).unwrap();
     assert_eq!(again.store_id(), first.store_id());
-    let before = COUNT_RUNS.load(Ordering::SeqCst);
+    let before = COUNT_RUNS.get();
     let hit = count_lines(&again.file("in.txt").unwrap());
-    assert_eq!(COUNT_RUNS.load(Ordering::SeqCst), before);
+    assert_eq!(COUNT_RUNS.get(), before);
     assert_eq!(hit.read_to_string().unwrap(), "1 lines");
     let counts = store.counts();
     assert_eq!(

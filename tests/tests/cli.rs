@@ -1612,3 +1612,34 @@ fn issue_14_readme_command_lines_can_be_pasted() {
         "{checked} lake command lines found in README.md"
     );
 }
+
+/// See issue 14: a mistyped name gets "did you mean" with the closest
+/// names this home knows; a name like none of them gets no guess.
+#[test]
+fn issue_14_a_mistyped_name_suggests_the_closest_names() {
+    let dir = TestDir::new();
+    dir.write("data.csv", "a,b\n");
+    dir.lake().args(["add", "data.csv", "raw/data.csv"]).ok();
+    let err = dir.lake().args(["cat", "raw/dta.csv"]).fails();
+    assert!(err.contains("no file named \"raw/dta.csv\""), "{err}");
+    assert!(err.ends_with("did you mean raw/data.csv?\n"), "{err}");
+    let err = dir.lake().args(["info", "zzz/unrelated"]).fails();
+    assert!(!err.contains("did you mean"), "{err}");
+}
+
+/// See issue 14: a man page, from the same model as `--help`, with no
+/// lake configured.
+#[test]
+fn issue_14_man_page_lists_every_command() {
+    let dir = TestDir::new();
+    let page = dir.lake_bare().arg("man").ok();
+    assert!(page.contains(".TH lake 1"), "{page}");
+    for command in [
+        "add", "ls", "info", "lineage", "why", "verify", "gc", "evict",
+    ] {
+        assert!(
+            page.contains(&format!("\nlake\\-{command}(1)\n")),
+            "{command} missing from the man page"
+        );
+    }
+}

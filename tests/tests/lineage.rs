@@ -160,3 +160,70 @@ fn why_names_the_argument_that_differs_from_the_previous_run() {
         "{err}"
     );
 }
+
+#[test]
+fn lineage_svg_renders_to_pixels_with_every_name_in_it() {
+    let dir = TestDir::new();
+    let outputs = run_pipeline(&dir);
+    let report = named(&outputs, "report")[0];
+    let svg_path = dir.path().join("lineage.svg");
+    dir.lake()
+        .args(["lineage", report, "--up", "--format", "svg", "-o"])
+        .arg(&svg_path)
+        .ok();
+    let svg = std::fs::read_to_string(&svg_path).unwrap();
+    for (_, name) in outputs.iter().filter(|(label, _)| label != "rejected") {
+        assert!(svg.contains(name.as_str()), "{name} missing from the SVG");
+    }
+
+    // Rendered as a viewer would, on a white page, with the fonts this
+    // machine has standing in for the generic families the SVG names.
+    let mut options = resvg::usvg::Options::default();
+    let fonts = options.fontdb_mut();
+    fonts.load_system_fonts();
+    let family = fonts
+        .faces()
+        .find_map(|face| face.families.first().map(|(name, _)| name.clone()))
+        .expect("a system font to render text with");
+    fonts.set_serif_family(family.clone());
+    fonts.set_sans_serif_family(family);
+    let (with_text, pixmap) = inked_share(&svg, &options);
+    // Kept for a person to look at.
+    let png = lake_tests::lake_bin()
+        .parent()
+        .unwrap()
+        .join("lineage-pipeline.png");
+    pixmap.save_png(&png).unwrap();
+    // Boxes, arrows and text: some ink, far from all of it; and the names
+    // are drawn, not only the boxes (a missing font draws no text at all).
+    assert!(
+        (0.005..0.5).contains(&with_text),
+        "{with_text} of the page is inked"
+    );
+    // `<text…` and `<textPath…` become elements that draw nothing.
+    let boxes_only = svg.replace("<text", "<desc").replace("</text", "</desc");
+    let (without_text, _) = inked_share(&boxes_only, &options);
+    assert!(
+        with_text > without_text * 1.5,
+        "text adds little ink ({without_text} → {with_text}): is it drawn?"
+    );
+}
+
+/// The share of dark pixels of `svg` drawn on white, and the drawing.
+fn inked_share(svg: &str, options: &resvg::usvg::Options) -> (f64, resvg::tiny_skia::Pixmap) {
+    let tree = resvg::usvg::Tree::from_str(svg, options).expect("the SVG parses");
+    let size = tree.size().to_int_size();
+    let mut pixmap = resvg::tiny_skia::Pixmap::new(size.width(), size.height()).unwrap();
+    pixmap.fill(resvg::tiny_skia::Color::WHITE);
+    resvg::render(
+        &tree,
+        resvg::tiny_skia::Transform::default(),
+        &mut pixmap.as_mut(),
+    );
+    let inked = pixmap
+        .pixels()
+        .iter()
+        .filter(|p| p.red() < 128 && p.green() < 128 && p.blue() < 128)
+        .count();
+    (inked as f64 / pixmap.pixels().len() as f64, pixmap)
+}

@@ -32,12 +32,46 @@ pub(crate) fn run(args: LowArgs) -> Result<ExitCode> {
         out.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
+    if let Command::Man = args.command {
+        let mut page = Vec::new();
+        clap_mangen::Man::new(<LowArgs as clap::CommandFactory>::command()).render(&mut page)?;
+        let mut out = output::stdout();
+        out.write_all(&page)?;
+        out.flush()?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let lake = open_lake(&args.global)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(dispatch(&lake, &args.global, args.command))
+    runtime
+        .block_on(dispatch(&lake, &args.global, args.command))
+        .map_err(|err| with_suggestion(&lake, err))
+}
+
+/// A name that does not exist gets the closest names this home knows,
+/// as `did you mean …?`: from the index, no store request.
+fn with_suggestion(lake: &Lake, err: anyhow::Error) -> anyhow::Error {
+    let Some(lake_runtime::Error::NotFound { name, .. }) = err.downcast_ref() else {
+        return err;
+    };
+    let Ok(known) = lake.list("", false) else {
+        return err;
+    };
+    let wanted = name.as_str();
+    let mut close: Vec<(f64, &str)> = known
+        .iter()
+        .map(|entry| entry.name.as_str())
+        .map(|known| (strsim::jaro_winkler(wanted, known), known))
+        .filter(|(score, _)| *score >= 0.85)
+        .collect();
+    close.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+    let names: Vec<&str> = close.iter().take(3).map(|(_, n)| *n).collect();
+    if names.is_empty() {
+        return err;
+    }
+    anyhow::anyhow!("{err:#}; did you mean {}?", names.join(", or "))
 }
 
 fn open_lake(global: &GlobalArgs) -> Result<Lake> {
@@ -49,6 +83,20 @@ fn open_lake(global: &GlobalArgs) -> Result<Lake> {
         builder = builder.with_store(store);
     }
     Ok(Lake::open_with(builder.build()?)?)
+}
+
+/// Lays out and draws `dot` with layout-rs, so that no Graphviz install
+/// is needed.
+fn dot_to_svg(dot: &str) -> Result<String> {
+    let graph = layout::gv::DotParser::new(dot)
+        .process()
+        .map_err(|e| anyhow::anyhow!("cannot lay out the lineage graph: {e}"))?;
+    let mut builder = layout::gv::GraphBuilder::new();
+    builder.visit_graph(&graph);
+    let mut visual = builder.get();
+    let mut svg = layout::backends::svg::SVGWriter::new();
+    visual.do_it(false, false, false, &mut svg);
+    Ok(svg.finalize())
 }
 
 fn parse_name(name: &str) -> Result<Name> {
@@ -166,6 +214,7 @@ async fn dispatch(lake: &Lake, global: &GlobalArgs, command: Command) -> Result<
                 LineageFormat::Dot => graph.to_dot(),
                 LineageFormat::Mermaid => graph.to_mermaid(),
                 LineageFormat::Json => serde_json::to_string_pretty(&graph)? + "\n",
+                LineageFormat::Svg => dot_to_svg(&graph.to_dot())?,
             };
             match output {
                 Some(path) => std::fs::write(&path, drawing)
@@ -358,7 +407,9 @@ async fn dispatch(lake: &Lake, global: &GlobalArgs, command: Command) -> Result<
             }
             ExitCode::SUCCESS
         }
-        Command::Completions { .. } => unreachable!("handled before a lake is opened"),
+        Command::Completions { .. } | Command::Man => {
+            unreachable!("handled before a lake is opened")
+        }
     };
     out.flush()?;
     Ok(code)

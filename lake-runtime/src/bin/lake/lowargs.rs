@@ -266,6 +266,8 @@ pub(crate) enum Command {
         /// Names to evict (default: all).
         names: Vec<String>,
     },
+    /// Print the man page (roff), e.g. `lake man > ~/.local/share/man/man1/lake.1`.
+    Man,
     /// Print a shell completion script, e.g.
     /// `lake completions bash > ~/.local/share/bash-completion/completions/lake`.
     Completions {
@@ -300,4 +302,6 @@ pub(crate) enum LineageFormat {
     Mermaid,
     /// `{root, nodes: [{name, made_by}], edges: [{from, to, param}]}`.
     Json,
+    /// An SVG drawing of the DOT graph, laid out without Graphviz.
+    Svg,
 }
