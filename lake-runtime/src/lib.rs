@@ -70,18 +70,15 @@
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 #![deny(rustdoc::broken_intra_doc_links)]
 
-mod annotations;
 mod blocking;
 mod config;
 mod error;
-mod external;
 mod file;
 mod home;
 mod index;
 mod lake;
 mod lineage;
 mod outcome;
-mod pointer;
 mod progress;
 mod run;
 pub mod store;
@@ -90,11 +87,11 @@ pub mod test;
 pub mod testing;
 mod typed_io;
 
-pub use annotations::{ANNOTATE_MAX_ATTEMPTS, AnnotationFilter};
 pub use config::{CONFIG_FILE_NAME, ConfigKey, LakeConfig, LakeConfigBuilder};
 pub use error::{Error, Result};
-pub use external::{OBJECT_URL_SCHEMES, is_object_url};
 pub use file::{File, FileWriter};
+pub use lake::annotations::{ANNOTATE_MAX_ATTEMPTS, AnnotationFilter};
+pub use lake::external::{OBJECT_URL_SCHEMES, is_object_url};
 pub use lake::gc::{BLOB_REUSE_MAX_AGE, DEFAULT_GC_GRACE, GcItem, GcOptions, GcReport, GcTally};
 pub use lake::{
     AddMode, AddOutcome, EarlierRun, Lake, LineageDirection, LineageEdge, LineageGraph,

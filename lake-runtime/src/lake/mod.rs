@@ -16,7 +16,12 @@
 //! - `packs`: record packs, which let a refresh learn many names at once;
 //! - `refresh`: listing, and rebuilding the index from the store;
 //! - `verify`: verify, evict, stale outputs;
-//! - `gc`: removing what interrupted writes leave behind.
+//! - `gc`: removing what interrupted writes leave behind;
+//! - `external`: `add` of an object from another store URL;
+//! - `annotations`: tags, labels and a timestamp, updated by
+//!   compare-and-swap;
+//! - `pointer`: pointer files that stand for a file in a store;
+//! - `graph` and `why`: lineage views (`lake lineage`, `lake why`).
 //!
 //! Three words for three places: the **memo** is this process's memory of
 //! immutable facts, the **index** is the home's SQLite database (a cache of
@@ -38,11 +43,14 @@ use crate::store::StoreIdentity;
 use crate::{Error, File, Result};
 
 mod add;
+pub(crate) mod annotations;
 mod download;
+pub(crate) mod external;
 pub(crate) mod gc;
 mod graph;
 mod lookup;
 mod packs;
+mod pointer;
 mod publish;
 mod refresh;
 mod stage;
