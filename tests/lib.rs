@@ -577,6 +577,30 @@ pub fn example_bin(name: &str) -> PathBuf {
     bin
 }
 
+impl TestDir {
+    /// Runs the example `name` on this directory's home and store, with a
+    /// clean environment, as a user would from this directory; returns its
+    /// stdout and panics, showing both streams, if it fails.
+    pub fn run_example(&self, name: &str) -> String {
+        let out = Command::new(example_bin(name))
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.path())
+            .env("LAKE_HOME", self.home())
+            .env("LAKE_STORE", self.store_url())
+            .current_dir(self.path())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run the {name} example: {e}"));
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "the {name} example failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    }
+}
+
 impl LakeCmd {
     /// The command itself, for a test that runs it some other way (in a
     /// pseudo-terminal, say).

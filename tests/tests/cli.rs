@@ -1365,9 +1365,15 @@ fn issue_14_colours_only_on_a_terminal_and_never_under_no_color() {
     add(&t, &t.write("a", "alpha"), "d/a.txt", &[]);
     let escape = "\x1b[";
 
-    // The test kit sets NO_COLOR for every command; these unset it.
+    // The test kit sets NO_COLOR for every command; these unset it. The
+    // terminal type is set, not inherited: CI machines may have none. And
+    // CI is unset, since anstream colours a CI service's terminal whatever
+    // TERM says (this test failed under `CI=true`).
     let mut cmd = t.lake();
-    cmd.args(["ls", "-r"]).env_remove("NO_COLOR");
+    cmd.args(["ls", "-r"])
+        .env_remove("NO_COLOR")
+        .env_remove("CI")
+        .env("TERM", "xterm-256color");
     let (shown, code) = on_terminal(cmd);
     assert_eq!(code, 0, "{shown}");
     assert!(shown.contains("d/a.txt"), "{shown:?}");
@@ -1377,6 +1383,8 @@ fn issue_14_colours_only_on_a_terminal_and_never_under_no_color() {
         let mut cmd = t.lake();
         cmd.args(["ls", "-r"])
             .env_remove("NO_COLOR")
+            .env_remove("CI")
+            .env("TERM", "xterm-256color")
             .env(key, value);
         let (shown, code) = on_terminal(cmd);
         assert_eq!(code, 0, "{shown}");
@@ -1385,7 +1393,10 @@ fn issue_14_colours_only_on_a_terminal_and_never_under_no_color() {
     }
     // An error's "error:" is red on a terminal only.
     let mut cmd = t.lake();
-    cmd.args(["info", "nope.txt"]).env_remove("NO_COLOR");
+    cmd.args(["info", "nope.txt"])
+        .env_remove("NO_COLOR")
+        .env_remove("CI")
+        .env("TERM", "xterm-256color");
     let (shown, code) = on_terminal(cmd);
     assert_eq!(code, 1, "{shown}");
     assert!(shown.contains(escape), "{shown:?}");

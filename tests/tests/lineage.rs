@@ -1,43 +1,12 @@
 //! `lake lineage` and `lake why` on the example pipeline's lake, driven as
 //! a user would (issue 14, items 1 and 2).
 
-use std::path::PathBuf;
-use std::process::Command;
-
-use lake_tests::{TestDir, lake_bin};
-
-fn pipeline_bin() -> PathBuf {
-    let bin = lake_bin()
-        .parent()
-        .expect("lake lives in target/<profile>")
-        .join("examples")
-        .join(format!("pipeline{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.is_file(),
-        "{} is missing; run `cargo build -p lake-examples --examples`",
-        bin.display()
-    );
-    bin
-}
+use lake_tests::TestDir;
 
 /// Runs the pipeline example on `dir`'s lake; returns the names it lists
 /// under "outputs:", as (label, name).
 fn run_pipeline(dir: &TestDir) -> Vec<(String, String)> {
-    let out = Command::new(pipeline_bin())
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", dir.path())
-        .env("LAKE_HOME", dir.home())
-        .env("LAKE_STORE", dir.store_url())
-        .current_dir(dir.path())
-        .output()
-        .expect("pipeline runs");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "pipeline failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = dir.run_example("pipeline");
     stdout
         .lines()
         .skip_while(|l| *l != "outputs:")

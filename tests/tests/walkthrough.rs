@@ -1,43 +1,10 @@
 //! The README's demo, driven as a user would: run the walkthrough example
 //! twice on one home, then read its output's lineage with `lake info`.
 
-use std::path::PathBuf;
-use std::process::Command;
-
-use lake_tests::{TestDir, lake_bin};
-
-fn walkthrough_bin() -> PathBuf {
-    // `cargo test --workspace` builds examples next to the binaries.
-    let bin = lake_bin()
-        .parent()
-        .expect("lake lives in target/<profile>")
-        .join("examples")
-        .join(format!("walkthrough{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.is_file(),
-        "{} is missing; run `cargo test --workspace` or `cargo build -p lake-examples --examples`",
-        bin.display()
-    );
-    bin
-}
+use lake_tests::TestDir;
 
 fn run_walkthrough(dir: &TestDir) -> String {
-    let out = Command::new(walkthrough_bin())
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", dir.path())
-        .env("LAKE_HOME", dir.home())
-        .env("LAKE_STORE", dir.store_url())
-        .current_dir(dir.path())
-        .output()
-        .expect("walkthrough runs");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "walkthrough failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+    dir.run_example("walkthrough")
 }
 
 #[test]
