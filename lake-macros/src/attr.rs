@@ -11,10 +11,11 @@ use crate::ctxt::Ctxt;
 pub(crate) mod kw {
     syn::custom_keyword!(version);
     syn::custom_keyword!(ignore);
+    syn::custom_keyword!(remote);
 }
 
 /// Every valid key, in the order the docs list them.
-pub(crate) const VALID_KEYS: &str = "`version`, `ignore` and `crate`";
+pub(crate) const VALID_KEYS: &str = "`version`, `ignore`, `remote` and `crate`";
 
 /// Keys that people reach for, with the key they meant. Other tools spell
 /// these ideas differently (cached's `ignore` is `key`-based, salsa has
@@ -40,6 +41,9 @@ pub(crate) struct FileCreatorArgs {
     pub(crate) ignore: Option<(Vec<Ident>, Span)>,
     /// `crate = "..."`: where `lake_runtime` lives.
     pub(crate) krate: Option<(Path, Span)>,
+    /// `remote`: workers may run the creator (a batch on Slurm), so its
+    /// arguments must also implement `Deserialize`.
+    pub(crate) remote: Option<Span>,
 }
 
 /// Parses the attribute's arguments, recording every error in `cx`.
@@ -106,6 +110,16 @@ fn parse_one(cx: &mut Ctxt, out: &mut FileCreatorArgs, input: ParseStream<'_>) -
             cx.error_spanned_by(key, duplicate("ignore"));
         } else {
             out.ignore = Some((seen, key.span));
+        }
+    } else if lookahead.peek(kw::remote) {
+        let key: kw::remote = input.parse()?;
+        if !input.is_empty() && !input.peek(Token![,]) {
+            let value = skip_value(input)?;
+            cx.error_spanned_by(value, "`remote` takes no value; write `remote`");
+        } else if out.remote.is_some() {
+            cx.error_spanned_by(key, duplicate("remote"));
+        } else {
+            out.remote = Some(key.span);
         }
     } else if lookahead.peek(Token![crate]) {
         let key: Token![crate] = input.parse()?;
@@ -223,7 +237,9 @@ mod tests {
             version = "2",
             ignore(verbose, threads),
             crate = "::lake",
+            remote,
         ));
+        assert!(args.remote.is_some());
         assert_eq!(args.version.unwrap().value(), "2");
         let names: Vec<String> = args
             .ignore
@@ -247,7 +263,7 @@ mod tests {
     fn unknown_key_lists_valid_keys() {
         assert_eq!(
             parse_err(quote!(verison = "2")),
-            "unknown argument `verison`; valid arguments are `version`, `ignore` and `crate`"
+            "unknown argument `verison`; valid arguments are `version`, `ignore`, `remote` and `crate`"
         );
         assert_eq!(
             parse_err(quote!(skip(a))),

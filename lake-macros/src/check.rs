@@ -32,6 +32,38 @@ pub(crate) fn check(cx: &mut Ctxt, args: &FileCreatorArgs, creator: &FileCreator
     check_params(cx, creator);
     check_return(cx, creator);
     check_args(cx, args, creator);
+    check_remote(cx, args, creator);
+}
+
+/// What a worker cannot rebuild from a stored call (docs/design/0010): an
+/// ignored argument is not stored, and explicit output names are not
+/// passed on yet.
+fn check_remote(cx: &mut Ctxt, args: &FileCreatorArgs, creator: &FileCreator<'_>) {
+    if args.remote.is_none() {
+        return;
+    }
+    let name = &creator.original.sig.ident;
+    if let Some((_, span)) = args.ignore.as_ref().filter(|(i, _)| !i.is_empty()) {
+        cx.error_spanned_by(
+            quote::quote_spanned!(*span=> ignore),
+            format!(
+                "remote creator `{name}` cannot ignore arguments: a worker would not know                  their values; remove `ignore(...)` or `remote`"
+            ),
+        );
+    }
+    for param in &creator.params {
+        if let (Some(ident), ParamKind::OutputUid | ParamKind::OutputUids) =
+            (param.ident, &param.kind)
+        {
+            cx.error_spanned_by(
+                ident,
+                format!(
+                    "remote creator `{name}` cannot take `{ident}` yet: workers make outputs \
+                     named from the key only; remove `{ident}` or `remote`"
+                ),
+            );
+        }
+    }
 }
 
 fn check_signature(cx: &mut Ctxt, creator: &FileCreator<'_>) {

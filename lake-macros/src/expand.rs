@@ -6,7 +6,7 @@ use quote::{ToTokens, quote, quote_spanned};
 use syn::ItemFn;
 use syn::spanned::Spanned;
 
-use crate::ast::{FileCreator, ParamKind};
+use crate::ast::{FileCreator, InputKind, ParamKind};
 use crate::attr::{self, FileCreatorArgs};
 use crate::check;
 use crate::ctxt::Ctxt;
@@ -28,6 +28,16 @@ pub(crate) fn file_creator(args: TokenStream, item: TokenStream) -> TokenStream 
     let creator = FileCreator::from_ast(&func);
     check::check(&mut cx, &args, &creator);
     let enclosing = enclosing_prefix(&mut cx, &func);
+    if args.remote.is_some() && enclosing.contains('<') {
+        let ident = &func.sig.ident;
+        cx.error_spanned_by(
+            ident,
+            format!(
+                "remote creator `{ident}` cannot be in an `impl` block: its worker entry point \
+                 calls it by name; make it a free function"
+            ),
+        );
+    }
     match cx.check() {
         Ok(()) => expand(&args, &creator, &enclosing),
         Err(e) => with_errors(item, e),
@@ -182,6 +192,11 @@ fn expand(args: &FileCreatorArgs, creator: &FileCreator<'_>, enclosing: &str) ->
         },
     };
 
+    let remote = args
+        .remote
+        .map(|_| remote_entry(&private, creator))
+        .unwrap_or_default();
+
     quote! {
         #(#attrs)*
         #vis #sig {
@@ -204,9 +219,82 @@ fn expand(args: &FileCreatorArgs, creator: &FileCreator<'_>, enclosing: &str) ->
             #private::inventory::submit! {
                 #private::Registration(&__LAKE_CREATOR)
             }
+            #remote
             let mut __lake_call = #private::Call::new(&__LAKE_CREATOR);
             #calls
             #run
+        }
+    }
+}
+
+/// For `remote`: the worker's entry point, which decodes each parameter
+/// from a stored call and calls the creator by name, and its
+/// registration (docs/design/0010). A `&T` argument is decoded as `T`'s
+/// owned form and borrowed.
+fn remote_entry(private: &TokenStream, creator: &FileCreator<'_>) -> TokenStream {
+    let sig = &creator.original.sig;
+    let name = &sig.ident;
+    let mut decls = TokenStream::new();
+    let mut passed = Vec::new();
+    for (i, param) in creator.params.iter().enumerate() {
+        let Some(ident) = param.ident else {
+            continue;
+        };
+        let lit = ident.to_string();
+        let var = quote::format_ident!("__lake_p{i}");
+        // Spanned at the parameter's type: a missing `Deserialize` is
+        // reported there.
+        let span = param.ty.span();
+        let (decl, pass) = match (&param.kind, param.ty) {
+            (ParamKind::Input(InputKind::Ref), syn::Type::Reference(r)) => {
+                let elem = &r.elem;
+                (
+                    quote_spanned!(span=> let #var: #elem = __lake_args.input::<#elem>(#lit)?;),
+                    quote!(&#var),
+                )
+            }
+            (ParamKind::Input(InputKind::Slice), _) => (
+                quote_spanned!(span=>
+                    let #var: ::std::vec::Vec<#private::File> = __lake_args.input(#lit)?;
+                ),
+                quote!(&#var),
+            ),
+            (ParamKind::Input(_), ty) => (
+                quote_spanned!(span=> let #var: #ty = __lake_args.input::<#ty>(#lit)?;),
+                quote!(#var),
+            ),
+            (ParamKind::Arg, syn::Type::Reference(r)) => {
+                let elem = &r.elem;
+                (
+                    quote_spanned!(span=>
+                        let #var: <#elem as ::std::borrow::ToOwned>::Owned = __lake_args.arg(#lit)?;
+                    ),
+                    quote!(::std::borrow::Borrow::<#elem>::borrow(&#var)),
+                )
+            }
+            (ParamKind::Arg, ty) => (
+                quote_spanned!(span=> let #var: #ty = __lake_args.arg::<#ty>(#lit)?;),
+                quote!(#var),
+            ),
+            // Refused by check.rs for `remote`.
+            _ => continue,
+        };
+        decls.extend(decl);
+        passed.push(pass);
+    }
+    let call = match sig.asyncness {
+        Some(_) => quote!(#private::remote_block_on(#name(#(#passed),*))),
+        None => quote!(#name(#(#passed),*)),
+    };
+    quote! {
+        fn __lake_remote(
+            __lake_args: &#private::RemoteArgs,
+        ) -> #private::Result<::std::vec::Vec<#private::File>> {
+            #decls
+            #private::remote_outputs(#call)
+        }
+        #private::inventory::submit! {
+            #private::RemoteRegistration { info: &__LAKE_CREATOR, run: __lake_remote }
         }
     }
 }

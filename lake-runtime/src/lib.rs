@@ -70,6 +70,7 @@
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 #![deny(rustdoc::broken_intra_doc_links)]
 
+mod batch;
 mod blocking;
 mod config;
 mod error;
@@ -87,6 +88,10 @@ pub mod test;
 pub mod testing;
 mod typed_io;
 
+pub use batch::{
+    Batch, BatchOptions, BatchReport, BatchRun, Executor, SlurmOptions, WORKER_FLAG, batch,
+    batch_with, worker_main, worker_main_with,
+};
 pub use config::{CONFIG_FILE_NAME, ConfigKey, LakeConfig, LakeConfigBuilder};
 pub use error::{Error, Result};
 pub use file::{File, FileWriter};
@@ -108,10 +113,14 @@ pub use run::{
 /// Items used by code that `#[file_creator]` generates. Not public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::batch::{
+        RemoteArgs, RemoteInput, RemoteRegistration, remote_block_on, remote_outputs,
+    };
     pub use crate::run::{
         Call, CodeIdentityCell, CreatorInfo, CreatorReturn, InputFiles, OutputName, OutputNames,
         Outputs, Registration, run_file_creator, run_file_creator_async,
     };
+    pub use crate::{File, Result};
     pub use inventory;
 }
 

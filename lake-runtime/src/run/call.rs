@@ -24,6 +24,9 @@ pub struct Call {
     args: Vec<ArgValue>,
     pub(super) explicit_outputs: Option<Vec<Name>>,
     error: Option<Error>,
+    /// The key a batch worker was told this call has
+    /// (docs/design/0010): any other key is refused before the body runs.
+    expected_key: Option<RunKey>,
 }
 
 #[derive(Debug)]
@@ -42,6 +45,7 @@ impl Call {
             args: Vec::new(),
             explicit_outputs: None,
             error: shared_identity(),
+            expected_key: crate::batch::expected_key(),
         }
     }
 
@@ -180,6 +184,9 @@ impl Call {
             return None;
         }
         let (key, digests) = self.local_key()?;
+        if self.expected_key.is_some_and(|expected| expected != key) {
+            return None;
+        }
         let files = |names: &[Name]| {
             names
                 .iter()
@@ -228,8 +235,12 @@ impl Call {
         for (_, file) in &self.inputs {
             digests.push(file.digest_async().await?);
         }
+        let key = self.key(&digests);
+        if let Some(expected) = self.expected_key {
+            crate::batch::check_key(self.info, expected, key)?;
+        }
         Ok(Plan {
-            key: self.key(&digests),
+            key,
             call: self,
             digests,
             lake,

@@ -56,7 +56,7 @@ impl CreatorInfo {
         format!("{}:{}", self.source_file, self.source_line)
     }
 
-    pub(super) fn code_identity(&self) -> CodeIdentity {
+    pub(crate) fn code_identity(&self) -> CodeIdentity {
         match self.version {
             Some(v) => CodeIdentity::Version(v.to_owned()),
             None => CodeIdentity::Hash(self.identity_hash().to_owned()),

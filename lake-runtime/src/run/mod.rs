@@ -21,6 +21,7 @@
 //! - `context`: the [`RunContext`] the body runs in;
 //! - `commit`: what a finished body publishes (the protocol itself is
 //!   `lake/publish.rs`);
+//! - `describe`: a call planned for a batch instead of run (`batch/`);
 //! - this file: the entry points the generated code calls.
 
 use std::future::Future;
@@ -36,6 +37,7 @@ mod call;
 mod commit;
 mod context;
 mod creators;
+mod describe;
 mod differences;
 mod io;
 mod plan;
@@ -45,6 +47,7 @@ use context::{CURRENT_ASYNC_RUN, enter};
 pub(crate) use context::{RunContext, current_run};
 pub(crate) use creators::staleness;
 pub use creators::{CodeIdentityCell, CreatorInfo, Registration, StaleOutput, creators};
+pub(crate) use describe::Described;
 pub(crate) use differences::run_differences;
 pub use io::{CreatorReturn, InputFiles, OutputName, OutputNames, Outputs};
 pub use lake_core::{MANIFEST_SCHEMA_VERSION, ManifestOutput, RunManifest};
@@ -142,6 +145,10 @@ where
     R: CreatorReturn,
     F: FnOnce() -> R,
 {
+    // Inside `batch(..)`, the call is planned and queued, not run.
+    if crate::batch::collecting() {
+        return crate::batch::queue::<R>(call);
+    }
     let info = call.info;
     let prepared = match start(&call) {
         Start::LocalHit(files) => return hit(info, files),
@@ -178,6 +185,9 @@ where
     R: CreatorReturn,
     Fut: Future<Output = R>,
 {
+    if crate::batch::collecting() {
+        return crate::batch::queue::<R>(call);
+    }
     let info = call.info;
     let prepared = match start(&call) {
         Start::LocalHit(files) => return hit(info, files),
@@ -212,7 +222,7 @@ fn from_commit<R: CreatorReturn>(committed: Result<Vec<File>>) -> R {
     }
 }
 
-fn from_files<R: CreatorReturn>(files: Vec<File>) -> R {
+pub(crate) fn from_files<R: CreatorReturn>(files: Vec<File>) -> R {
     match R::Outputs::from_files(files) {
         Ok(outputs) => R::from_outputs(outputs),
         Err(e) => R::from_lake_error(e),
