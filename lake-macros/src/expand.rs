@@ -291,7 +291,7 @@ fn remote_entry(private: &TokenStream, creator: &FileCreator<'_>) -> TokenStream
             __lake_args: &#private::RemoteArgs,
         ) -> #private::Result<::std::vec::Vec<#private::File>> {
             #decls
-            #private::remote_outputs(#call)
+            __lake_args.outputs(#call)
         }
         #private::inventory::submit! {
             #private::RemoteRegistration { info: &__LAKE_CREATOR, run: __lake_remote }

@@ -226,6 +226,65 @@ pub enum Error {
         /// Why, naming both sides.
         message: String,
     },
+    // Batches and their workers (docs/design/0010-batch-and-slurm.md).
+    /// A closure given to `Batch::call` did not make exactly one creator call.
+    #[error("a closure given to Batch::call {problem}")]
+    BatchMisuse {
+        /// What it did, with the fix.
+        problem: &'static str,
+    },
+    /// Calls of a batch could not be planned, or failed; the others ran.
+    #[error("{failed} of {of} batch calls {what}:\n  {details}")]
+    BatchFailed {
+        /// `could not be planned` or `failed`.
+        what: &'static str,
+        /// How many.
+        failed: usize,
+        /// Out of how many.
+        of: usize,
+        /// One line per call (with the tail of its log for Slurm).
+        details: String,
+    },
+    /// A batch's stored description cannot be written or read.
+    #[error("batch {batch}: {message}")]
+    BatchSpec {
+        /// The batch id.
+        batch: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A worker cannot make a stored call: an argument or input does not
+    /// decode, its key differs from the driver's, or the creator failed.
+    #[error("{creator}: {message}")]
+    RemoteCall {
+        /// The creator's path.
+        creator: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// A worker refuses a call that the driver's code described: its own
+    /// code differs, so it would run something else under the driver's key.
+    #[error(
+        "refusing {creator}: its code identity in this program is {here}, the driver's was \
+         {driver}; the workers must run the build the driver runs (rebuild and redeploy, \
+         then submit again)"
+    )]
+    CodeMismatch {
+        /// The creator's path.
+        creator: String,
+        /// This program's code identity.
+        here: String,
+        /// The driver's.
+        driver: String,
+    },
+    /// A batch executor's command failed (`sbatch`, `squeue`).
+    #[error("{command} failed: {message}")]
+    Executor {
+        /// The command.
+        command: &'static str,
+        /// Its status and error output.
+        message: String,
+    },
 }
 
 /// `Result` with [`Error`] as the default error.

@@ -113,9 +113,7 @@ pub use run::{
 /// Items used by code that `#[file_creator]` generates. Not public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::batch::{
-        RemoteArgs, RemoteInput, RemoteRegistration, remote_block_on, remote_outputs,
-    };
+    pub use crate::batch::{RemoteArgs, RemoteInput, RemoteRegistration, remote_block_on};
     pub use crate::run::{
         Call, CodeIdentityCell, CreatorInfo, CreatorReturn, InputFiles, OutputName, OutputNames,
         Outputs, Registration, run_file_creator, run_file_creator_async,

@@ -26,10 +26,8 @@ use lake_runtime::{BatchOptions, File, Lake, LakeConfigBuilder, batch_with, file
 fn scale(numbers: &File, factor: u32, label: &str) -> lake_runtime::Result<File> {
     let text = numbers.read_to_string()?;
     if text.contains("fail") {
-        return Err(lake_runtime::Error::Run(format!(
-            "input {} asks to fail",
-            numbers.name().as_str()
-        )));
+        let why = format!("input {} asks to fail", numbers.name().as_str());
+        return Err(std::io::Error::other(why).into());
     }
     let sum: u64 = text
         .split_whitespace()

@@ -30,8 +30,8 @@ mod worker;
 
 pub use options::{BatchOptions, Executor, SlurmOptions};
 pub use worker::{
-    RemoteArgs, RemoteInput, RemoteRegistration, WORKER_FLAG, remote_block_on, remote_outputs,
-    worker_main, worker_main_with,
+    RemoteArgs, RemoteInput, RemoteRegistration, WORKER_FLAG, remote_block_on, worker_main,
+    worker_main_with,
 };
 
 thread_local! {
@@ -61,7 +61,12 @@ pub(crate) fn queue<R: CreatorReturn>(call: Call) -> R {
     let described = Described::new(call);
     let stand_in = match &described {
         Ok(d) => stand_in::<R>(d),
-        Err(e) => Err(Error::Run(e.to_string())),
+        Err(e) => Err(Error::BatchFailed {
+            what: "could not be planned",
+            failed: 1,
+            of: 1,
+            details: e.to_string(),
+        }),
     };
     COLLECTING.with(|c| {
         let mut c = c.borrow_mut();
@@ -111,15 +116,17 @@ pub(crate) fn check_key(info: &CreatorInfo, expected: RunKey, actual: RunKey) ->
     if expected == actual {
         return Ok(());
     }
-    Err(Error::Run(format!(
-        "{}: the call decoded by this worker has key {}, the driver's had {}; an argument \
-         does not survive the JSON round trip unchanged (a float, a map with non-string \
-         keys, a custom Deserialize?), so the call is refused rather than run under \
-         another key",
-        info.path(),
-        actual.short(),
-        expected.short()
-    )))
+    Err(Error::RemoteCall {
+        creator: info.path(),
+        message: format!(
+            "the call decoded by this worker has key {}, the driver's had {}; an argument \
+             does not survive the JSON round trip unchanged (a float, a map with non-string \
+             keys, a custom Deserialize?), so the call is refused rather than run under \
+             another key",
+            actual.short(),
+            expected.short()
+        ),
+    })
 }
 
 /// Sets [`expected_key`] for the current thread until dropped.
@@ -179,16 +186,13 @@ impl<'a, R: CreatorReturn> Batch<'a, R> {
             Some(Collected::One(planned)) => *planned,
             // A panic that is not the stand-in's is the closure's own.
             _ if outcome.is_err() => resume_unwind(outcome.err().expect("checked")),
-            Some(Collected::Several) => Err(Error::Run(
-                "a closure given to Batch::call made more than one creator call; make one \
-                 call per Batch::call"
-                    .into(),
-            )),
-            Some(Collected::Nothing) | None => Err(Error::Run(
-                "a closure given to Batch::call made no creator call; pass the call itself, \
-                 e.g. `b.call(|| step(&x, 3))`"
-                    .into(),
-            )),
+            Some(Collected::Several) => Err(Error::BatchMisuse {
+                problem: "made more than one creator call; make one call per Batch::call",
+            }),
+            Some(Collected::Nothing) | None => Err(Error::BatchMisuse {
+                problem: "made no creator call; pass the call itself, e.g. \
+                          `b.call(|| step(&x, 3))`",
+            }),
         };
         self.entries.push(Entry {
             run: Box::new(f),
@@ -403,9 +407,11 @@ where
     Ok(BatchRun { outputs, report })
 }
 
-fn failed(count: usize, of: usize, what: &str, each: &[String]) -> Error {
-    Error::Run(format!(
-        "batch: {count} of {of} calls {what}:\n  {}",
-        each.join("\n  ")
-    ))
+fn failed(count: usize, of: usize, what: &'static str, each: &[String]) -> Error {
+    Error::BatchFailed {
+        what,
+        failed: count,
+        of,
+        details: each.join("\n  "),
+    }
 }

@@ -32,11 +32,14 @@ pub(super) fn run(options: &SlurmOptions, calls: &[&Described]) -> Result<SlurmR
         .iter()
         .find(|d| d.lake().store_id() != lake.store_id())
     {
-        return Err(Error::Run(format!(
-            "a Slurm batch runs on one store, but {} and {} use different ones",
-            calls[0].info().path(),
-            other.info().path()
-        )));
+        return Err(Error::Executor {
+            command: "slurm",
+            message: format!(
+                "a Slurm batch runs on one store, but {} and {} use different ones",
+                calls[0].info().path(),
+                other.info().path()
+            ),
+        });
     }
     let program = match &options.worker_program {
         Some(p) => p.clone(),
@@ -150,11 +153,14 @@ fn submit(
         .output()
         .map_err(|e| Error::io("run", PathBuf::from("sbatch"), e))?;
     if !output.status.success() {
-        return Err(Error::Run(format!(
-            "sbatch failed ({}): {}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        )));
+        return Err(Error::Executor {
+            command: "sbatch",
+            message: format!(
+                "{}: {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            ),
+        });
     }
     let stdout = String::from_utf8_lossy(&output.stdout);
     // `--parsable` prints `<job id>` or `<job id>;<cluster>`.
@@ -165,7 +171,10 @@ fn submit(
         .unwrap_or_default()
         .to_owned();
     if job.is_empty() {
-        return Err(Error::Run("sbatch printed no job id".into()));
+        return Err(Error::Executor {
+            command: "sbatch",
+            message: "it printed no job id".into(),
+        });
     }
     eprintln!(
         "lake: submitted slurm job {job}: {} task(s) of batch {id}",
@@ -189,11 +198,10 @@ fn wait(options: &SlurmOptions, job: &str, tasks: usize) -> Result<()> {
             if stderr.contains("Invalid job id") {
                 break;
             }
-            return Err(Error::Run(format!(
-                "squeue failed ({}): {}",
-                output.status,
-                stderr.trim()
-            )));
+            return Err(Error::Executor {
+                command: "squeue",
+                message: format!("{}: {}", output.status, stderr.trim()),
+            });
         }
         let states = String::from_utf8_lossy(&output.stdout);
         let active: Vec<&str> = states

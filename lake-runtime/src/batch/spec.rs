@@ -66,8 +66,10 @@ fn path(id: &str, leaf: &str) -> Result<StorePath> {
 /// Stores `spec` under its content's digest, which is the batch id: the
 /// same calls submitted again reuse the same object.
 pub(crate) fn store_spec(lake: &Lake, spec: &BatchSpec) -> Result<String> {
-    let bytes = serde_json::to_vec_pretty(spec)
-        .map_err(|e| Error::Run(format!("cannot encode the batch: {e}")))?;
+    let bytes = serde_json::to_vec_pretty(spec).map_err(|e| Error::BatchSpec {
+        batch: "(new)".into(),
+        message: format!("cannot encode it: {e}"),
+    })?;
     let id = blake3::hash(&bytes).to_hex()[..32].to_owned();
     let path = path(&id, "calls.json")?;
     crate::blocking::block_on(async {
@@ -81,13 +83,18 @@ pub(crate) fn store_spec(lake: &Lake, spec: &BatchSpec) -> Result<String> {
 pub(crate) fn load_spec(lake: &Lake, id: &str) -> Result<BatchSpec> {
     let path = path(id, "calls.json")?;
     let bytes = crate::blocking::block_on(lake.store().read_all(&path))?;
-    let spec: BatchSpec = serde_json::from_slice(&bytes)
-        .map_err(|e| Error::Run(format!("cannot decode batch {id} ({path:?}): {e}")))?;
+    let spec: BatchSpec = serde_json::from_slice(&bytes).map_err(|e| Error::BatchSpec {
+        batch: id.into(),
+        message: format!("cannot decode {}: {e}", path.as_str()),
+    })?;
     if spec.schema_version != BATCH_SCHEMA_VERSION {
-        return Err(Error::Run(format!(
-            "batch {id} has schema version {}, this program reads {BATCH_SCHEMA_VERSION}",
-            spec.schema_version
-        )));
+        return Err(Error::BatchSpec {
+            batch: id.into(),
+            message: format!(
+                "schema version {}, this program reads {BATCH_SCHEMA_VERSION}",
+                spec.schema_version
+            ),
+        });
     }
     Ok(spec)
 }

@@ -42,64 +42,72 @@ impl RemoteArgs {
     /// The input file parameter `param`.
     pub fn input<T: RemoteInput>(&self, param: &str) -> Result<T> {
         T::from_inputs(&self.lake, param, &self.call.inputs)
+            .ok_or_else(|| self.error(format!("the call has no input {param}")))
     }
 
     /// The argument `param`, decoded from the JSON the driver stored.
     pub fn arg<T: DeserializeOwned>(&self, param: &str) -> Result<T> {
         let Some(arg) = self.call.args.iter().find(|a| a.name == param) else {
-            return Err(Error::Run(format!(
-                "{}: the call has no argument {param}",
-                self.call.creator
-            )));
+            return Err(self.error(format!("the call has no argument {param}")));
         };
         serde_json::from_value(arg.json.clone()).map_err(|e| {
-            Error::Run(format!(
-                "{}: cannot decode argument {param} from {}: {e}",
-                self.call.creator, arg.json
+            self.error(format!(
+                "cannot decode argument {param} from {}: {e}",
+                arg.json
             ))
         })
+    }
+
+    /// What the creator returned, as files; its error as text.
+    pub fn outputs<R: CreatorReturn + fmt::Debug>(&self, returned: R) -> Result<Vec<File>> {
+        match returned.into_outputs() {
+            Ok(outputs) => Ok(outputs.into_files()),
+            Err(error) => Err(self.error(format!("the creator returned {error:?}"))),
+        }
+    }
+
+    fn error(&self, message: String) -> Error {
+        Error::RemoteCall {
+            creator: self.call.creator.clone(),
+            message,
+        }
     }
 }
 
 /// Input parameter types a worker rebuilds from a call's input names.
 pub trait RemoteInput: Sized {
-    /// The value of parameter `param` among `inputs`.
-    fn from_inputs(lake: &Lake, param: &str, inputs: &[InputRef]) -> Result<Self>;
+    /// The value of parameter `param` among `inputs`; `None` if missing.
+    fn from_inputs(lake: &Lake, param: &str, inputs: &[InputRef]) -> Option<Self>;
 }
 
 impl RemoteInput for File {
-    fn from_inputs(lake: &Lake, param: &str, inputs: &[InputRef]) -> Result<Self> {
+    fn from_inputs(lake: &Lake, param: &str, inputs: &[InputRef]) -> Option<Self> {
         Option::<File>::from_inputs(lake, param, inputs)?
-            .ok_or_else(|| Error::Run(format!("the call has no input {param}")))
     }
 }
 
 impl RemoteInput for Option<File> {
-    fn from_inputs(lake: &Lake, param: &str, inputs: &[InputRef]) -> Result<Self> {
-        Ok(inputs
-            .iter()
-            .find(|i| i.param == param)
-            .map(|i| File::from_parts(lake.clone(), i.name.clone())))
+    fn from_inputs(lake: &Lake, param: &str, inputs: &[InputRef]) -> Option<Self> {
+        Some(
+            inputs
+                .iter()
+                .find(|i| i.param == param)
+                .map(|i| File::from_parts(lake.clone(), i.name.clone())),
+        )
     }
 }
 
 impl RemoteInput for Vec<File> {
-    fn from_inputs(lake: &Lake, param: &str, inputs: &[InputRef]) -> Result<Self> {
+    fn from_inputs(lake: &Lake, param: &str, inputs: &[InputRef]) -> Option<Self> {
         // Labelled `param[0]`, `param[1]`, … in order by `Call::input`.
         let prefix = format!("{param}[");
-        Ok(inputs
-            .iter()
-            .filter(|i| i.param.starts_with(&prefix))
-            .map(|i| File::from_parts(lake.clone(), i.name.clone()))
-            .collect())
-    }
-}
-
-/// A remote creator's return value as files, or its error as text.
-pub fn remote_outputs<R: CreatorReturn + fmt::Debug>(returned: R) -> Result<Vec<File>> {
-    match returned.into_outputs() {
-        Ok(outputs) => Ok(outputs.into_files()),
-        Err(error) => Err(Error::Run(format!("the creator returned {error:?}"))),
+        Some(
+            inputs
+                .iter()
+                .filter(|i| i.param.starts_with(&prefix))
+                .map(|i| File::from_parts(lake.clone(), i.name.clone()))
+                .collect(),
+        )
     }
 }
 
@@ -152,8 +160,10 @@ pub fn worker_main_with(open: impl FnOnce() -> Result<Lake>) {
 /// Makes call `index` of `batch`; the process's exit code.
 fn work(lake: &Lake, batch: &str, index: usize) -> i32 {
     let call = load_spec(lake, batch).and_then(|spec| {
-        (spec.calls.into_iter().nth(index))
-            .ok_or_else(|| Error::Run(format!("batch {batch} has no call {index}")))
+        (spec.calls.into_iter().nth(index)).ok_or_else(|| Error::BatchSpec {
+            batch: batch.into(),
+            message: format!("it has no call {index}"),
+        })
     });
     let outcome = match call {
         Ok(call) => run_call(lake, call),
@@ -165,7 +175,7 @@ fn work(lake: &Lake, batch: &str, index: usize) -> i32 {
             eprintln!("lake worker: call {index} of batch {batch} done");
             return 0;
         }
-        Err(Refusal::Code(message)) => (message, false, 2),
+        Err(Refusal::Code(e)) => (e.to_string(), false, 2),
         Err(Refusal::Other(e)) => (e.to_string(), true, 1),
     };
     eprintln!("lake worker: call {index} of batch {batch}: {message}");
@@ -180,7 +190,7 @@ fn work(lake: &Lake, batch: &str, index: usize) -> i32 {
 
 enum Refusal {
     /// This program's code is not the driver's: running again cannot help.
-    Code(String),
+    Code(Error),
     Other(Error),
 }
 
@@ -189,22 +199,21 @@ fn run_call(lake: &Lake, call: CallSpec) -> std::result::Result<(), Refusal> {
         .into_iter()
         .find(|r| r.info.path() == call.creator)
     else {
-        return Err(Refusal::Code(format!(
-            "this program has no remote creator {}: mark it #[file_creator(remote)] and run \
-             the same build on the driver and the workers",
-            call.creator
-        )));
+        return Err(Refusal::Code(Error::RemoteCall {
+            creator: call.creator,
+            message: "this program has no such remote creator: mark it \
+                      #[file_creator(remote)] and run the same build on the driver and the \
+                      workers"
+                .into(),
+        }));
     };
     let here = registration.info.code_identity();
     if here != call.code {
-        return Err(Refusal::Code(format!(
-            "refusing {}: its code identity in this program is {}, the driver's was {}; \
-             the workers must run the build the driver runs (rebuild and redeploy, then \
-             submit again)",
-            call.creator,
-            describe(&here),
-            describe(&call.code)
-        )));
+        return Err(Refusal::Code(Error::CodeMismatch {
+            creator: call.creator,
+            here: describe(&here),
+            driver: describe(&call.code),
+        }));
     }
     let _expect = ExpectKey::set(call.key);
     let args = RemoteArgs {

@@ -1,0 +1,174 @@
+//! Batches on the local executor (issue 15, docs/design/0010): calls are
+//! planned on the driver, duplicates run once, done calls do not run
+//! again, a changed input re-runs exactly its calls, failures are reported
+//! per call; and a worker refuses a call described by other code.
+//!
+//! The Slurm executor's end-to-end tests are in `slurm.rs`.
+
+use std::io::Write;
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use lake_runtime::{BatchOptions, Executor, File, Lake, batch_with, file_creator};
+use lake_tests::TestDir;
+
+/// Bodies run, across the pool's threads.
+static BODIES: AtomicUsize = AtomicUsize::new(0);
+
+#[file_creator]
+fn repeat(text: &File, times: usize) -> lake_runtime::Result<File> {
+    BODIES.fetch_add(1, Ordering::SeqCst);
+    let text = text.read_to_string()?;
+    if text == "fail" {
+        return Err(std::io::Error::other("this input fails").into());
+    }
+    let mut out = File::create_output()?;
+    out.write_all(text.repeat(times).as_bytes())?;
+    out.commit()
+}
+
+fn put(lake: &Lake, name: &str, text: &str) -> File {
+    let mut w = lake.create(name).unwrap();
+    w.write_all(text.as_bytes()).unwrap();
+    w.commit().unwrap()
+}
+
+fn local() -> BatchOptions {
+    BatchOptions::new()
+        .with_executor(Executor::Local)
+        .with_jobs(3)
+}
+
+/// One test, so that the body counter is this test's alone.
+#[test]
+fn local_batch_plans_dedups_skips_and_reruns_what_changed() {
+    let lake = Lake::temporary().unwrap();
+    let inputs: Vec<File> = (0..4)
+        .map(|i| put(&lake, &format!("in/{i}"), &format!("<{i}>")))
+        .collect();
+    let calls = |inputs: &[File]| {
+        let inputs = inputs.to_vec();
+        batch_with(&local(), move |b| {
+            for input in &inputs {
+                for times in 1..=3 {
+                    let input = input.clone();
+                    b.call(move || repeat(&input, times));
+                }
+            }
+            // A duplicate of the first call: planned, never run twice.
+            let first = inputs[0].clone();
+            b.call(move || repeat(&first, 1));
+        })
+    };
+
+    BODIES.store(0, Ordering::SeqCst);
+    let run = calls(&inputs).unwrap();
+    assert_eq!(run.report.calls, 13);
+    assert_eq!(run.report.unique, 12);
+    assert_eq!(run.report.already_done, 0);
+    assert_eq!(run.report.dispatched, 12);
+    assert!(run.report.jobs.is_empty());
+    assert_eq!(BODIES.load(Ordering::SeqCst), 12);
+    // In order, the duplicate included.
+    assert_eq!(run.outputs[0].read_to_string().unwrap(), "<0>");
+    assert_eq!(run.outputs[5].read_to_string().unwrap(), "<1><1><1>");
+    assert_eq!(run.outputs[12].name(), run.outputs[0].name());
+
+    // The same batch again: everything is done, nothing runs.
+    BODIES.store(0, Ordering::SeqCst);
+    let again = calls(&inputs).unwrap();
+    assert_eq!(again.report.already_done, 12);
+    assert_eq!(again.report.dispatched, 0);
+    assert_eq!(BODIES.load(Ordering::SeqCst), 0);
+    let names = |r: &lake_runtime::BatchRun<File>| {
+        r.outputs
+            .iter()
+            .map(|f| f.name().clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names(&again), names(&run));
+
+    // One input changes: exactly its three calls run.
+    let mut changed = inputs.clone();
+    changed[2] = put(&lake, "in/2-v2", "<2 again>");
+    BODIES.store(0, Ordering::SeqCst);
+    let third = calls(&changed).unwrap();
+    assert_eq!(third.report.dispatched, 3);
+    assert_eq!(third.report.already_done, 9);
+    assert_eq!(BODIES.load(Ordering::SeqCst), 3);
+    assert_eq!(
+        third.outputs[8].read_to_string().unwrap(),
+        "<2 again><2 again><2 again>"
+    );
+
+    // A failing call is reported by index and creator; the others commit.
+    let mut failing = inputs.clone();
+    failing[1] = put(&lake, "in/1-fail", "fail");
+    let err = calls(&failing).unwrap_err().to_string();
+    assert!(err.starts_with("3 of 12 batch calls failed"), "{err}");
+    assert!(err.contains("call 3 (batch::repeat key "), "{err}");
+    assert!(err.contains("this input fails"), "{err}");
+}
+
+#[test]
+fn a_batch_call_must_make_one_creator_call() {
+    let lake = Lake::temporary().unwrap();
+    let input = put(&lake, "in/a", "a");
+    let err = batch_with(&local(), |b| {
+        b.call(|| Ok::<File, lake_runtime::Error>(input.clone()))
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("made no creator call"), "{err}");
+    let err = batch_with(&local(), |b| {
+        b.call(|| {
+            repeat(&input, 1)?;
+            repeat(&input, 2)
+        })
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("more than one creator call"), "{err}");
+}
+
+/// A worker refuses a call whose code identity is not its own, before
+/// decoding anything, says why, and records it for the driver.
+#[test]
+fn worker_refuses_a_call_from_other_code() {
+    let t = TestDir::new();
+    let spec = serde_json::json!({
+        "schema_version": 1,
+        "calls": [{
+            "creator": "lake_batch_pipeline::scale",
+            "code": { "hash": "0123456789abcdef0123456789abcdef" },
+            "key": "00".repeat(32),
+            "args": [],
+            "inputs": [],
+            "explicit_outputs": null
+        }]
+    });
+    let dir = t.store_dir().join("batches/other-build");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("calls.json"), spec.to_string()).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_lake-batch-pipeline"))
+        .args(["--lake-worker", "other-build", "0"])
+        .env("BATCH_HOME", t.home())
+        .env("BATCH_STORE", t.store_url())
+        .env_remove("SLURM_ARRAY_TASK_ID")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "refusing lake_batch_pipeline::scale: its code identity in this program is code hash"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("the driver's was code hash 0123456789ab…"),
+        "{stderr}"
+    );
+    let failure = std::fs::read_to_string(dir.join("failures/0.json")).unwrap();
+    assert!(failure.contains("\"retryable\":false"), "{failure}");
+}

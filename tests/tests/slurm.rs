@@ -1,0 +1,262 @@
+//! Batches on a real Slurm cluster (issue 15, docs/design/0010), with moto
+//! as the shared store: `scripts/slurm start` runs a single-node cluster on
+//! this host and `scripts/test` exports `LAKE_TEST_SLURM=1` and
+//! `SLURM_CONF`. Without it these tests print SKIPPED (and fail under
+//! `CI=true`).
+//!
+//! The driver is `lake-batch-pipeline` (tests/bin/batch_pipeline.rs); each
+//! array task runs the same program as a worker, with a home of its own, so
+//! the store is all a worker shares with the driver.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Instant;
+
+use lake_tests::{TestDir, TestServer};
+
+/// True if a Slurm cluster is configured; else prints a loud skip (or
+/// panics under `CI=true`, which must run these tests).
+fn slurm_from_env() -> bool {
+    if std::env::var("LAKE_TEST_SLURM").as_deref() == Ok("1") {
+        return true;
+    }
+    let message = "LAKE_TEST_SLURM is not set: SKIPPING this Slurm test; start a cluster with \
+                   scripts/slurm start and source target/slurm/env.sh, or run scripts/test";
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{message} (CI=true requires it)"
+    );
+    eprintln!("=== {message} ===");
+    false
+}
+
+struct Pipeline<'a> {
+    dir: &'a TestDir,
+    store: String,
+    options: String,
+}
+
+impl Pipeline<'_> {
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_lake-batch-pipeline"));
+        cmd.current_dir(self.dir.path())
+            .env("BATCH_HOME", self.dir.home())
+            .env("BATCH_STORE", &self.store)
+            .env("BATCH_STORE_OPTS", &self.options)
+            .env("LAKE_EXECUTOR", "slurm")
+            .env("LAKE_SLURM_RETRIES", "1")
+            .env_remove("SLURM_ARRAY_TASK_ID");
+        if let Ok(partition) = std::env::var("LAKE_TEST_SLURM_PARTITION") {
+            cmd.env("LAKE_SLURM_PARTITION", partition);
+        }
+        cmd
+    }
+
+    fn put(&self, name: &str, text: &str) {
+        let out = self.command().args(["put", name, text]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn run(&self, inputs: &str, factors: u32) -> Output {
+        self.command()
+            .args(["run", inputs, &factors.to_string()])
+            .output()
+            .unwrap()
+    }
+
+    /// Runs a batch that must succeed: its report and its outputs' contents.
+    fn ok(&self, inputs: &str, factors: u32) -> (Report, Vec<String>) {
+        let started = Instant::now();
+        let out = self.run(inputs, factors);
+        let elapsed = started.elapsed();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stdout}\n{stderr}");
+        let report = Report::parse(&stdout);
+        eprintln!("batch of {inputs} x {factors}: {report:?} in {elapsed:.2?}");
+        let contents = stdout
+            .lines()
+            .filter_map(|l| l.strip_prefix("OUT "))
+            .map(|l| l.split_once(' ').unwrap().1.to_owned())
+            .collect();
+        (report, contents)
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct Report {
+    calls: usize,
+    done_before: usize,
+    dispatched: usize,
+    jobs: usize,
+}
+
+impl Report {
+    fn parse(stdout: &str) -> Self {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with("REPORT "))
+            .unwrap_or_else(|| panic!("no REPORT line in {stdout}"));
+        let field = |k: &str| -> usize {
+            line.split_whitespace()
+                .find_map(|kv| kv.strip_prefix(&format!("{k}=")))
+                .unwrap_or_else(|| panic!("no {k} in {line}"))
+                .parse()
+                .unwrap()
+        };
+        Self {
+            calls: field("calls"),
+            done_before: field("done_before"),
+            dispatched: field("dispatched"),
+            jobs: field("jobs"),
+        }
+    }
+}
+
+fn options_string(server: &TestServer) -> String {
+    server
+        .options
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// 20 calls (5 inputs x 4 factors) run as one array job; the same batch
+/// again submits nothing; a changed input submits exactly its 4 calls; a
+/// failing call is retried once, then reported with its error and log.
+#[test]
+fn slurm_batch_runs_each_call_once_and_resubmits_only_what_changed() {
+    if !slurm_from_env() {
+        return;
+    }
+    let Some(server) = TestServer::from_env("MOTO") else {
+        return;
+    };
+    let dir = TestDir::new();
+    let p = Pipeline {
+        dir: &dir,
+        store: server.fresh_url("slurm"),
+        options: options_string(&server),
+    };
+    for i in 0..5 {
+        p.put(&format!("in/{i}"), &format!("{i} 1 2"));
+    }
+    let inputs = "in/0,in/1,in/2,in/3,in/4";
+    let expected = |sums: [u64; 5]| -> Vec<String> {
+        sums.iter()
+            .flat_map(|s| (1..=4).map(move |f| format!("sum: {}", s * f)))
+            .collect()
+    };
+
+    let (report, contents) = p.ok(inputs, 4);
+    assert_eq!(
+        report,
+        Report {
+            calls: 20,
+            done_before: 0,
+            dispatched: 20,
+            jobs: 1
+        }
+    );
+    assert_eq!(contents, expected([3, 4, 5, 6, 7]));
+    // Each task logged its call (the driver's home is this machine's).
+    let logs = lake_tests::files_in_recursive(&dir.home().join("batches"));
+    assert_eq!(logs.iter().filter(|l| has_ext(l, "log")).count(), 20);
+
+    let started = Instant::now();
+    let (report, contents) = p.ok(inputs, 4);
+    let second = started.elapsed();
+    assert_eq!(
+        report,
+        Report {
+            calls: 20,
+            done_before: 20,
+            dispatched: 0,
+            jobs: 0
+        }
+    );
+    assert_eq!(contents, expected([3, 4, 5, 6, 7]));
+    eprintln!("second run, nothing submitted: {second:.2?} (process start included)");
+
+    p.put("in/2b", "10 1 2");
+    let (report, contents) = p.ok("in/0,in/1,in/2b,in/3,in/4", 4);
+    assert_eq!(
+        report,
+        Report {
+            calls: 20,
+            done_before: 16,
+            dispatched: 4,
+            jobs: 1
+        }
+    );
+    assert_eq!(contents, expected([3, 4, 13, 6, 7]));
+
+    // A call that fails on the worker: retried once (a second job), then
+    // reported with the worker's error and the tail of its log.
+    p.put("in/bad", "fail");
+    let out = p.run("in/0,in/bad", 2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("2 of 4 batch calls failed"), "{stderr}");
+    assert!(stderr.contains("input in/bad asks to fail"), "{stderr}");
+    assert!(
+        stderr.contains("submitting them again (attempt 2 of 2)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("last lines of "), "{stderr}");
+}
+
+/// A task whose program was built from other code refuses the call, exits
+/// 2, and leaves its reason in the store for the driver.
+#[test]
+fn slurm_worker_refuses_a_call_from_other_code() {
+    if !slurm_from_env() {
+        return;
+    }
+    let dir = TestDir::new();
+    let spec = serde_json::json!({
+        "schema_version": 1,
+        "calls": [{
+            "creator": "lake_batch_pipeline::scale",
+            "code": { "hash": "0123456789abcdef0123456789abcdef" },
+            "key": "00".repeat(32),
+            "args": [],
+            "inputs": [],
+            "explicit_outputs": null
+        }]
+    });
+    let batch = dir.store_dir().join("batches/other-build");
+    std::fs::create_dir_all(&batch).unwrap();
+    std::fs::write(batch.join("calls.json"), spec.to_string()).unwrap();
+    let log = dir.path().join("task.log");
+    let program = env!("CARGO_BIN_EXE_lake-batch-pipeline");
+    let mut sbatch = Command::new("sbatch");
+    sbatch
+        .current_dir(dir.path())
+        .env("BATCH_HOME", dir.home())
+        .env("BATCH_STORE", dir.store_url())
+        .args(["--wait", "--array=0", "--quiet"])
+        .arg(format!("--output={}", log.display()))
+        .arg(format!("--wrap=exec '{program}' --lake-worker other-build"));
+    if let Ok(partition) = std::env::var("LAKE_TEST_SLURM_PARTITION") {
+        sbatch.arg(format!("--partition={partition}"));
+    }
+    let out = sbatch.output().unwrap();
+    assert!(!out.status.success(), "the job must fail");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("refusing lake_batch_pipeline::scale: its code identity in this program"),
+        "{text}"
+    );
+    let failure = std::fs::read_to_string(batch.join("failures/0.json")).unwrap();
+    assert!(failure.contains("\"retryable\":false"), "{failure}");
+}
+
+fn has_ext(path: &Path, ext: &str) -> bool {
+    path.extension().is_some_and(|e| e == ext)
+}
