@@ -618,3 +618,27 @@ impl LakeCmd {
             .unwrap_or_else(|e| panic!("cannot run {self:?}: {e}"))
     }
 }
+
+// ------------------------------------------------------------------ batches
+
+/// Writes batch `id` into the `file://` store at `store_dir`: one call of
+/// `lake_batch_pipeline::scale` (tests/bin/batch_pipeline.rs) described by
+/// other code (a code hash no build has), as a driver built from another
+/// commit would store it (docs/design/0010). Returns the batch's directory.
+pub fn foreign_batch(store_dir: &Path, id: &str) -> PathBuf {
+    let spec = serde_json::json!({
+        "schema_version": 1,
+        "calls": [{
+            "creator": "lake_batch_pipeline::scale",
+            "code": { "hash": "0123456789abcdef0123456789abcdef" },
+            "key": "00".repeat(32),
+            "args": [],
+            "inputs": [],
+            "explicit_outputs": null
+        }]
+    });
+    let dir = store_dir.join("batches").join(id);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("calls.json"), spec.to_string()).unwrap();
+    dir
+}

@@ -47,7 +47,8 @@ fn check_remote(cx: &mut Ctxt, args: &FileCreatorArgs, creator: &FileCreator<'_>
         cx.error_spanned_by(
             quote::quote_spanned!(*span=> ignore),
             format!(
-                "remote creator `{name}` cannot ignore arguments: a worker would not know                  their values; remove `ignore(...)` or `remote`"
+                "remote creator `{name}` cannot ignore arguments: a worker would not know \
+                 their values; remove `ignore(...)` or `remote`"
             ),
         );
     }

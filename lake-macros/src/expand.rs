@@ -380,6 +380,26 @@ mod tests {
     }
 
     #[test]
+    fn remote_registers_a_worker_entry_point() {
+        let out = expand_str(
+            "remote",
+            "fn scale(data: &File, factor: u32, label: &str) -> Result<File, E> { todo!() }",
+        );
+        for needle in [
+            "fn __lake_remote (__lake_args : & :: lake_runtime :: __private :: RemoteArgs ,)",
+            "RemoteRegistration { info : & __LAKE_CREATOR , run : __lake_remote }",
+            "let __lake_p0 : File = __lake_args . input :: < File > (\"data\") ?",
+            "let __lake_p1 : u32 = __lake_args . arg :: < u32 > (\"factor\") ?",
+            "let __lake_p2 : < str as :: std :: borrow :: ToOwned > :: Owned",
+            "__lake_args . outputs (scale (& __lake_p0 , __lake_p1 , :: std :: borrow :: Borrow :: < str > :: borrow (& __lake_p2)))",
+        ] {
+            assert!(out.contains(needle), "missing {needle:?} in\n{out}");
+        }
+        let plain = expand_str("", "fn scale(data: &File) -> File { todo!() }");
+        assert!(!plain.contains("__lake_remote"), "{plain}");
+    }
+
+    #[test]
     fn errors_keep_the_function_unchanged() {
         let item = "fn f(x: u8) -> String { String::new() }";
         let out = expand_str("bogus", item);

@@ -174,6 +174,26 @@ mod identity;
 /// }
 /// ```
 ///
+/// ## `remote`
+/// Lets batch workers on other machines make the creator's calls
+/// (`lake_runtime::batch` with the Slurm executor; see
+/// docs/design/0010-batch-and-slurm.md). The macro also registers a worker
+/// entry point that decodes each argument from the stored call, so every
+/// argument must implement `serde::Deserialize` too (a `&T` argument is
+/// decoded as `T`'s owned form). Not allowed together with `ignore(...)` or
+/// `output_uid(s)`, nor inside an `impl` block.
+/// ```
+/// use lake_runtime::{File, file_creator};
+///
+/// #[file_creator(remote)]
+/// fn scale(numbers: &File, factor: u32, label: &str) -> lake_runtime::Result<File> {
+///     let sum: u64 = numbers.read_to_string()?.split_whitespace().filter_map(|n| n.parse::<u64>().ok()).sum();
+///     let mut out = File::create_output()?;
+///     std::io::Write::write_all(&mut out, format!("{label}: {}", sum * u64::from(factor)).as_bytes())?;
+///     out.commit()
+/// }
+/// ```
+///
 /// ## `crate = "<path>"`
 /// Where the runtime lives, when `lake_runtime` is renamed or re-exported.
 /// Defaults to `::lake_runtime`.

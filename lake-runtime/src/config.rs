@@ -97,6 +97,11 @@ struct FileConfig {
     refresh_secs: Option<u64>,
     #[serde(default)]
     store_options: BTreeMap<String, toml::Value>,
+    /// `[executor]`: how batches run, read by `BatchOptions::from_env`
+    /// (batch/options.rs), which checks its keys.
+    #[serde(default)]
+    #[allow(dead_code)]
+    executor: Option<toml::Value>,
 }
 
 impl LakeConfigBuilder {
@@ -290,7 +295,7 @@ fn normalize_store_url(key: &str, url: &str, base: Option<&Path>) -> Result<Stri
     Ok(format!("file://{}", absolute(&path)?.display()))
 }
 
-fn find_config_file(start: &Path) -> Option<PathBuf> {
+pub(crate) fn find_config_file(start: &Path) -> Option<PathBuf> {
     start
         .ancestors()
         .map(|dir| dir.join(CONFIG_FILE_NAME))

@@ -136,20 +136,7 @@ fn a_batch_call_must_make_one_creator_call() {
 #[test]
 fn worker_refuses_a_call_from_other_code() {
     let t = TestDir::new();
-    let spec = serde_json::json!({
-        "schema_version": 1,
-        "calls": [{
-            "creator": "lake_batch_pipeline::scale",
-            "code": { "hash": "0123456789abcdef0123456789abcdef" },
-            "key": "00".repeat(32),
-            "args": [],
-            "inputs": [],
-            "explicit_outputs": null
-        }]
-    });
-    let dir = t.store_dir().join("batches/other-build");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("calls.json"), spec.to_string()).unwrap();
+    let dir = lake_tests::foreign_batch(&t.store_dir(), "other-build");
     let out = Command::new(env!("CARGO_BIN_EXE_lake-batch-pipeline"))
         .args(["--lake-worker", "other-build", "0"])
         .env("BATCH_HOME", t.home())

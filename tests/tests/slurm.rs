@@ -219,20 +219,7 @@ fn slurm_worker_refuses_a_call_from_other_code() {
         return;
     }
     let dir = TestDir::new();
-    let spec = serde_json::json!({
-        "schema_version": 1,
-        "calls": [{
-            "creator": "lake_batch_pipeline::scale",
-            "code": { "hash": "0123456789abcdef0123456789abcdef" },
-            "key": "00".repeat(32),
-            "args": [],
-            "inputs": [],
-            "explicit_outputs": null
-        }]
-    });
-    let batch = dir.store_dir().join("batches/other-build");
-    std::fs::create_dir_all(&batch).unwrap();
-    std::fs::write(batch.join("calls.json"), spec.to_string()).unwrap();
+    let batch = lake_tests::foreign_batch(&dir.store_dir(), "other-build");
     let log = dir.path().join("task.log");
     let program = env!("CARGO_BIN_EXE_lake-batch-pipeline");
     let mut sbatch = Command::new("sbatch");

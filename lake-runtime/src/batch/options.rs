@@ -101,11 +101,83 @@ impl BatchOptions {
         Self::default()
     }
 
-    /// Options from the environment: `LAKE_EXECUTOR` (`local`, `slurm`),
-    /// `LAKE_JOBS`, and for Slurm `LAKE_SLURM_PARTITION`, `LAKE_SLURM_TIME`,
-    /// `LAKE_SLURM_CPUS`, `LAKE_SLURM_MEM`, `LAKE_SLURM_EXTRA` (flags split
-    /// on whitespace), `LAKE_SLURM_MAX_ARRAY`, `LAKE_SLURM_RETRIES`.
+    /// Options from the environment, then the `[executor]` table of
+    /// `lake.toml` (found upward from the current directory), then the
+    /// defaults.
+    ///
+    /// | `lake.toml` `[executor]` | environment |
+    /// |---|---|
+    /// | `kind = "slurm"` (or `"local"`) | `LAKE_EXECUTOR` |
+    /// | `jobs = 8` | `LAKE_JOBS` |
+    /// | `partition = "short"` | `LAKE_SLURM_PARTITION` |
+    /// | `time = "10:00"` | `LAKE_SLURM_TIME` |
+    /// | `cpus_per_task = 2` | `LAKE_SLURM_CPUS` |
+    /// | `mem = "2G"` | `LAKE_SLURM_MEM` |
+    /// | `extra_args = ["--qos=low"]` | `LAKE_SLURM_EXTRA` (split on whitespace) |
+    /// | `max_array_size = 1000` | `LAKE_SLURM_MAX_ARRAY` |
+    /// | `retries = 1` | `LAKE_SLURM_RETRIES` |
     pub fn from_env() -> Result<Self> {
+        let start = std::env::current_dir().map_err(|e| Error::io("read", ".", e))?;
+        let mut options = match crate::config::find_config_file(&start) {
+            Some(path) => Self::from_file(&path)?,
+            None => Self::new(),
+        };
+        options.apply_env()?;
+        Ok(options)
+    }
+
+    /// The `[executor]` table of the `lake.toml` at `path`, over the defaults.
+    fn from_file(path: &std::path::Path) -> Result<Self> {
+        #[derive(serde::Deserialize)]
+        struct File {
+            #[serde(default)]
+            executor: Option<ExecutorTable>,
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct ExecutorTable {
+            kind: Option<String>,
+            jobs: Option<usize>,
+            partition: Option<String>,
+            time: Option<String>,
+            cpus_per_task: Option<u32>,
+            mem: Option<String>,
+            extra_args: Option<Vec<String>>,
+            max_array_size: Option<usize>,
+            retries: Option<u32>,
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io("read", path, e))?;
+        let file: File = toml::from_str(&text).map_err(|e| Error::Config {
+            key: format!("{}: [executor]", path.display()),
+            value: String::new(),
+            message: e.message().to_owned(),
+        })?;
+        let mut options = Self::new();
+        let Some(table) = file.executor else {
+            return Ok(options);
+        };
+        if let Some(kind) = table.kind {
+            options.executor = kind.parse()?;
+        }
+        options.jobs = table.jobs.unwrap_or(0);
+        let slurm = &mut options.slurm;
+        slurm.partition = table.partition;
+        slurm.time = table.time;
+        slurm.cpus_per_task = table.cpus_per_task;
+        slurm.mem = table.mem;
+        slurm.extra_args = table.extra_args.unwrap_or_default();
+        if let Some(max) = table.max_array_size {
+            slurm.max_array_size = max.max(1);
+        }
+        if let Some(retries) = table.retries {
+            slurm.retries = retries;
+        }
+        Ok(options)
+    }
+
+    /// Overrides with whatever `LAKE_EXECUTOR`, `LAKE_JOBS` and
+    /// `LAKE_SLURM_*` set.
+    fn apply_env(&mut self) -> Result<()> {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
         let number = |k: &str| -> Result<Option<u64>> {
             var(k)
@@ -118,28 +190,35 @@ impl BatchOptions {
                 })
                 .transpose()
         };
-        let mut options = Self::new();
         if let Some(kind) = var("LAKE_EXECUTOR") {
-            options.executor = kind.parse()?;
+            self.executor = kind.parse()?;
         }
         if let Some(jobs) = number("LAKE_JOBS")? {
-            options.jobs = jobs as usize;
+            self.jobs = jobs as usize;
         }
-        let slurm = &mut options.slurm;
-        slurm.partition = var("LAKE_SLURM_PARTITION");
-        slurm.time = var("LAKE_SLURM_TIME");
-        slurm.cpus_per_task = number("LAKE_SLURM_CPUS")?.map(|n| n as u32);
-        slurm.mem = var("LAKE_SLURM_MEM");
-        slurm.extra_args = var("LAKE_SLURM_EXTRA")
-            .map(|v| v.split_whitespace().map(str::to_owned).collect())
-            .unwrap_or_default();
+        let slurm = &mut self.slurm;
+        if let Some(v) = var("LAKE_SLURM_PARTITION") {
+            slurm.partition = Some(v);
+        }
+        if let Some(v) = var("LAKE_SLURM_TIME") {
+            slurm.time = Some(v);
+        }
+        if let Some(n) = number("LAKE_SLURM_CPUS")? {
+            slurm.cpus_per_task = Some(n as u32);
+        }
+        if let Some(v) = var("LAKE_SLURM_MEM") {
+            slurm.mem = Some(v);
+        }
+        if let Some(v) = var("LAKE_SLURM_EXTRA") {
+            slurm.extra_args = v.split_whitespace().map(str::to_owned).collect();
+        }
         if let Some(max) = number("LAKE_SLURM_MAX_ARRAY")? {
             slurm.max_array_size = (max as usize).max(1);
         }
         if let Some(retries) = number("LAKE_SLURM_RETRIES")? {
             slurm.retries = retries as u32;
         }
-        Ok(options)
+        Ok(())
     }
 
     /// Sets the executor.
@@ -158,5 +237,38 @@ impl BatchOptions {
     pub fn with_slurm(mut self, slurm: SlurmOptions) -> Self {
         self.slurm = slurm;
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn executor_table_is_read_and_refuses_unknown_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lake.toml");
+        std::fs::write(
+            &path,
+            "store = \"s\"\n[executor]\nkind = \"slurm\"\npartition = \"short\"\n\
+             cpus_per_task = 2\nmem = \"2G\"\nextra_args = [\"--qos=low\"]\n\
+             max_array_size = 50\nretries = 3\n",
+        )
+        .unwrap();
+        let options = BatchOptions::from_file(&path).unwrap();
+        assert_eq!(options.executor, Executor::Slurm);
+        assert_eq!(options.slurm.partition.as_deref(), Some("short"));
+        assert_eq!(options.slurm.cpus_per_task, Some(2));
+        assert_eq!(options.slurm.mem.as_deref(), Some("2G"));
+        assert_eq!(options.slurm.extra_args, ["--qos=low"]);
+        assert_eq!(options.slurm.max_array_size, 50);
+        assert_eq!(options.slurm.retries, 3);
+
+        std::fs::write(&path, "[executor]\npartiton = \"x\"\n").unwrap();
+        let err = BatchOptions::from_file(&path).unwrap_err().to_string();
+        assert!(err.contains("unknown field `partiton`"), "{err}");
+        std::fs::write(&path, "[executor]\nkind = \"pbs\"\n").unwrap();
+        let err = BatchOptions::from_file(&path).unwrap_err().to_string();
+        assert!(err.contains("expected `local` or `slurm`"), "{err}");
     }
 }

@@ -41,6 +41,18 @@ pub(super) fn run(options: &SlurmOptions, calls: &[&Described]) -> Result<SlurmR
             ),
         });
     }
+    // A worker can only make the calls of creators it can find: refuse
+    // before submitting rather than have every task refuse.
+    if let Some(local) = calls.iter().find(|d| !super::worker::is_remote(d.info())) {
+        return Err(Error::Executor {
+            command: "slurm",
+            message: format!(
+                "{} is not #[file_creator(remote)]: Slurm workers make only remote creators' \
+                 calls; add `remote` to its attribute, or use the local executor",
+                local.info().path()
+            ),
+        });
+    }
     let program = match &options.worker_program {
         Some(p) => p.clone(),
         None => std::env::current_exe().map_err(|e| Error::io("find", "the current program", e))?,

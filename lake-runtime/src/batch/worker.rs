@@ -30,6 +30,13 @@ pub struct RemoteRegistration {
 
 inventory::collect!(RemoteRegistration);
 
+/// True if `#[file_creator(remote)]` registered `info`.
+pub(super) fn is_remote(info: &CreatorInfo) -> bool {
+    inventory::iter::<RemoteRegistration>
+        .into_iter()
+        .any(|r| std::ptr::eq(r.info, info))
+}
+
 /// A call's arguments and inputs as a worker decodes them, for the code
 /// `#[file_creator(remote)]` generates.
 #[derive(Debug)]
