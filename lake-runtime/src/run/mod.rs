@@ -222,7 +222,7 @@ fn from_commit<R: CreatorReturn>(committed: Result<Vec<File>>) -> R {
     }
 }
 
-pub(crate) fn from_files<R: CreatorReturn>(files: Vec<File>) -> R {
+fn from_files<R: CreatorReturn>(files: Vec<File>) -> R {
     match R::Outputs::from_files(files) {
         Ok(outputs) => R::from_outputs(outputs),
         Err(e) => R::from_lake_error(e),
