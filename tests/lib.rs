@@ -624,7 +624,7 @@ impl LakeCmd {
 /// Writes batch `id` into the `file://` store at `store_dir`: one call of
 /// `lake_batch_pipeline::scale` (tests/bin/batch_pipeline.rs) described by
 /// other code (a code hash no build has), as a driver built from another
-/// commit would store it (docs/design/0010). Returns the batch's directory.
+/// commit would store it (docs/design/0012). Returns the batch's directory.
 pub fn foreign_batch(store_dir: &Path, id: &str) -> PathBuf {
     let spec = serde_json::json!({
         "schema_version": 1,

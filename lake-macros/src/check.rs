@@ -35,7 +35,7 @@ pub(crate) fn check(cx: &mut Ctxt, args: &FileCreatorArgs, creator: &FileCreator
     check_remote(cx, args, creator);
 }
 
-/// What a worker cannot rebuild from a stored call (docs/design/0010): an
+/// What a worker cannot rebuild from a stored call (docs/design/0012): an
 /// ignored argument is not stored, and explicit output names are not
 /// passed on yet.
 fn check_remote(cx: &mut Ctxt, args: &FileCreatorArgs, creator: &FileCreator<'_>) {

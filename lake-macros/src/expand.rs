@@ -229,7 +229,7 @@ fn expand(args: &FileCreatorArgs, creator: &FileCreator<'_>, enclosing: &str) ->
 
 /// For `remote`: the worker's entry point, which decodes each parameter
 /// from a stored call and calls the creator by name, and its
-/// registration (docs/design/0010). A `&T` argument is decoded as `T`'s
+/// registration (docs/design/0012). A `&T` argument is decoded as `T`'s
 /// owned form and borrowed.
 fn remote_entry(private: &TokenStream, creator: &FileCreator<'_>) -> TokenStream {
     let sig = &creator.original.sig;

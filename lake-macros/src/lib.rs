@@ -177,7 +177,7 @@ mod identity;
 /// ## `remote`
 /// Lets batch workers on other machines make the creator's calls
 /// (`lake_runtime::batch` with the Slurm executor; see
-/// docs/design/0010-batch-and-slurm.md). The macro also registers a worker
+/// docs/design/0012-batch-and-slurm.md). The macro also registers a worker
 /// entry point that decodes each argument from the stored call, so every
 /// argument must implement `serde::Deserialize` too (a `&T` argument is
 /// decoded as `T`'s owned form). Not allowed together with `ignore(...)` or

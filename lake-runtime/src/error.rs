@@ -226,7 +226,7 @@ pub enum Error {
         /// Why, naming both sides.
         message: String,
     },
-    // Batches and their workers (docs/design/0010-batch-and-slurm.md).
+    // Batches and their workers (docs/design/0012-batch-and-slurm.md).
     /// A closure given to `Batch::call` did not make exactly one creator call.
     #[error("a closure given to Batch::call {problem}")]
     BatchMisuse {

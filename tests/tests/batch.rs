@@ -1,4 +1,4 @@
-//! Batches on the local executor (issue 15, docs/design/0010): calls are
+//! Batches on the local executor (issue 15, docs/design/0012): calls are
 //! planned on the driver, duplicates run once, done calls do not run
 //! again, a changed input re-runs exactly its calls, failures are reported
 //! per call; and a worker refuses a call described by other code.

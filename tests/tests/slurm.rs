@@ -1,4 +1,4 @@
-//! Batches on a real Slurm cluster (issue 15, docs/design/0010), with moto
+//! Batches on a real Slurm cluster (issue 15, docs/design/0012), with moto
 //! as the shared store: `scripts/slurm start` runs a single-node cluster on
 //! this host and `scripts/test` exports `LAKE_TEST_SLURM=1` and
 //! `SLURM_CONF`. Without it these tests print SKIPPED (and fail under

@@ -2,7 +2,7 @@
 //! (key, hit check), drops duplicates, skips what is done, and hands the
 //! rest to an [`Executor`]: a local thread pool, or Slurm, where each array
 //! task re-runs this program as a worker ([`worker_main`]) that reads its
-//! call from the store. See docs/design/0010-batch-and-slurm.md.
+//! call from the store. See docs/design/0012-batch-and-slurm.md.
 //!
 //! - `options`: [`BatchOptions`], [`Executor`], [`SlurmOptions`];
 //! - `spec`: what the store holds for the workers;

@@ -1,7 +1,7 @@
 //! What a batch stores for its workers: `batches/<id>/calls.json`, the
 //! calls to make, and `batches/<id>/failures/<index>.json`, why a worker
 //! could not make one. The store is the only state the driver and its
-//! workers share (docs/design/0010-batch-and-slurm.md).
+//! workers share (docs/design/0012-batch-and-slurm.md).
 
 use lake_core::key::{CodeIdentity, RunKey};
 use lake_core::{InputRef, Name, ParamRecord, PutMode, StoreError, StoreExt, StorePath};

@@ -25,7 +25,7 @@ pub struct Call {
     pub(super) explicit_outputs: Option<Vec<Name>>,
     error: Option<Error>,
     /// The key a batch worker was told this call has
-    /// (docs/design/0010): any other key is refused before the body runs.
+    /// (docs/design/0012): any other key is refused before the body runs.
     expected_key: Option<RunKey>,
 }
 

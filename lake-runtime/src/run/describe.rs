@@ -1,6 +1,6 @@
 //! A call planned for a batch instead of run: its key, what a worker needs
 //! to make the same call elsewhere, and whether it is already done
-//! (docs/design/0010-batch-and-slurm.md).
+//! (docs/design/0012-batch-and-slurm.md).
 
 use lake_core::key::{CodeIdentity, RunKey, output_name};
 use lake_core::{InputRef, Name, ParamRecord};
