@@ -40,6 +40,7 @@ mod name;
 mod pointer;
 mod record;
 mod store;
+mod tombstone;
 
 pub use annotations::{
     ANNOTATIONS_SCHEMA_VERSION, AnnotationError, Annotations, MAX_ANNOTATION_KEY_LEN, NOTES_PREFIX,
@@ -57,7 +58,9 @@ pub use record::{
 pub use store::{
     BLOBS_PREFIX, GetStream, ListPage, NAMES_PREFIX, ObjectMeta, ObjectVersion, PACKS_PREFIX,
     PutMode, RUNS_PREFIX, Store, StoreConfigError, StoreError, StoreExt, StorePath,
+    TOMBSTONES_PREFIX,
 };
+pub use tombstone::{TOMBSTONE_SCHEMA_VERSION, Tombstone};
 
 mod canonical;
 pub mod key;

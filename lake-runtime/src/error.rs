@@ -41,6 +41,39 @@ pub enum Error {
         /// What was offered.
         offered: Digest,
     },
+    /// The name was removed while it held other bytes; names are immutable,
+    /// even across a removal (docs/design/0010-removal.md).
+    #[error(
+        "name {name:?} was removed by {removed_by} at {removed_at} while it held blake3 {existing} \
+         (tombstone tombstones/{name}.json); a name never means two contents: add those bytes \
+         to restore it, or pick another name"
+    )]
+    Removed {
+        /// The name.
+        name: Name,
+        /// What the name held when it was removed.
+        existing: Digest,
+        /// What was offered.
+        offered: Digest,
+        /// Who removed it.
+        removed_by: String,
+        /// When.
+        removed_at: chrono::DateTime<chrono::Utc>,
+    },
+    /// `rm` of a file that others were made from, without a cascade.
+    #[error(
+        "cannot remove {name:?}: {count} file(s) were made from it: {list}; remove them first, \
+         or pass --cascade to remove them too",
+        count = downstream.len(),
+        list = join_names(downstream)
+    )]
+    HasDownstream {
+        /// The file others were made from.
+        name: Name,
+        /// The files made from it (and from the other targets) that the
+        /// removal would leave without their input.
+        downstream: Vec<Name>,
+    },
     /// Downloaded or local bytes do not match the record.
     #[error("{what} is corrupt: expected blake3 {expected}, got {actual}")]
     Corrupt {
@@ -285,6 +318,16 @@ pub enum Error {
         /// Its status and error output.
         message: String,
     },
+}
+
+/// `a, b, c`, or the first few and a count.
+fn join_names(names: &[Name]) -> String {
+    const SHOWN: usize = 10;
+    let mut out: Vec<String> = names.iter().take(SHOWN).map(|n| n.to_string()).collect();
+    if names.len() > SHOWN {
+        out.push(format!("and {} more", names.len() - SHOWN));
+    }
+    out.join(", ")
 }
 
 /// `Result` with [`Error`] as the default error.

@@ -12,6 +12,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::{Error, Result};
 
+mod removal;
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS names (
     name TEXT PRIMARY KEY NOT NULL,
@@ -167,6 +169,8 @@ impl Index {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
+        conn.execute_batch(removal::SCHEMA).map_err(err)?;
+        removal::init(&conn).map_err(err)?;
         Ok(Self {
             conn,
             path: path.to_path_buf(),
@@ -438,7 +442,7 @@ impl Index {
                 insert_with(conn, record)?;
             }
             for name in removed {
-                conn.execute("DELETE FROM names WHERE name = ?1", params![name.as_str()])?;
+                removal::forget(conn, name)?;
             }
             if stamp {
                 conn.execute(
@@ -583,6 +587,6 @@ fn insert_with(conn: &Connection, record: &Record) -> rusqlite::Result<()> {
         record.size as i64,
         record.created_at.to_rfc3339(),
         json
-    ])
-    .map(drop)
+    ])?;
+    removal::insert_inputs(conn, record)
 }

@@ -17,6 +17,8 @@ use super::StoreError;
 /// runs/<key hex>.json  run manifest; created last = the run is done
 /// packs/<name>/<blake3 hex>.json
 ///                      records created together, to learn many names at once
+/// tombstones/<name>.json
+///                      what a removed name held, who removed it and why
 /// ```
 ///
 /// # Example
@@ -39,6 +41,8 @@ pub const NAMES_PREFIX: &str = "names";
 pub const RUNS_PREFIX: &str = "runs";
 /// Prefix of record packs (see `docs/design/0008-record-packs.md`).
 pub const PACKS_PREFIX: &str = "packs";
+/// Prefix of tombstones (see `docs/design/0010-removal.md`).
+pub const TOMBSTONES_PREFIX: &str = "tombstones";
 
 impl StorePath {
     /// Validates a raw key.
@@ -75,6 +79,20 @@ impl StorePath {
     /// below `prefix`, keyed by the digest of its own bytes.
     pub fn record_pack(prefix: &Name, digest: &Digest) -> Self {
         Self(format!("{PACKS_PREFIX}/{prefix}/{digest}.json"))
+    }
+
+    /// `tombstones/<name>.json`: what `lake rm` left of `name`.
+    pub fn tombstone(name: &Name) -> Self {
+        Self(format!("{TOMBSTONES_PREFIX}/{name}.json"))
+    }
+
+    /// The name a `tombstones/<name>.json` key stands for.
+    pub fn name_from_tombstone_path(key: &str) -> Option<Name> {
+        let inner = key
+            .strip_prefix(TOMBSTONES_PREFIX)?
+            .strip_prefix('/')?
+            .strip_suffix(".json")?;
+        Name::new(inner).ok()
     }
 
     /// A bare prefix such as [`NAMES_PREFIX`], for listing.

@@ -209,14 +209,20 @@ impl Lake {
                 None,
             )),
             (Ok(staged), None) => {
-                self.publish_added(Publication {
-                    name,
-                    digest: staged.digest,
-                    size: staged.size,
-                    local: &staged.local,
-                    lineage,
-                })
-                .await
+                let ask_store = existence == Existence::AskTheStore;
+                match self.check_tombstone(name, staged.digest, ask_store).await {
+                    Ok(()) => {
+                        self.publish_added(Publication {
+                            name,
+                            digest: staged.digest,
+                            size: staged.size,
+                            local: &staged.local,
+                            lineage,
+                        })
+                        .await
+                    }
+                    Err(e) => Err(e),
+                }
             }
         };
         if mode == AddMode::Move {

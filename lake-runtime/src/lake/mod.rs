@@ -15,6 +15,8 @@
 //!   manifest; create, else read the winner and compare);
 //! - `packs`: record packs, which let a refresh learn many names at once;
 //! - `refresh`: listing, and rebuilding the index from the store;
+//! - `remove`: `rm`, with tombstones, lineage and the blob protocol;
+//! - `tombstones`: what `add` and a refresh learn of removed names;
 //! - `verify`: verify, evict, stale outputs;
 //! - `gc`: removing what interrupted writes leave behind;
 //! - `external`: `add` of an object from another store URL;
@@ -53,7 +55,9 @@ mod packs;
 mod pointer;
 mod publish;
 mod refresh;
+mod remove;
 mod stage;
+mod tombstones;
 mod verify;
 mod walk;
 mod why;
@@ -63,6 +67,7 @@ pub use download::PullReport;
 pub use graph::{LineageDirection, LineageEdge, LineageGraph, LineageNode};
 pub(crate) use publish::RunOutput;
 pub use refresh::ListEntry;
+pub use remove::{RemoveOptions, RemoveReport, RemovedName};
 pub use verify::{VerifyProblem, VerifyReport};
 pub use why::{EarlierRun, RunExplanation};
 

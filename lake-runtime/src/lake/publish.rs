@@ -110,6 +110,7 @@ impl Lake {
         if let Some(existing) = self.try_record(name).await? {
             return self.same_content(existing, digest, name, staged, size);
         }
+        self.check_tombstone(name, digest, true).await?;
         let local = self.inner.home.install(staged, &digest, size)?;
         self.publish_added(Publication {
             name,
@@ -173,6 +174,7 @@ impl Lake {
         let path = StorePath::name_record(name);
         match self.create_once(&path, record.to_json()).await? {
             Ok(version) => {
+                self.ensure_blob(&digest, local).await?;
                 self.index().insert(&record)?;
                 Ok(Published::Created(record, version.e_tag))
             }
@@ -181,9 +183,31 @@ impl Lake {
                     .fetch_record_from_store(name)
                     .await?
                     .ok_or_else(|| Error::Store(taken))?;
+                if existing.blake3 == digest {
+                    self.ensure_blob(&digest, local).await?;
+                }
                 self.index().insert(&existing)?;
                 Ok(Published::Existing(existing))
             }
+        }
+    }
+
+    /// The blob once more, after the record that holds it exists: a
+    /// concurrent `rm` of another name with these bytes may have deleted
+    /// it between the upload and the record (it lists the names before it
+    /// deletes, and this record was not there yet). Then it is uploaded
+    /// again. An `rm` that deletes it after this check lists the names
+    /// again and puts it back itself (docs/design/0010-removal.md).
+    async fn ensure_blob(&self, digest: &Digest, local: &Path) -> Result<()> {
+        let path = StorePath::blob(digest);
+        match self.inner.store.head(&path).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_not_found() => {
+                tracing::info!(%digest, "the blob went away under a new record; uploading it again");
+                self.inner.store.put_file(&path, local).await?;
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
         }
     }
 

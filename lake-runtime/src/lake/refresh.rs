@@ -216,6 +216,9 @@ impl Lake {
         let count = records.len();
         self.index()
             .apply_refresh(&records, &removed, prefix.is_none())?;
+        // Removed elsewhere: no warm hit may answer with them any more.
+        self.forget_in_memo(&removed);
+        self.learn_tombstones(prefix).await?;
         Ok(Refreshed { count, undecodable })
     }
 

@@ -1,0 +1,88 @@
+//! What `add` and a refresh learn of tombstones (docs/design/0010-removal.md):
+//! the index first, the store when a new name is added.
+
+use futures::StreamExt;
+use lake_core::{Digest, Name, StorePath, TOMBSTONES_PREFIX, Tombstone};
+
+use super::PARALLEL_REQUESTS;
+use crate::{Error, Lake, Result};
+
+impl Lake {
+    /// Refuses to give `name` other bytes than its tombstone says it held.
+    /// Called after the name was found absent: a tombstone is written
+    /// before its record is deleted, so a remove that raced the absence
+    /// check has its tombstone in the store by now. With `ask_store`
+    /// false the index alone is asked (it was just refreshed with the
+    /// tombstones of this prefix).
+    pub(super) async fn check_tombstone(
+        &self,
+        name: &Name,
+        offered: Digest,
+        ask_store: bool,
+    ) -> Result<()> {
+        let mut tombstone = self.index().tombstone(name)?;
+        if tombstone.is_none() && ask_store {
+            tombstone = self.fetch_tombstone(name).await?;
+            if let Some(t) = &tombstone {
+                self.index().insert_tombstone(t)?;
+            }
+        }
+        match tombstone {
+            Some(t) if t.blake3 != offered => Err(Error::Removed {
+                name: name.clone(),
+                existing: t.blake3,
+                offered,
+                removed_by: t.removed_by,
+                removed_at: t.removed_at,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// The tombstone of `name` in the store, if any.
+    pub(crate) async fn fetch_tombstone(&self, name: &Name) -> Result<Option<Tombstone>> {
+        let path = StorePath::tombstone(name);
+        let bytes = match self.get_small(&path).await {
+            Ok(bytes) => bytes,
+            Err(Error::Store(e)) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        Ok(Some(Tombstone::from_json(&bytes)?))
+    }
+
+    /// Lists the tombstones at or below `prefix` and reads those the index
+    /// does not know yet (few: one per removed name, read once per home).
+    pub(super) async fn learn_tombstones(&self, prefix: Option<&Name>) -> Result<()> {
+        let list_prefix = match prefix {
+            Some(p) => format!("{TOMBSTONES_PREFIX}/{p}"),
+            None => TOMBSTONES_PREFIX.to_owned(),
+        };
+        let known: std::collections::BTreeSet<Name> = self
+            .index()
+            .tombstoned_below(prefix.map_or("", |p| p.as_str()))?
+            .into_iter()
+            .collect();
+        let new: Vec<Name> = self
+            .list_all(&list_prefix)
+            .await?
+            .into_iter()
+            .filter_map(|o| StorePath::name_from_tombstone_path(o.path.as_str()))
+            .filter(|n| !known.contains(n))
+            .collect();
+        let fetched: Vec<Result<Option<Tombstone>>> = futures::stream::iter(new)
+            .map(|name| async move { self.fetch_tombstone(&name).await })
+            .buffer_unordered(PARALLEL_REQUESTS)
+            .collect()
+            .await;
+        for tombstone in fetched {
+            match tombstone {
+                Ok(Some(t)) => self.index().insert_tombstone(&t)?,
+                Ok(None) => {}
+                // One bad tombstone must not break every refresh; the add
+                // of that name asks the store again and reports it.
+                Err(e) => tracing::warn!(error = %e, "skipping an unreadable tombstone"),
+            }
+        }
+        Ok(())
+    }
+}
