@@ -29,6 +29,7 @@ pub const TOMBSTONE_SCHEMA_VERSION: u32 = 1;
 ///     "ada@example.com",
 ///     "box",
 ///     Some("added by mistake".into()),
+///     None,
 /// );
 /// assert_eq!(Tombstone::from_json(&tombstone.to_json())?, tombstone);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -51,6 +52,10 @@ pub struct Tombstone {
     pub removed_at: DateTime<Utc>,
     /// Why (`lake rm -m`), if given.
     pub message: Option<String>,
+    /// Key (hex) of the run that made the name, whose manifest was deleted
+    /// with it: other homes drop that run from their caches, so that none
+    /// answers a call with the removed name. `None` for an added file.
+    pub run_key: Option<String>,
     /// Version of lake that removed it.
     pub lake_version: String,
 }
@@ -65,6 +70,7 @@ impl Tombstone {
         removed_by: impl Into<String>,
         host: impl Into<String>,
         message: Option<String>,
+        run_key: Option<String>,
     ) -> Self {
         Self {
             schema_version: TOMBSTONE_SCHEMA_VERSION,
@@ -75,6 +81,7 @@ impl Tombstone {
             host: host.into(),
             removed_at: Utc::now(),
             message,
+            run_key,
             lake_version: env!("CARGO_PKG_VERSION").to_owned(),
         }
     }
@@ -105,6 +112,7 @@ mod tests {
             host: "box".into(),
             removed_at: "2026-11-29T17:00:00Z".parse().unwrap(),
             message: Some("added by mistake".into()),
+            run_key: None,
             lake_version: "0.1.0".into(),
         }
     }
@@ -122,6 +130,7 @@ mod tests {
   "host": "box",
   "removed_at": "2026-11-29T17:00:00Z",
   "message": "added by mistake",
+  "run_key": null,
   "lake_version": "0.1.0"
 }"#
         .replace("DIGEST", &Digest::of(b"TOKEN=hunter2\n").to_string());

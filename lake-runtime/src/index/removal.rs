@@ -17,7 +17,8 @@ CREATE TABLE IF NOT EXISTS inputs (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS tombstones (
     name TEXT PRIMARY KEY NOT NULL,
-    tombstone TEXT NOT NULL
+    tombstone TEXT NOT NULL,
+    seen TEXT NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS names_by_blake3 ON names (blake3);
 ";
@@ -146,33 +147,52 @@ impl Index {
         Ok(json.and_then(|j| Tombstone::from_json(j.as_bytes()).ok()))
     }
 
-    /// The names below `prefix` (all with `""`) that have a known tombstone.
-    pub(crate) fn tombstoned_below(&self, prefix: &str) -> Result<Vec<Name>> {
+    /// The names below `prefix` (all with `""`) that have a known tombstone,
+    /// with the stamp (e-tag, else modification time) it was listed with.
+    pub(crate) fn tombstoned_below(
+        &self,
+        prefix: &str,
+    ) -> Result<std::collections::BTreeMap<Name, String>> {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT name FROM tombstones
+                "SELECT name, seen FROM tombstones
                  WHERE ?1 = '' OR name = ?1 OR (name >= ?1 || '/' AND name < ?1 || '0')",
             )
             .map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map(params![prefix], |r| r.get::<_, String>(0))
+            .query_map(params![prefix], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
             .map_err(|e| self.err(e))?;
-        let mut out = Vec::new();
+        let mut out = std::collections::BTreeMap::new();
         for row in rows {
-            if let Ok(name) = Name::new(row.map_err(|e| self.err(e))?) {
-                out.push(name);
+            let (name, seen) = row.map_err(|e| self.err(e))?;
+            if let Ok(name) = Name::new(name) {
+                out.insert(name, seen);
             }
         }
         Ok(out)
     }
 
-    /// Remembers a tombstone (replacing an older one of the same name).
-    pub(crate) fn insert_tombstone(&mut self, tombstone: &Tombstone) -> Result<()> {
+    /// Remembers a tombstone listed with stamp `seen` (replacing an older
+    /// one of the same name).
+    pub(crate) fn insert_tombstone(&mut self, tombstone: &Tombstone, seen: &str) -> Result<()> {
         let json = String::from_utf8(tombstone.to_json()).expect("json is utf-8");
         self.conn
-            .prepare_cached("INSERT OR REPLACE INTO tombstones (name, tombstone) VALUES (?1, ?2)")
-            .and_then(|mut s| s.execute(params![tombstone.name.as_str(), json]))
+            .prepare_cached(
+                "INSERT OR REPLACE INTO tombstones (name, tombstone, seen) VALUES (?1, ?2, ?3)",
+            )
+            .and_then(|mut s| s.execute(params![tombstone.name.as_str(), json, seen]))
+            .map(drop)
+            .map_err(|e| self.err(e))
+    }
+
+    /// Forgets the cached manifest of run `key` (hex).
+    pub(crate) fn forget_run(&mut self, key: &str) -> Result<()> {
+        self.conn
+            .prepare_cached("DELETE FROM runs WHERE key = ?1")
+            .and_then(|mut s| s.execute(params![key]))
             .map(drop)
             .map_err(|e| self.err(e))
     }

@@ -17,7 +17,8 @@
 //! - `refresh`: listing, and rebuilding the index from the store;
 //! - `remove`: `rm`, with tombstones, lineage and the blob protocol;
 //! - `tombstones`: what `add` and a refresh learn of removed names;
-//! - `verify`: verify, evict, stale outputs;
+//! - `verify`: verify, stale outputs;
+//! - `evict`: dropping local copies, never one another name still holds;
 //! - `gc`: removing what interrupted writes leave behind;
 //! - `external`: `add` of an object from another store URL;
 //! - `annotations`: tags, labels and a timestamp, updated by
@@ -47,6 +48,7 @@ use crate::{Error, File, Result};
 mod add;
 pub(crate) mod annotations;
 mod download;
+mod evict;
 pub(crate) mod external;
 pub(crate) mod gc;
 mod graph;
@@ -64,6 +66,7 @@ mod why;
 
 pub use add::{AddMode, AddOutcome};
 pub use download::PullReport;
+pub use evict::{Evict, EvictReport};
 pub use graph::{LineageDirection, LineageEdge, LineageGraph, LineageNode};
 pub(crate) use publish::RunOutput;
 pub use refresh::ListEntry;

@@ -54,6 +54,10 @@ pub struct RemoveReport {
     /// Blobs kept, with the live names that hold them (a name added with
     /// the same bytes, before or during the removal).
     pub blobs_kept: BTreeMap<Digest, Vec<Name>>,
+    /// Blobs deleted, then put back because an `add` of the same bytes
+    /// created its name while they were being deleted (also in
+    /// `blobs_kept`).
+    pub blobs_restored: Vec<Digest>,
     /// Bytes of the deleted blobs.
     pub bytes_deleted: u64,
     /// Nothing was removed: this is the plan.
@@ -204,6 +208,10 @@ impl Lake {
     /// Tombstone, then name record, then the manifest of the run that made
     /// it; then the index and the memo.
     async fn remove_one(&self, record: &Record, message: Option<String>) -> Result<()> {
+        let run_key = match &record.lineage {
+            Lineage::Created(run) => Some(run.run_key.clone()),
+            Lineage::Added(_) => None,
+        };
         let tombstone = Tombstone::new(
             record.name.clone(),
             record.blake3,
@@ -211,6 +219,7 @@ impl Lake {
             self.originator(),
             crate::lineage::host(),
             message,
+            run_key,
         );
         // Overwrite: a name removed, restored and removed again keeps one
         // tombstone, the latest; its digest is the same each time.
@@ -226,21 +235,39 @@ impl Lake {
             .store
             .delete(&StorePath::name_record(&record.name))
             .await?;
-        if let Lineage::Created(run) = &record.lineage {
+        if let Some(key) = &tombstone.run_key {
             // Without its manifest the run is not finished: the next call
             // runs it again instead of answering with a removed name.
             self.inner
                 .store
-                .delete(&StorePath::run_manifest(&run.run_key))
+                .delete(&StorePath::run_manifest(key))
                 .await?;
         }
+        self.index()
+            .forget_names(std::slice::from_ref(&record.name))?;
+        // Stamped "" so that this home's next refresh reads it back once
+        // and records the store's stamp.
+        self.forget_removed(&tombstone, "")?;
+        tracing::debug!(name = %record.name, "removed");
+        Ok(())
+    }
+
+    /// Remembers `tombstone` (listed with stamp `seen`) and forgets what it
+    /// removed: the run that made the name, in the index and the memo,
+    /// even if this home learnt of that run without the name's record (a
+    /// hit answered from a manifest reads no record).
+    pub(super) fn forget_removed(&self, tombstone: &Tombstone, seen: &str) -> Result<()> {
         {
             let mut index = self.index();
-            index.forget_names(std::slice::from_ref(&record.name))?;
-            index.insert_tombstone(&tombstone)?;
+            index.insert_tombstone(tombstone, seen)?;
+            if let Some(key) = &tombstone.run_key {
+                index.forget_run(key)?;
+            }
         }
-        self.forget_in_memo(std::slice::from_ref(&record.name));
-        tracing::debug!(name = %record.name, "removed");
+        if let Some(key) = tombstone.run_key.as_deref().and_then(|k| k.parse().ok()) {
+            self.memo().runs.remove(&key);
+        }
+        self.forget_in_memo(std::slice::from_ref(&tombstone.name));
         Ok(())
     }
 
@@ -323,6 +350,7 @@ impl Lake {
                     .store
                     .put_file(&StorePath::blob(&digest), &local)
                     .await?;
+                report.blobs_restored.push(digest);
                 report.blobs_kept.insert(digest, holders);
             }
         }

@@ -24,7 +24,7 @@ impl Lake {
         if tombstone.is_none() && ask_store {
             tombstone = self.fetch_tombstone(name).await?;
             if let Some(t) = &tombstone {
-                self.index().insert_tombstone(t)?;
+                self.index().insert_tombstone(t, "")?;
             }
         }
         match tombstone {
@@ -51,32 +51,38 @@ impl Lake {
     }
 
     /// Lists the tombstones at or below `prefix` and reads those the index
-    /// does not know yet (few: one per removed name, read once per home).
+    /// does not know yet, or knows with another stamp (removed again):
+    /// few, one per removal, each read once per home. Each one read makes
+    /// this home forget the run that made the name ([`Lake::forget_removed`]).
     pub(super) async fn learn_tombstones(&self, prefix: Option<&Name>) -> Result<()> {
         let list_prefix = match prefix {
             Some(p) => format!("{TOMBSTONES_PREFIX}/{p}"),
             None => TOMBSTONES_PREFIX.to_owned(),
         };
-        let known: std::collections::BTreeSet<Name> = self
+        let known = self
             .index()
-            .tombstoned_below(prefix.map_or("", |p| p.as_str()))?
-            .into_iter()
-            .collect();
-        let new: Vec<Name> = self
+            .tombstoned_below(prefix.map_or("", |p| p.as_str()))?;
+        let new: Vec<(Name, String)> = self
             .list_all(&list_prefix)
             .await?
             .into_iter()
-            .filter_map(|o| StorePath::name_from_tombstone_path(o.path.as_str()))
-            .filter(|n| !known.contains(n))
+            .filter_map(|o| {
+                let name = StorePath::name_from_tombstone_path(o.path.as_str())?;
+                let seen = o
+                    .version
+                    .e_tag
+                    .unwrap_or_else(|| o.last_modified.to_rfc3339());
+                (known.get(&name) != Some(&seen)).then_some((name, seen))
+            })
             .collect();
-        let fetched: Vec<Result<Option<Tombstone>>> = futures::stream::iter(new)
-            .map(|name| async move { self.fetch_tombstone(&name).await })
+        let fetched: Vec<(String, Result<Option<Tombstone>>)> = futures::stream::iter(new)
+            .map(|(name, seen)| async move { (seen, self.fetch_tombstone(&name).await) })
             .buffer_unordered(PARALLEL_REQUESTS)
             .collect()
             .await;
-        for tombstone in fetched {
+        for (seen, tombstone) in fetched {
             match tombstone {
-                Ok(Some(t)) => self.index().insert_tombstone(&t)?,
+                Ok(Some(t)) => self.forget_removed(&t, &seen)?,
                 Ok(None) => {}
                 // One bad tombstone must not break every refresh; the add
                 // of that name asks the store again and reports it.

@@ -1,6 +1,6 @@
 //! Checks of what is committed: `verify` re-hashes local copies and store
-//! blobs (and repairs them), `evict` drops local copies, `stale_outputs`
-//! finds outputs whose creator's code has changed.
+//! blobs (and repairs them), `stale_outputs` finds outputs whose
+//! creator's code has changed.
 
 use futures::{StreamExt, TryStreamExt};
 use lake_core::{Lineage, Name, Record, StoreExt, StorePath};
@@ -205,23 +205,5 @@ impl Lake {
             }
         }
         Ok(stale)
-    }
-
-    /// Drops the local copies of `names` (all names if empty). Returns the
-    /// names whose copy was removed.
-    pub fn evict(&self, names: &[Name]) -> Result<Vec<Name>> {
-        let names = if names.is_empty() {
-            self.index().names()?
-        } else {
-            names.to_vec()
-        };
-        let mut evicted = Vec::new();
-        for name in names {
-            let record = self.record(&name)?;
-            if self.inner.home.remove_blob(&record.blake3)? {
-                evicted.push(name);
-            }
-        }
-        Ok(evicted)
     }
 }

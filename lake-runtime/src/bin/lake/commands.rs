@@ -13,7 +13,7 @@ use lake_runtime::{
 
 use crate::annotate::{self, Edit};
 use crate::lowargs::{Command, GlobalArgs, LineageFormat, LowArgs};
-use crate::{output, render, status};
+use crate::{output, remove, render, status};
 
 /// `add -r` prints one line per file up to this many files (any number
 /// with -v); past it, only its summary line.
@@ -99,7 +99,7 @@ fn dot_to_svg(dot: &str) -> Result<String> {
     Ok(svg.finalize())
 }
 
-fn parse_name(name: &str) -> Result<Name> {
+pub(crate) fn parse_name(name: &str) -> Result<Name> {
     Ok(Name::new(name)?)
 }
 
@@ -363,16 +363,25 @@ async fn dispatch(lake: &Lake, global: &GlobalArgs, command: Command) -> Result<
             }
             ExitCode::SUCCESS
         }
-        Command::Evict { names } => {
-            let names = names
-                .iter()
-                .map(|n| parse_name(n))
-                .collect::<Result<Vec<_>>>()?;
-            let evicted = lake.evict(&names)?;
-            if !global.quiet {
-                writeln!(out, "evicted {} local cop(ies)", evicted.len())?;
-            }
-            ExitCode::SUCCESS
+        Command::Evict { targets, all, json } => {
+            remove::evict(lake, global, &mut out, &targets, all, json)?
+        }
+        Command::Rm {
+            names,
+            recursive,
+            cascade,
+            yes,
+            dry_run,
+            message,
+            json,
+        } => {
+            let options = lake_runtime::RemoveOptions {
+                recursive,
+                cascade,
+                dry_run,
+                message,
+            };
+            remove::rm(lake, global, &mut out, &names, options, yes, json).await?
         }
         Command::Tag { name, tags } => {
             edit(lake, global, &mut out, &name, annotate::set_tags(&tags)?).await?

@@ -261,10 +261,44 @@ pub(crate) enum Command {
         #[arg(default_value = "")]
         prefix: String,
     },
-    /// Drop local copies (they stay in the store).
+    /// Drop local copies (they stay in the store). A copy that names not
+    /// evicted share (equal bytes) stays, unless --all.
     Evict {
-        /// Names to evict (default: all).
+        /// Names or prefixes whose local copies to drop.
+        #[arg(required_unless_present = "all")]
+        targets: Vec<String>,
+        /// Drop every local copy of this home.
+        #[arg(long, conflicts_with = "targets")]
+        all: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove names from the store and the home, leaving a tombstone; their
+    /// bytes leave the store once no other name holds them.
+    Rm {
+        /// Names to remove (prefixes, with -r).
+        #[arg(required = true)]
         names: Vec<String>,
+        /// Remove every name at or below each NAME.
+        #[arg(short, long)]
+        recursive: bool,
+        /// Also remove every file made from them, downstream first, after
+        /// showing the list (asks on a terminal; else needs --yes).
+        #[arg(long)]
+        cascade: bool,
+        /// Do not ask before a cascade.
+        #[arg(short, long)]
+        yes: bool,
+        /// Show what would be removed; remove nothing.
+        #[arg(short = 'n', long)]
+        dry_run: bool,
+        /// Why, kept in each tombstone.
+        #[arg(short, long, value_name = "MESSAGE")]
+        message: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Print the man page (roff), e.g. `lake man > ~/.local/share/man/man1/lake.1`.
     Man,

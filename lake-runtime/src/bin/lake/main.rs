@@ -7,6 +7,7 @@ mod annotate;
 mod commands;
 mod lowargs;
 mod output;
+mod remove;
 mod render;
 
 use std::process::ExitCode;
