@@ -50,8 +50,18 @@ impl Store {
 
     /// A lake with its own home on this store: one machine.
     fn home(&self, home: &str) -> Lake {
-        let config = self
-            .options
+        Lake::open_with(self.config(home)).unwrap()
+    }
+
+    /// [`Store::home`] whose name records are created `delay` ms late.
+    fn slow_home(&self, home: &str, delay: std::sync::Arc<std::sync::atomic::AtomicU64>) -> Lake {
+        let inner = open_store_with(&self.url, &self.options).unwrap();
+        let store = std::sync::Arc::new(SlowRecords { inner, delay });
+        Lake::open_with_store(self.config(home), store).unwrap()
+    }
+
+    fn config(&self, home: &str) -> lake_runtime::LakeConfig {
+        self.options
             .iter()
             .fold(
                 LakeConfigBuilder::new()
@@ -61,8 +71,7 @@ impl Store {
             )
             .with_progress(false)
             .build()
-            .unwrap();
-        Lake::open_with(config).unwrap()
+            .unwrap()
     }
 
     /// Runs `f` on a fresh client of this store, as an outsider would.
@@ -105,6 +114,67 @@ impl Store {
                 .unwrap()
                 .to_vec()
         })
+    }
+}
+
+/// A store that waits `delay` milliseconds before creating a name record:
+/// it widens the gap between an add's upload and its record, where an
+/// `rm` of the same bytes may delete the blob.
+#[derive(Debug)]
+struct SlowRecords {
+    inner: std::sync::Arc<dyn lake_runtime::Store>,
+    delay: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl std::fmt::Display for SlowRecords {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.inner.fmt(f)
+    }
+}
+
+type Fut<'a, T> = futures::future::BoxFuture<'a, Result<T, lake_runtime::StoreError>>;
+
+impl lake_runtime::Store for SlowRecords {
+    fn head<'a>(&'a self, path: &'a StorePath) -> Fut<'a, lake_runtime::ObjectMeta> {
+        self.inner.head(path)
+    }
+    fn get<'a>(&'a self, path: &'a StorePath) -> Fut<'a, lake_runtime::GetStream> {
+        self.inner.get(path)
+    }
+    fn get_range<'a>(
+        &'a self,
+        path: &'a StorePath,
+        range: std::ops::Range<u64>,
+    ) -> Fut<'a, lake_runtime::GetStream> {
+        self.inner.get_range(path, range)
+    }
+    fn put<'a>(
+        &'a self,
+        path: &'a StorePath,
+        bytes: bytes::Bytes,
+        mode: lake_runtime::PutMode,
+    ) -> Fut<'a, lake_runtime::ObjectVersion> {
+        Box::pin(async move {
+            if path.as_str().starts_with("names/") {
+                let ms = self.delay.load(Ordering::SeqCst);
+                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            }
+            self.inner.put(path, bytes, mode).await
+        })
+    }
+    fn put_file<'a>(&'a self, path: &'a StorePath, file: &'a std::path::Path) -> Fut<'a, ()> {
+        self.inner.put_file(path, file)
+    }
+    fn list<'a>(
+        &'a self,
+        prefix: &'a StorePath,
+        after: Option<&'a StorePath>,
+        limit: usize,
+    ) -> Fut<'a, lake_runtime::ListPage> {
+        self.inner.list(prefix, after, limit)
+    }
+    fn delete<'a>(&'a self, path: &'a StorePath) -> Fut<'a, ()> {
+        self.inner.delete(path)
     }
 }
 
@@ -409,7 +479,8 @@ fn rm_racing_add_of_the_same_bytes_never_leaves_a_name_without_its_blob() {
     };
     for store in Store::all() {
         let remover = store.home("remover");
-        let adder = store.home("adder");
+        let record_delay = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let adder = store.slow_home("adder", record_delay.clone());
         let rounds = rounds_for(&store.url);
         let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
         let mut next = move || {
@@ -419,6 +490,7 @@ fn rm_racing_add_of_the_same_bytes_never_leaves_a_name_without_its_blob() {
             seed
         };
         let (mut deleted, mut restored, mut kept) = (0, 0, 0);
+        let mut rm_millis: u64 = 20;
         for round in 0..rounds {
             let bytes = format!("round {round} of {}: same bytes\n", store.url).repeat(50);
             let victim = format!("victim/{round}");
@@ -426,13 +498,25 @@ fn rm_racing_add_of_the_same_bytes_never_leaves_a_name_without_its_blob() {
             add(&remover, &victim, bytes.as_bytes());
             let src = store.dir.path().join(format!("src-{round}"));
             std::fs::write(&src, &bytes).unwrap();
-            let (rm_delay, add_delay) = (next() % 15, next() % 15);
+            // The add starts anywhere in the span of an rm (as long as the
+            // last one took), so every step of the protocol gets raced.
+            let add_delay = next() % (rm_millis * 5 / 4 + 1);
+            // Every other round, the add's record also comes late: its
+            // upload lands before the rm's delete, its record after the
+            // rm's last listing, which only the add's own check covers.
+            let slow = if round % 2 == 1 {
+                next() % (rm_millis + 1)
+            } else {
+                0
+            };
+            record_delay.store(slow, Ordering::SeqCst);
             let report = std::thread::scope(|s| {
                 let r = s.spawn(|| {
-                    std::thread::sleep(std::time::Duration::from_millis(rm_delay));
-                    remover
+                    let started = std::time::Instant::now();
+                    let report = remover
                         .remove(&[name(&victim)], &RemoveOptions::default())
-                        .unwrap()
+                        .unwrap();
+                    (report, started.elapsed().as_millis() as u64)
                 });
                 let a = s.spawn(|| {
                     std::thread::sleep(std::time::Duration::from_millis(add_delay));
@@ -443,6 +527,8 @@ fn rm_racing_add_of_the_same_bytes_never_leaves_a_name_without_its_blob() {
                 a.join().unwrap();
                 r.join().unwrap()
             });
+            let (report, took) = report;
+            rm_millis = took.max(1);
             deleted += report.blobs_deleted.len();
             restored += report.blobs_restored.len();
             kept += report.blobs_kept.len() - report.blobs_restored.len();
@@ -461,8 +547,8 @@ fn rm_racing_add_of_the_same_bytes_never_leaves_a_name_without_its_blob() {
             reader.fetch(&name(n)).unwrap();
         }
         eprintln!(
-            "{}: {rounds} rounds: rm deleted the blob {deleted} times (the add then \
-             uploaded it again), put it back {restored} times, kept it {kept} times",
+            "{}: {rounds} rounds: rm deleted the blob {deleted} times (the add came later or uploaded it again), \
+             put it back {restored} times, kept it {kept} times",
             store.url
         );
     }
