@@ -653,7 +653,7 @@ fn tampered_store_object_with_same_size_is_refused() {
     add(&t, &t.write("a", "abcdef"), "v.txt", &[]);
     let hex = digest_of(&t, "v.txt");
     overwrite(&t.store_blob(&hex), "abcdeF");
-    t.lake().args(["evict"]).ok();
+    t.lake().args(["evict", "--all"]).ok();
     let err = t.lake().args(["cat", "v.txt"]).fails();
     assert!(err.contains("corrupt"), "{err}");
     assert!(!t.home_blob(&hex).exists());
@@ -771,8 +771,8 @@ fn evict_makes_a_file_store_only_and_cat_downloads_it_again() {
         "cat must cache the download"
     );
 
-    // evict with no names drops every local copy.
-    t.lake().args(["evict"]).ok();
+    // evict --all drops every local copy.
+    t.lake().args(["evict", "--all"]).ok();
     assert_eq!(t.home_blobs(t.home()), Vec::<std::path::PathBuf>::new());
     assert_eq!(t.lake().args(["cat", "e/b.txt"]).ok(), "keep");
 }
@@ -1168,7 +1168,7 @@ fn readding_identical_content_with_move_removes_the_source() {
 fn verify_passes_for_store_only_names() {
     let t = TestDir::new();
     add(&t, &t.write("a", "a"), "a.txt", &[]);
-    t.lake().args(["evict"]).ok();
+    t.lake().args(["evict", "--all"]).ok();
     t.lake().args(["verify"]).ok();
     t.lake().args(["verify", "--store"]).ok();
     t.lake().args(["verify", "a.txt"]).ok();
@@ -1196,7 +1196,7 @@ fn missing_store_object_is_a_clear_error_and_found_by_verify() {
     add(&t, &t.write("a", "gone soon"), "g.txt", &[]);
     let hex = digest_of(&t, "g.txt");
     std::fs::remove_file(t.store_blob(&hex)).unwrap();
-    t.lake().args(["evict"]).ok();
+    t.lake().args(["evict", "--all"]).ok();
     let err = t.lake().args(["cat", "g.txt"]).fails();
     assert_one_line(&err);
     assert!(
@@ -1213,7 +1213,7 @@ fn corrupt_download_error_is_one_line() {
     let t = TestDir::new();
     add(&t, &t.write("a", "genuine"), "c.txt", &[]);
     let hex = digest_of(&t, "c.txt");
-    t.lake().args(["evict"]).ok();
+    t.lake().args(["evict", "--all"]).ok();
     replace(&t.store_blob(&hex), "forgery");
     let err = t.lake().args(["cat", "c.txt"]).fails();
     assert_one_line(&err);
