@@ -2,8 +2,8 @@
 //! the run manifests that listed them, and their bytes once no live name
 //! holds them (docs/design/0010-removal.md).
 //!
-//! Per name, in this order: the tombstone, then the name record, then the
-//! manifest of the run that made it. Then, for each digest no live name
+//! Per name, in this order: the tombstone, then the manifest of the run
+//! that made it, the name record, and the manifest once more. Then, for each digest no live name
 //! holds after a fresh listing, the blob: a local copy is made first, the
 //! blob is deleted, the names are listed once more, and a blob that a
 //! concurrent `add` adopted in between is put back from that copy.
@@ -205,8 +205,8 @@ impl Lake {
         Ok(plan)
     }
 
-    /// Tombstone, then name record, then the manifest of the run that made
-    /// it; then the index and the memo.
+    /// Tombstone, then the manifest of the run that made it, the name
+    /// record, the manifest once more; then the index and the memo.
     async fn remove_one(&self, record: &Record, message: Option<String>) -> Result<()> {
         let run_key = match &record.lineage {
             Lineage::Created(run) => Some(run.run_key.clone()),
@@ -231,17 +231,22 @@ impl Lake {
                 PutMode::Overwrite,
             )
             .await?;
+        // The manifest before the record, and again after it. Before: a
+        // kill between the two leaves a live record and an unfinished run,
+        // which the next call finishes by adopting the record (a manifest
+        // left listing a removed name would be answered as a hit forever).
+        // After: a call that adopted the record in between, and wrote the
+        // manifest again, is undone.
+        let manifest = tombstone.run_key.as_deref().map(StorePath::run_manifest);
+        if let Some(manifest) = &manifest {
+            self.inner.store.delete(manifest).await?;
+        }
         self.inner
             .store
             .delete(&StorePath::name_record(&record.name))
             .await?;
-        if let Some(key) = &tombstone.run_key {
-            // Without its manifest the run is not finished: the next call
-            // runs it again instead of answering with a removed name.
-            self.inner
-                .store
-                .delete(&StorePath::run_manifest(key))
-                .await?;
+        if let Some(manifest) = &manifest {
+            self.inner.store.delete(manifest).await?;
         }
         self.index()
             .forget_names(std::slice::from_ref(&record.name))?;
