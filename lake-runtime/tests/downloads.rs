@@ -63,7 +63,9 @@ fn a_large_blob_downloads_in_ranges_and_lands_whole() {
     let f = fixture();
     let bytes = content(LARGE, 7);
     let name = add(&f.lake, "big.bin", &bytes);
-    f.lake.evict(std::slice::from_ref(&name)).unwrap();
+    f.lake
+        .evict(&lake_runtime::Evict::Names(vec![name.clone()]))
+        .unwrap();
     assert!(!f.lake.exists_locally(&name).unwrap());
 
     let before = f.store.counts();
@@ -86,7 +88,9 @@ fn a_tampered_large_blob_is_refused_and_nothing_lands() {
     let f = fixture();
     let bytes = content(LARGE, 11);
     let name = add(&f.lake, "big.bin", &bytes);
-    f.lake.evict(std::slice::from_ref(&name)).unwrap();
+    f.lake
+        .evict(&lake_runtime::Evict::Names(vec![name.clone()]))
+        .unwrap();
 
     // Same size, one byte changed in the last range.
     let mut tampered = bytes.clone();
@@ -112,7 +116,9 @@ fn a_truncated_large_blob_is_refused() {
     let f = fixture();
     let bytes = content(LARGE, 13);
     let name = add(&f.lake, "big.bin", &bytes);
-    f.lake.evict(std::slice::from_ref(&name)).unwrap();
+    f.lake
+        .evict(&lake_runtime::Evict::Names(vec![name.clone()]))
+        .unwrap();
     let blob = StorePath::blob(&Digest::of(&bytes));
     let short = Bytes::copy_from_slice(&bytes[..LARGE - 100]);
     futures::executor::block_on(f.store.put(&blob, short, PutMode::Overwrite)).unwrap();
