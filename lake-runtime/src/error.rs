@@ -44,21 +44,20 @@ pub enum Error {
     /// The name was removed while it held other bytes; names are immutable,
     /// even across a removal (docs/design/0010-removal.md).
     #[error(
-        "name {name:?} was removed by {removed_by} at {removed_at} while it held blake3 {existing} \
+        "name {name:?} was removed by {by} at {at} while it held blake3 {existing} \
          (tombstone tombstones/{name}.json); a name never means two contents: add those bytes \
-         to restore it, or pick another name"
+         to restore it, or pick another name",
+        by = tombstone.removed_by,
+        at = tombstone.removed_at,
+        existing = tombstone.blake3
     )]
     Removed {
         /// The name.
         name: Name,
-        /// What the name held when it was removed.
-        existing: Digest,
+        /// Its tombstone: what it held, who removed it, when and why.
+        tombstone: Box<lake_core::Tombstone>,
         /// What was offered.
         offered: Digest,
-        /// Who removed it.
-        removed_by: String,
-        /// When.
-        removed_at: chrono::DateTime<chrono::Utc>,
     },
     /// `rm` of a file that others were made from, without a cascade.
     #[error(

@@ -30,10 +30,8 @@ impl Lake {
         match tombstone {
             Some(t) if t.blake3 != offered => Err(Error::Removed {
                 name: name.clone(),
-                existing: t.blake3,
+                tombstone: Box::new(t),
                 offered,
-                removed_by: t.removed_by,
-                removed_at: t.removed_at,
             }),
             _ => Ok(()),
         }
