@@ -94,34 +94,28 @@ pub(super) fn forget(conn: &Connection, name: &Name) -> rusqlite::Result<()> {
 impl Index {
     /// The names whose run read `name` as an input, sorted.
     pub(crate) fn made_from(&self, name: &Name) -> Result<Vec<Name>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                // Only edges of names the index still lists.
-                "SELECT i.name FROM inputs i JOIN names n ON n.name = i.name
-                 WHERE i.input = ?1 ORDER BY i.name",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map(params![name.as_str()], |r| r.get::<_, String>(0))
-            .map_err(|e| self.err(e))?;
-        let mut out = Vec::new();
-        for row in rows {
-            if let Ok(name) = Name::new(row.map_err(|e| self.err(e))?) {
-                out.push(name);
-            }
-        }
-        Ok(out)
+        // Only edges of names the index still lists.
+        self.names_where(
+            "SELECT i.name FROM inputs i JOIN names n ON n.name = i.name
+             WHERE i.input = ?1 ORDER BY i.name",
+            name.as_str(),
+        )
     }
 
     /// The names that hold `digest`, sorted.
     pub(crate) fn names_holding(&self, digest: &Digest) -> Result<Vec<Name>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT name FROM names WHERE blake3 = ?1 ORDER BY name")
-            .map_err(|e| self.err(e))?;
+        self.names_where(
+            "SELECT name FROM names WHERE blake3 = ?1 ORDER BY name",
+            &digest.to_hex(),
+        )
+    }
+
+    /// The names `sql` selects (one column) given `param` as `?1`; rows
+    /// that are not valid names are skipped, as in `Index::list`.
+    fn names_where(&self, sql: &str, param: &str) -> Result<Vec<Name>> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map(params![digest.to_hex()], |r| r.get::<_, String>(0))
+            .query_map(params![param], |r| r.get::<_, String>(0))
             .map_err(|e| self.err(e))?;
         let mut out = Vec::new();
         for row in rows {
