@@ -7,7 +7,7 @@
 //! See: issue 12 (parts 1–3), docs/design/0010-removal.md.
 
 use std::io::Write;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
 use lake_runtime::StoreExt;
 use lake_runtime::store::{StoreOptions, open_store_with};
@@ -341,11 +341,15 @@ fn readd_restores_same_bytes_and_refuses_others_naming_the_tombstone() {
     }
 }
 
-static STEP_RUNS: AtomicUsize = AtomicUsize::new(0);
+// Per thread: two tests call these creators in parallel, and a sync
+// creator's body runs on the calling thread.
+thread_local! {
+    static STEP_RUNS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
 
 #[file_creator]
 fn upper(input: &File) -> File {
-    STEP_RUNS.fetch_add(1, Ordering::SeqCst);
+    STEP_RUNS.set(STEP_RUNS.get() + 1);
     let text = input.read_to_string().unwrap().to_uppercase();
     let mut out = File::create_output().unwrap();
     out.write_all(text.as_bytes()).unwrap();
@@ -371,22 +375,22 @@ fn a_creator_whose_output_was_removed_runs_again() {
     let input = add(&a, "raw/t.txt", b"text");
     let out = upper(&input);
     let b_input = b.file("raw/t.txt").unwrap();
-    let runs = STEP_RUNS.load(Ordering::SeqCst);
+    let runs = STEP_RUNS.get();
     assert_eq!(upper(&b_input), out, "B hits A's run");
     assert_eq!(upper(&b_input), out, "and again from its memo");
-    assert_eq!(STEP_RUNS.load(Ordering::SeqCst), runs);
+    assert_eq!(STEP_RUNS.get(), runs);
 
     rm(&a, &[out.name().as_str()], RemoveOptions::default());
     assert!(a.record(out.name()).unwrap_err().is_not_found());
     let again = upper(&input);
-    assert_eq!(STEP_RUNS.load(Ordering::SeqCst), runs + 1, "A runs again");
+    assert_eq!(STEP_RUNS.get(), runs + 1, "A runs again");
     assert_eq!(again.read_to_string().unwrap(), "TEXT");
 
     // B: removed again by A, then B refreshes and must not hit its memo.
     rm(&a, &[again.name().as_str()], RemoveOptions::default());
     b.list("", true).unwrap();
     let from_b = upper(&b_input);
-    assert_eq!(STEP_RUNS.load(Ordering::SeqCst), runs + 2, "B runs again");
+    assert_eq!(STEP_RUNS.get(), runs + 2, "B runs again");
     assert_eq!(from_b.read_to_string().unwrap(), "TEXT");
 }
 
@@ -594,4 +598,23 @@ fn evict_by_prefix_and_of_names_sharing_bytes() {
             .unwrap_err()
             .is_not_found()
     );
+}
+
+/// Annotations go with the name: a secret in a tag leaves the store too,
+/// and a restored name starts bare.
+#[test]
+fn annotations_leave_with_the_name() {
+    for store in Store::all() {
+        let a = store.home("a");
+        let file = add(&a, "tagged.txt", b"tagged");
+        file.annotate(|n| n.set_tag("token", "hunter2").map(|_| ()))
+            .unwrap();
+        rm(&a, &["tagged.txt"], RemoveOptions::default());
+        let notes = lake_runtime::notes_path(&name("tagged.txt"));
+        let gone = futures::executor::block_on(a.store().head(&notes)).unwrap_err();
+        assert!(gone.is_not_found(), "{}: {gone}", store.url);
+
+        let restored = add(&a, "tagged.txt", b"tagged");
+        assert!(restored.annotations().unwrap().is_empty(), "{}", store.url);
+    }
 }

@@ -86,6 +86,8 @@ pub(super) fn forget(conn: &Connection, name: &Name) -> rusqlite::Result<()> {
     }
     conn.prepare_cached("DELETE FROM inputs WHERE name = ?1")?
         .execute(params![name.as_str()])?;
+    conn.prepare_cached("DELETE FROM annotations WHERE name = ?1")?
+        .execute(params![name.as_str()])?;
     conn.prepare_cached("DELETE FROM names WHERE name = ?1")?
         .execute(params![name.as_str()])?;
     Ok(())

@@ -248,6 +248,12 @@ impl Lake {
         if let Some(manifest) = &manifest {
             self.inner.store.delete(manifest).await?;
         }
+        // Annotations describe the file and go with it: a restored name
+        // starts bare, and a secret written into a tag leaves too.
+        self.inner
+            .store
+            .delete(&lake_core::notes_path(&record.name))
+            .await?;
         self.index()
             .forget_names(std::slice::from_ref(&record.name))?;
         // Stamped "" so that this home's next refresh reads it back once
