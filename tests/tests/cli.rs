@@ -1654,3 +1654,39 @@ fn issue_14_man_page_lists_every_command() {
         );
     }
 }
+
+/// See issue 14: `add -r` of a project added its `.git`, and had no way
+/// to leave build output out. `.git` is skipped; `.lakeignore` at the top
+/// of the directory takes gitignore's patterns, negation included.
+#[test]
+fn issue_14_add_recursive_skips_git_and_what_lakeignore_lists() {
+    let t = TestDir::new();
+    t.write("proj/data/a.csv", "a");
+    t.write("proj/data/b.tmp", "b");
+    t.write("proj/data/keep.tmp", "k");
+    t.write("proj/build/out.bin", "o");
+    t.write("proj/.git/HEAD", "ref: refs/heads/main");
+    t.write("proj/.lakeignore", "*.tmp\n!keep.tmp\nbuild/\n");
+    t.lake()
+        .args(["add", "-r"])
+        .arg(t.path().join("proj"))
+        .arg("p")
+        .ok();
+    let listing = t.lake().args(["ls", "-r", "--json", "p"]).json();
+    assert_eq!(
+        names_in_json(&listing),
+        ["p/data/a.csv", "p/data/keep.tmp"],
+        "{listing}"
+    );
+
+    // A pattern gitignore cannot parse is refused, naming the file.
+    t.write("bad/x.txt", "x");
+    t.write("bad/.lakeignore", "a{b\n");
+    let err = t
+        .lake()
+        .args(["add", "-r"])
+        .arg(t.path().join("bad"))
+        .arg("bad")
+        .fails();
+    assert!(err.contains(".lakeignore"), "{err}");
+}

@@ -1,5 +1,6 @@
 //! The directory walk behind `add -r`: every regular file below a
-//! directory, never entering lake's own directories.
+//! directory, never entering lake's own directories nor `.git`, and
+//! leaving out what the directory's `.lakeignore` lists (gitignore rules).
 
 use std::path::{Path, PathBuf};
 
@@ -13,12 +14,24 @@ pub(super) struct Walk {
     pub(super) skipped: Vec<(PathBuf, String)>,
 }
 
+/// The name of the file, at the top of a directory given to `add -r`,
+/// whose gitignore-style patterns name what not to add.
+pub(super) const LAKEIGNORE: &str = ".lakeignore";
+
 /// Every regular file below `dir` with its metadata, sorted; symlinked
 /// directories are not followed, so a cycle cannot make the walk endless.
 /// The directories in `excluded` (the home, a `file://` store) and every
 /// `.lake*` directory are not entered: adding `.` in a project whose home
 /// is `.lake` must not add the index, its locks, or the store into itself.
+/// Nor is `.git`, and what `dir/.lakeignore` lists is left out (the file
+/// itself too).
 pub(super) fn walk_files(dir: &Path, excluded: &[PathBuf]) -> Result<Walk> {
+    let ignored = lakeignore(dir)?;
+    let is_ignored = |path: &Path, is_dir: bool| {
+        ignored
+            .as_ref()
+            .is_some_and(|m| m.matched_path_or_any_parents(path, is_dir).is_ignore())
+    };
     let mut candidates = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(d) = pending.pop() {
@@ -33,12 +46,17 @@ pub(super) fn walk_files(dir: &Path, excluded: &[PathBuf]) -> Result<Walk> {
                 .file_type()
                 .map_err(|e| Error::io("read metadata of", &path, e))?;
             if file_type.is_dir() {
-                let own = entry.file_name().as_encoded_bytes().starts_with(b".lake")
+                let file_name = entry.file_name();
+                let own = file_name.as_encoded_bytes().starts_with(b".lake")
+                    || file_name == ".git"
                     || excluded.iter().any(|x| same_directory(x, &path));
-                if !own {
+                if !own && !is_ignored(&path, true) {
                     pending.push(path);
                 }
-            } else if file_type.is_file() || file_type.is_symlink() {
+            } else if (file_type.is_file() || file_type.is_symlink())
+                && !(ignored.is_some() && d == dir && entry.file_name() == LAKEIGNORE)
+                && !is_ignored(&path, false)
+            {
                 candidates.push(path);
             }
         }
@@ -106,4 +124,22 @@ fn same_directory(a: &Path, b: &Path) -> bool {
     {
         a == b
     }
+}
+
+/// The matcher of `dir/.lakeignore`, if there is one; a pattern it cannot
+/// parse is an error naming the file and the pattern.
+fn lakeignore(dir: &Path) -> Result<Option<ignore::gitignore::Gitignore>> {
+    let path = dir.join(LAKEIGNORE);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let bad_file = |error: ignore::Error| Error::Source {
+        source_desc: path.display().to_string(),
+        message: error.to_string(),
+    };
+    let mut builder = ignore::gitignore::GitignoreBuilder::new(dir);
+    if let Some(error) = builder.add(&path) {
+        return Err(bad_file(error));
+    }
+    builder.build().map(Some).map_err(bad_file)
 }
