@@ -611,7 +611,12 @@ fn annotations_leave_with_the_name() {
             .unwrap();
         rm(&a, &["tagged.txt"], RemoveOptions::default());
         let notes = lake_runtime::notes_path(&name("tagged.txt"));
-        let gone = futures::executor::block_on(a.store().head(&notes)).unwrap_err();
+        // The S3 and Azure clients need a tokio runtime to make a request.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let gone = runtime.block_on(a.store().head(&notes)).unwrap_err();
         assert!(gone.is_not_found(), "{}: {gone}", store.url);
 
         let restored = add(&a, "tagged.txt", b"tagged");
