@@ -129,22 +129,22 @@ impl LineageGraph {
             if !follow {
                 continue;
             }
+            // Each edge filed once under the end the walk arrives from, so
+            // a visit reads its own edges instead of scanning them all.
+            let mut from_here: BTreeMap<&Name, Vec<&LineageEdge>> = BTreeMap::new();
+            for edge in &all_edges {
+                let here = if upward { &edge.to } else { &edge.from };
+                from_here.entry(here).or_default().push(edge);
+            }
             let mut queue = VecDeque::from([(root.clone(), 0usize)]);
             let mut seen = BTreeSet::from([root.clone()]);
             while let Some((name, level)) = queue.pop_front() {
                 if depth.is_some_and(|d| level >= d) {
                     continue;
                 }
-                for edge in &all_edges {
-                    let (here, there) = if upward {
-                        (&edge.to, &edge.from)
-                    } else {
-                        (&edge.from, &edge.to)
-                    };
-                    if *here != name {
-                        continue;
-                    }
-                    edges.insert(edge.clone());
+                for edge in from_here.get(&name).into_iter().flatten() {
+                    let there = if upward { &edge.from } else { &edge.to };
+                    edges.insert((*edge).clone());
                     names.insert(there.clone());
                     if seen.insert(there.clone()) {
                         queue.push_back((there.clone(), level + 1));
