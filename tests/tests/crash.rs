@@ -142,18 +142,34 @@ struct Tally {
     finished_first: usize,
 }
 
-/// Spawns `cmd`, kills it (SIGKILL) after `delay`, and records whether the
-/// kill landed or the process had already exited.
-fn kill_after(mut cmd: Command, delay: Duration, tally: &mut Tally) {
+/// Spawns `cmd` and kills it (SIGKILL) at an instant drawn from `window`,
+/// unless it exits first; records which happened.
+///
+/// `window` starts as the fastest of two uninterrupted runs, and a trial
+/// whose process exits before its kill lowers it to that run's time. The
+/// baseline may be measured while the machine is busy (another test binary,
+/// a CPU hog); without this, the trials that follow on a quieter machine
+/// would mostly finish before their kill and test nothing.
+fn kill_after(mut cmd: Command, rng: &mut XorShift, window: &mut Duration, tally: &mut Tally) {
+    let delay = rng.delay(*window);
+    let started = Instant::now();
     let mut child = cmd.spawn().expect("spawn the process to kill");
-    std::thread::sleep(delay);
-    let _ = child.kill();
-    let status = child.wait().expect("wait for the killed process");
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("poll the process") {
+            break status;
+        }
+        if started.elapsed() >= delay {
+            let _ = child.kill();
+            break child.wait().expect("wait for the killed process");
+        }
+        std::thread::sleep(Duration::from_micros(500));
+    };
     if status.signal() == Some(9) {
         tally.killed += 1;
     } else {
         assert!(status.success(), "uninterrupted run failed: {status}");
         tally.finished_first += 1;
+        *window = (*window).min(started.elapsed());
     }
 }
 
@@ -275,6 +291,7 @@ fn kill_lake_add(make_spec: impl Fn(&TestDir) -> StoreSpec, trials: usize, mib: 
         .unwrap();
 
     let mut tally = Tally::default();
+    let mut window = duration;
     let (mut present, mut absent) = (0, 0);
     let (mut gc_count, mut gc_bytes) = (0, 0);
     for trial in 0..trials {
@@ -283,7 +300,7 @@ fn kill_lake_add(make_spec: impl Fn(&TestDir) -> StoreSpec, trials: usize, mib: 
         let spec = make_spec(&t);
         let mut cmd = isolated(&t, &lake_bin(), &spec);
         cmd.args(["-q", "add"]).arg(&source).arg(name);
-        kill_after(cmd, rng.delay(duration), &mut tally);
+        kill_after(cmd, &mut rng, &mut window, &mut tally);
 
         // The name is either absent or byte-exact.
         let listed = names(&t, &spec);
@@ -315,7 +332,7 @@ fn kill_lake_add(make_spec: impl Fn(&TestDir) -> StoreSpec, trials: usize, mib: 
         );
     }
     println!(
-        "kill -9 `lake add` ({mib} MiB, uninterrupted {duration:?}, seed {seed:#x}): {trials} trials, \
+        "kill -9 `lake add` ({mib} MiB, uninterrupted {duration:?}, kill window at the end {window:?}, seed {seed:#x}): {trials} trials, \
          {} killed, {} finished before the kill; name visible after the kill in {present}, \
          absent in {absent}; partial content seen: 0; gc removed {gc_count} leftover(s), {gc_bytes} bytes",
         tally.killed, tally.finished_first
@@ -373,6 +390,7 @@ fn kill_pipeline(make_spec: impl Fn(&TestDir) -> StoreSpec) {
     let duration = runs.iter().map(|r| r.1).min().unwrap();
 
     let mut tally = Tally::default();
+    let mut window = duration;
     let mut names_checked = 0;
     let (mut gc_count, mut gc_bytes) = (0, 0);
     for trial in 0..trials {
@@ -381,7 +399,7 @@ fn kill_pipeline(make_spec: impl Fn(&TestDir) -> StoreSpec) {
         let spec = make_spec(&t);
         let mut cmd = isolated(&t, &crashy_bin(), &spec);
         cmd.env("CRASHY_MIB", mib.to_string());
-        kill_after(cmd, rng.delay(duration), &mut tally);
+        kill_after(cmd, &mut rng, &mut window, &mut tally);
 
         // Whatever the kill left visible is complete.
         names_checked += assert_clean(&t, &spec, &context);
@@ -402,7 +420,7 @@ fn kill_pipeline(make_spec: impl Fn(&TestDir) -> StoreSpec) {
         assert_eq!(run_crashy(&t, &spec, mib, &context), expected);
     }
     println!(
-        "kill -9 crashy ({mib} MiB outputs, uninterrupted {duration:?}, seed {seed:#x}): {trials} trials, \
+        "kill -9 crashy ({mib} MiB outputs, uninterrupted {duration:?}, kill window at the end {window:?}, seed {seed:#x}): {trials} trials, \
          {} killed, {} finished before the kill; {names_checked} name reads checked, partial content \
          seen: 0; gc removed {gc_count} leftover(s), {gc_bytes} bytes",
         tally.killed, tally.finished_first
@@ -474,6 +492,7 @@ fn kill_lake_add_dir(make_spec: impl Fn(&TestDir) -> StoreSpec, trials: usize) {
         .min()
         .unwrap();
     let mut tally = Tally::default();
+    let mut window = duration;
     let mut visible_after_kill = 0;
     for trial in 0..trials {
         let context = format!("add -r trial {trial} (seed {seed:#x})");
@@ -481,7 +500,7 @@ fn kill_lake_add_dir(make_spec: impl Fn(&TestDir) -> StoreSpec, trials: usize) {
         let spec = make_spec(&t);
         let mut cmd = isolated(&t, &lake_bin(), &spec);
         cmd.args(["-q", "add", "-r"]).arg(&tree).arg("crash");
-        kill_after(cmd, rng.delay(duration), &mut tally);
+        kill_after(cmd, &mut rng, &mut window, &mut tally);
         // Whatever is visible reads back whole (assert_clean cats each).
         visible_after_kill += assert_clean(&t, &spec, &context);
         if trial % 2 == 1 {
@@ -496,7 +515,7 @@ fn kill_lake_add_dir(make_spec: impl Fn(&TestDir) -> StoreSpec, trials: usize) {
         assert_eq!(assert_clean(&t, &spec, &context), FILES, "{context}");
     }
     println!(
-        "kill -9 `lake add -r` ({FILES} files, uninterrupted {duration:?}, seed {seed:#x}): \
+        "kill -9 `lake add -r` ({FILES} files, uninterrupted {duration:?}, kill window at the end {window:?}, seed {seed:#x}): \
          {trials} trials, {} killed, {} finished before the kill; {visible_after_kill} names \
          visible right after the kills, partial content seen: 0",
         tally.killed, tally.finished_first
