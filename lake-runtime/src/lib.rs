@@ -97,11 +97,13 @@ pub use error::{Error, Result};
 pub use file::{File, FileWriter};
 pub use lake::annotations::{ANNOTATE_MAX_ATTEMPTS, AnnotationFilter};
 pub use lake::external::{OBJECT_URL_SCHEMES, is_object_url};
-pub use lake::gc::{BLOB_REUSE_MAX_AGE, DEFAULT_GC_GRACE, GcItem, GcOptions, GcReport, GcTally};
+pub use lake::gc::{
+    BLOB_REUSE_MAX_AGE, DEFAULT_GC_GRACE, GcItem, GcOptions, GcReport, GcScope, GcTally,
+};
 pub use lake::{
     AddMode, AddOutcome, EarlierRun, Evict, EvictReport, Lake, LineageDirection, LineageEdge,
-    LineageGraph, LineageNode, ListEntry, PullReport, RemoveOptions, RemoveReport, RemovedName,
-    RunExplanation, VerifyProblem, VerifyReport,
+    LineageGraph, LineageNode, ListEntry, LocalBudgetReport, PullReport, RemoveOptions,
+    RemoveReport, RemovedName, RunExplanation, VerifyProblem, VerifyReport,
 };
 #[doc(inline)]
 pub use lake_core::*;

@@ -92,7 +92,10 @@ impl Lake {
     pub(crate) async fn fetch_record(&self, record: &Record) -> Result<PathBuf> {
         let local = self.inner.home.blob_path(&record.blake3);
         match std::fs::symlink_metadata(&local) {
-            Ok(meta) if meta.is_file() && meta.len() == record.size => return Ok(local),
+            Ok(meta) if meta.is_file() && meta.len() == record.size => {
+                super::local_budget::mark_used(&local);
+                return Ok(local);
+            }
             Ok(_) => tracing::warn!(
                 name = %record.name,
                 path = %local.display(),

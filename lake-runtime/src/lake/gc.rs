@@ -30,6 +30,7 @@ use lake_core::{BLOBS_PREFIX, Digest, RUNS_PREFIX, StorePath};
 use serde::Serialize;
 
 use super::PARALLEL_REQUESTS;
+use super::local_budget::{LocalBudgetReport, shrink_to_budget};
 use super::lookup::decode_manifest;
 use crate::blocking::block_on;
 use crate::{Error, Lake, Result};
@@ -51,6 +52,12 @@ pub struct GcOptions {
     pub grace: Duration,
     /// Report what would be removed, remove nothing.
     pub dry_run: bool,
+    /// Where to collect: the store, the home, or both.
+    pub scope: GcScope,
+    /// After collecting, evict local copies, least recently used first,
+    /// until they take at most this many bytes (`gc --local --max-size`).
+    /// A copy evicted is downloaded again, verified, when next read.
+    pub local_max_bytes: Option<u64>,
 }
 
 impl Default for GcOptions {
@@ -58,7 +65,35 @@ impl Default for GcOptions {
         Self {
             grace: DEFAULT_GC_GRACE,
             dry_run: false,
+            scope: GcScope::Everywhere,
+            local_max_bytes: None,
         }
+    }
+}
+
+/// Where [`Lake::gc`] collects.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GcScope {
+    /// The store and the home.
+    #[default]
+    Everywhere,
+    /// Only the store: unreferenced blobs, and a `file://` store's staging
+    /// leftovers.
+    Store,
+    /// Only the home: staging leftovers, unreferenced local copies, and the
+    /// budget of [`GcOptions::local_max_bytes`]. Reads the store's name
+    /// records (to know what is referenced) but deletes nothing there.
+    Local,
+}
+
+impl GcScope {
+    fn store(self) -> bool {
+        self != Self::Local
+    }
+
+    fn local(self) -> bool {
+        self != Self::Store
     }
 }
 
@@ -81,7 +116,8 @@ impl GcTally {
 /// One thing [`Lake::gc`] removed (or would remove, in a dry run).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GcItem {
-    /// `store-blob`, `store-staging`, `home-staging` or `home-blob`.
+    /// `store-blob`, `store-staging`, `home-staging`, `home-blob`, or
+    /// `home-lru` (evicted to meet the local budget).
     pub kind: &'static str,
     /// The store key, or the path in the home.
     pub path: String,
@@ -96,6 +132,8 @@ pub struct GcReport {
     pub dry_run: bool,
     /// The grace period, in seconds.
     pub grace_secs: u64,
+    /// Where gc collected.
+    pub scope: GcScope,
     /// Distinct blobs referenced by a name record or a run manifest.
     pub referenced_blobs: usize,
     /// Unreferenced store blobs removed.
@@ -106,6 +144,8 @@ pub struct GcReport {
     pub home_staging: GcTally,
     /// Unreferenced home blobs removed.
     pub home_blobs: GcTally,
+    /// Local copies evicted to meet [`GcOptions::local_max_bytes`].
+    pub local_budget: Option<LocalBudgetReport>,
     /// Unreferenced leftovers kept because they are younger than the grace
     /// period (perhaps a run in flight).
     pub kept_young: GcTally,
@@ -122,6 +162,10 @@ impl GcReport {
             self.store_staging,
             self.home_staging,
             self.home_blobs,
+            self.local_budget
+                .as_ref()
+                .map(|b| b.evicted)
+                .unwrap_or_default(),
         ] {
             total.count += t.count;
             total.bytes += t.bytes;
@@ -139,12 +183,17 @@ impl Lake {
         let mut report = GcReport {
             dry_run: options.dry_run,
             grace_secs: options.grace.as_secs(),
+            scope: options.scope,
             ..GcReport::default()
         };
         // Blobs first, references second: a blob uploaded after this listing
         // is not a candidate, and a record created before the reference scan
         // protects its blob.
-        let blobs = self.list_all(BLOBS_PREFIX).await?;
+        let blobs = if options.scope.store() {
+            self.list_all(BLOBS_PREFIX).await?
+        } else {
+            Vec::new()
+        };
         let referenced = self.referenced_blobs().await?;
         report.referenced_blobs = referenced.len();
 
@@ -180,7 +229,7 @@ impl Lake {
             });
         }
 
-        if let Some(root) = self.local_store_root() {
+        if let Some(root) = self.local_store_root().filter(|_| options.scope.store()) {
             let options = *options;
             let found =
                 tokio::task::spawn_blocking(move || local_store_staging(&root, &options, now))
@@ -200,6 +249,29 @@ impl Lake {
             }
         }
 
+        if options.scope.local() {
+            self.collect_home(&mut report, options, now, referenced)
+                .await?;
+        }
+        let total = report.total();
+        tracing::info!(
+            removed = total.count,
+            bytes = total.bytes,
+            dry_run = options.dry_run,
+            "gc done"
+        );
+        Ok(report)
+    }
+
+    /// The home's half of gc: staging leftovers, unreferenced local copies,
+    /// then the local budget.
+    async fn collect_home(
+        &self,
+        report: &mut GcReport,
+        options: &GcOptions,
+        now: DateTime<Utc>,
+        referenced: BTreeSet<Digest>,
+    ) -> Result<()> {
         let home = self.home_dir().to_path_buf();
         let options = *options;
         let (staging, home_blobs) = tokio::task::spawn_blocking(move || {
@@ -233,14 +305,23 @@ impl Lake {
                 });
             }
         }
-        let total = report.total();
-        tracing::info!(
-            removed = total.count,
-            bytes = total.bytes,
-            dry_run = options.dry_run,
-            "gc done"
-        );
-        Ok(report)
+        if let Some(max_bytes) = options.local_max_bytes {
+            let swept: Vec<PathBuf> = report
+                .removed
+                .iter()
+                .filter(|item| item.kind == "home-blob")
+                .map(|item| PathBuf::from(&item.path))
+                .collect();
+            let blobs_dir = self.home_dir().join("blobs");
+            let (budget, evicted) = tokio::task::spawn_blocking(move || {
+                shrink_to_budget(&blobs_dir, max_bytes, options.dry_run, &swept)
+            })
+            .await
+            .expect("gc task panicked")?;
+            report.removed.extend(evicted);
+            report.local_budget = Some(budget);
+        }
+        Ok(())
     }
 
     /// Blocking [`Lake::gc_async`].
@@ -378,214 +459,4 @@ fn is_store_staging_name(file_name: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::LakeConfigBuilder;
-    use bytes::Bytes;
-    use lake_core::{Name, PutMode};
-    use std::time::SystemTime;
-
-    fn lake(dir: &Path) -> Lake {
-        Lake::open_with(
-            LakeConfigBuilder::new()
-                .with_home(dir.join("home"))
-                .with_store(format!("file://{}", dir.join("store").display()))
-                .with_progress(false)
-                .build()
-                .unwrap(),
-        )
-        .unwrap()
-    }
-
-    fn add(lake: &Lake, name: &str, bytes: &[u8]) -> Digest {
-        let mut w = lake.create(name).unwrap();
-        std::io::Write::write_all(&mut w, bytes).unwrap();
-        w.commit().unwrap().digest().unwrap()
-    }
-
-    /// An unreferenced blob in the store, as an interrupted add leaves it.
-    fn orphan(lake: &Lake, bytes: &'static [u8]) -> StorePath {
-        let path = StorePath::blob(&Digest::of(bytes));
-        block_on(
-            lake.store()
-                .put(&path, Bytes::from_static(bytes), PutMode::Overwrite),
-        )
-        .unwrap();
-        path
-    }
-
-    fn exists(lake: &Lake, path: &StorePath) -> bool {
-        block_on(lake.store().head(path)).is_ok()
-    }
-
-    fn backdate(path: &Path, secs: u64) {
-        let file = std::fs::File::options()
-            .write(true)
-            .open(path)
-            .or_else(|_| {
-                // A read-only file (a cached blob): make it writable to stamp it.
-                let mut perms = std::fs::metadata(path)?.permissions();
-                #[allow(clippy::permissions_set_readonly_false)]
-                perms.set_readonly(false);
-                std::fs::set_permissions(path, perms)?;
-                std::fs::File::options().write(true).open(path)
-            });
-        file.unwrap()
-            .set_modified(SystemTime::now() - Duration::from_secs(secs))
-            .unwrap();
-    }
-
-    #[test]
-    fn referenced_blob_survives_even_with_zero_grace() {
-        let dir = tempfile::tempdir().unwrap();
-        let lake = lake(dir.path());
-        let digest = add(&lake, "keep/a.txt", b"referenced");
-        let report = lake
-            .gc(&GcOptions {
-                grace: Duration::ZERO,
-                dry_run: false,
-            })
-            .unwrap();
-        assert_eq!(report.total().count, 0, "{report:?}");
-        assert!(exists(&lake, &StorePath::blob(&digest)));
-        assert!(lake.home().has_blob(&digest));
-        let name = Name::new("keep/a.txt").unwrap();
-        assert!(lake.verify(&[name], true, false).unwrap().is_clean());
-    }
-
-    #[test]
-    fn young_orphan_survives_old_one_goes() {
-        let dir = tempfile::tempdir().unwrap();
-        let lake = lake(dir.path());
-        add(&lake, "keep/a.txt", b"referenced");
-        let young = orphan(&lake, b"young orphan");
-        let old = orphan(&lake, b"old orphan");
-        backdate(&dir.path().join("store").join(old.as_str()), 7200);
-        let report = lake.gc(&GcOptions::default()).unwrap();
-        assert!(exists(&lake, &young), "a young orphan is kept");
-        assert!(!exists(&lake, &old), "an old orphan is removed");
-        assert_eq!(report.store_blobs.count, 1, "{report:?}");
-        assert_eq!(report.store_blobs.bytes, b"old orphan".len() as u64);
-        assert_eq!(report.kept_young.count, 1, "{report:?}");
-    }
-
-    #[test]
-    fn dry_run_removes_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let lake = lake(dir.path());
-        let orphaned = orphan(&lake, b"orphan");
-        let staged = lake
-            .home()
-            .stage()
-            .unwrap()
-            .into_temp_path()
-            .keep()
-            .unwrap();
-        let options = GcOptions {
-            grace: Duration::ZERO,
-            dry_run: true,
-        };
-        let report = lake.gc(&options).unwrap();
-        assert_eq!(report.store_blobs.count, 1, "{report:?}");
-        assert_eq!(report.home_staging.count, 1, "{report:?}");
-        assert!(exists(&lake, &orphaned));
-        assert!(staged.exists());
-        // For real this time.
-        let report = lake
-            .gc(&GcOptions {
-                dry_run: false,
-                ..options
-            })
-            .unwrap();
-        assert_eq!(report.total().count, 2, "{report:?}");
-        assert!(!exists(&lake, &orphaned));
-        assert!(!staged.exists());
-    }
-
-    #[test]
-    fn home_leftovers_past_grace_go() {
-        let dir = tempfile::tempdir().unwrap();
-        let lake = lake(dir.path());
-        let digest = add(&lake, "keep/a.txt", b"referenced");
-        let young_stage = lake
-            .home()
-            .stage()
-            .unwrap()
-            .into_temp_path()
-            .keep()
-            .unwrap();
-        let old_stage = lake
-            .home()
-            .stage()
-            .unwrap()
-            .into_temp_path()
-            .keep()
-            .unwrap();
-        backdate(&old_stage, 7200);
-        // A home blob no name references (a run that died before commit).
-        let orphan_digest = Digest::of(b"home orphan");
-        let orphan_path = lake.home().blob_path(&orphan_digest);
-        std::fs::write(&orphan_path, b"home orphan").unwrap();
-        backdate(&orphan_path, 7200);
-        // Store staging left by a killed upload to a file:// store.
-        let store_staging = dir
-            .path()
-            .join("store/blobs")
-            .join(format!("{}#1234000001", Digest::of(b"partial")));
-        std::fs::write(&store_staging, b"part").unwrap();
-        backdate(&store_staging, 7200);
-
-        let report = lake.gc(&GcOptions::default()).unwrap();
-        assert!(young_stage.exists());
-        assert!(!old_stage.exists());
-        assert!(!orphan_path.exists());
-        assert!(!store_staging.exists());
-        assert!(
-            lake.home().has_blob(&digest),
-            "a referenced home blob stays"
-        );
-        assert_eq!(report.home_staging.count, 1, "{report:?}");
-        assert_eq!(report.home_blobs.count, 1, "{report:?}");
-        assert_eq!(report.store_staging.count, 1, "{report:?}");
-    }
-
-    #[test]
-    fn blob_referenced_only_by_a_manifest_survives() {
-        let dir = tempfile::tempdir().unwrap();
-        let lake = lake(dir.path());
-        let blob = orphan(&lake, b"manifest only");
-        let manifest = serde_json::json!({
-            "schema_version": 1,
-            "key": "00".repeat(32),
-            "creator": "x::y",
-            "code_hash": "h",
-            "version": null,
-            "outputs": [{"name": "y/00", "blake3": Digest::of(b"manifest only").to_hex(), "size": 13}],
-            "committed_at": "2026-01-01T00:00:00Z",
-        });
-        block_on(lake.store().put(
-            &StorePath::run_manifest(&"00".repeat(32)),
-            Bytes::from(serde_json::to_vec(&manifest).unwrap()),
-            PutMode::Create,
-        ))
-        .unwrap();
-        let report = lake
-            .gc(&GcOptions {
-                grace: Duration::ZERO,
-                dry_run: false,
-            })
-            .unwrap();
-        assert!(exists(&lake, &blob), "{report:?}");
-    }
-
-    #[test]
-    fn store_staging_names() {
-        let hex = Digest::of(b"x").to_hex();
-        assert!(is_store_staging_name(&format!("{hex}#123")));
-        assert!(is_store_staging_name("a.json#4567"));
-        assert!(!is_store_staging_name(&hex));
-        assert!(!is_store_staging_name("a#12.json"));
-        assert!(!is_store_staging_name("#12"));
-        assert!(!is_store_staging_name("a#"));
-    }
-}
+mod tests;

@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use lake_runtime::{
-    AddMode, AddOutcome, AnnotationFilter, GcOptions, Lake, LakeConfigBuilder, LineageDirection,
-    Name,
+    AddMode, AddOutcome, AnnotationFilter, GcOptions, GcScope, Lake, LakeConfigBuilder,
+    LineageDirection, Name,
 };
 
 use crate::annotate::{self, Edit};
@@ -332,12 +332,22 @@ async fn dispatch(lake: &Lake, global: &GlobalArgs, command: Command) -> Result<
         }
         Command::Gc {
             grace,
+            store,
+            local,
+            max_size,
             dry_run,
             json,
         } => {
+            let scope = match (store, local) {
+                (true, _) => GcScope::Store,
+                (_, true) => GcScope::Local,
+                _ => GcScope::Everywhere,
+            };
             let options = GcOptions {
                 grace: std::time::Duration::from_secs(grace),
                 dry_run,
+                scope,
+                local_max_bytes: max_size,
             };
             let report = lake.gc_async(&options).await?;
             if json {

@@ -241,12 +241,23 @@ pub(crate) enum Command {
         json: bool,
     },
     /// Remove unreferenced blobs (store and home) and staging leftovers
-    /// older than the grace period.
+    /// older than the grace period; with --max-size, also evict the least
+    /// recently used local copies down to a budget.
     Gc {
         /// Only remove leftovers at least this many seconds old, so a run in
         /// flight keeps its blobs.
         #[arg(long, value_name = "SECS", default_value_t = 3600)]
         grace: u64,
+        /// Only collect in the store (the home is left alone).
+        #[arg(long, conflicts_with = "local")]
+        store: bool,
+        /// Only collect in the home (nothing in the store is deleted).
+        #[arg(long)]
+        local: bool,
+        /// Then evict local copies, least recently used first, until they
+        /// take at most SIZE (e.g. 10GiB, 500MB). They stay in the store.
+        #[arg(long, value_name = "SIZE", value_parser = crate::size::parse_size, conflicts_with = "store")]
+        max_size: Option<u64>,
         /// Show what would be removed; remove nothing.
         #[arg(long)]
         dry_run: bool,

@@ -9,6 +9,7 @@ mod lowargs;
 mod output;
 mod remove;
 mod render;
+mod size;
 
 use std::process::ExitCode;
 

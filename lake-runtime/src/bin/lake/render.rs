@@ -307,7 +307,23 @@ pub(crate) fn gc(out: &mut impl Write, report: &GcReport) -> io::Result<()> {
         report.referenced_blobs,
         line(report.kept_young),
         report.grace_secs
-    )
+    )?;
+    if let Some(budget) = &report.local_budget {
+        let evicted = if report.dry_run {
+            "would evict"
+        } else {
+            "evicted"
+        };
+        writeln!(
+            out,
+            "local copies: {} before, {evicted} {} least recently used, {} left (budget {})",
+            HumanBytes(budget.before_bytes),
+            line(budget.evicted),
+            HumanBytes(budget.after_bytes),
+            HumanBytes(budget.max_bytes),
+        )?;
+    }
+    Ok(())
 }
 
 /// `why`: the run, the earlier run it is compared with, and one line per
