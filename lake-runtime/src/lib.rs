@@ -102,8 +102,8 @@ pub use lake::gc::{
 };
 pub use lake::{
     AddMode, AddOutcome, EarlierRun, Evict, EvictReport, Lake, LineageDirection, LineageEdge,
-    LineageGraph, LineageNode, ListEntry, LocalBudgetReport, PullReport, RemoveOptions,
-    RemoveReport, RemovedName, RunExplanation, VerifyProblem, VerifyReport,
+    LineageGraph, LineageNode, ListEntry, LocalBudgetReport, MAX_PRESIGNED_EXPIRY, PullReport,
+    RemoveOptions, RemoveReport, RemovedName, RunExplanation, VerifyProblem, VerifyReport,
 };
 #[doc(inline)]
 pub use lake_core::*;

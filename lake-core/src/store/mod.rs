@@ -150,4 +150,21 @@ pub trait Store: fmt::Debug + fmt::Display + Send + Sync + 'static {
 
     /// Deletes `path`; succeeds if it is already gone.
     fn delete<'a>(&'a self, path: &'a StorePath) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// A presigned URL: anyone holding it can `GET` `path` without
+    /// credentials until `expires_in` has passed. Backends that cannot sign
+    /// (a local directory, memory, plain HTTP) answer
+    /// [`StoreError::NotSupported`], which is what this default does.
+    fn signed_get_url<'a>(
+        &'a self,
+        path: &'a StorePath,
+        expires_in: std::time::Duration,
+    ) -> BoxFuture<'a, Result<String, StoreError>> {
+        let _ = (path, expires_in);
+        let unsupported = StoreError::NotSupported {
+            operation: "presigned URLs".into(),
+            store: self.to_string(),
+        };
+        Box::pin(async move { Err(unsupported) })
+    }
 }

@@ -24,6 +24,7 @@
 //! - `annotations`: tags, labels and a timestamp, updated by
 //!   compare-and-swap;
 //! - `pointer`: pointer files that stand for a file in a store;
+//! - `presign`: presigned URLs, for a recipient without credentials;
 //! - `graph` and `why`: lineage views (`lake lineage`, `lake why`).
 //!
 //! Three words for three places: the **memo** is this process's memory of
@@ -56,6 +57,7 @@ mod local_budget;
 mod lookup;
 mod packs;
 mod pointer;
+mod presign;
 mod publish;
 mod refresh;
 mod remove;
@@ -70,6 +72,7 @@ pub use download::PullReport;
 pub use evict::{Evict, EvictReport};
 pub use graph::{LineageDirection, LineageEdge, LineageGraph, LineageNode};
 pub use local_budget::LocalBudgetReport;
+pub use presign::MAX_PRESIGNED_EXPIRY;
 pub(crate) use publish::RunOutput;
 pub use refresh::ListEntry;
 pub use remove::{RemoveOptions, RemoveReport, RemovedName};

@@ -11,6 +11,7 @@ use object_store::azure::MicrosoftAzureBuilder;
 use object_store::gcp::GoogleCloudStorageBuilder;
 use object_store::http::HttpBuilder;
 use object_store::prefix::PrefixStore;
+use object_store::signer::Signer;
 use object_store::{ClientOptions, ObjectStore, ObjectStoreScheme, RetryConfig};
 use url::Url;
 
@@ -309,23 +310,25 @@ pub(super) fn open_cloud(
     // They share no trait, hence the macro.
     macro_rules! build {
         ($builder:expr, $kind:expr) => {
-            Arc::new(
-                config
-                    .apply($builder, $kind, |b, k, v| b.with_config(k, v))?
-                    .with_retry(config.retry.clone())
-                    .build()
-                    .map_err(|e| config.builder_error(e))?,
-            )
+            config
+                .apply($builder, $kind, |b, k, v| b.with_config(k, v))?
+                .with_retry(config.retry.clone())
+                .build()
+                .map_err(|e| config.builder_error(e))?
         };
     }
-    let inner: Arc<dyn ObjectStore> = match scheme {
-        ObjectStoreScheme::AmazonS3 => build!(AmazonS3Builder::new().with_url(raw), &S3),
-        ObjectStoreScheme::MicrosoftAzure => {
-            build!(MicrosoftAzureBuilder::new().with_url(raw), &AZURE)
+    let (inner, signer) = match scheme {
+        ObjectStoreScheme::AmazonS3 => {
+            signing(build!(AmazonS3Builder::new().with_url(raw), &S3), prefix)
         }
-        ObjectStoreScheme::GoogleCloudStorage => {
-            build!(GoogleCloudStorageBuilder::new().with_url(raw), &GCS)
-        }
+        ObjectStoreScheme::MicrosoftAzure => signing(
+            build!(MicrosoftAzureBuilder::new().with_url(raw), &AZURE),
+            prefix,
+        ),
+        ObjectStoreScheme::GoogleCloudStorage => signing(
+            build!(GoogleCloudStorageBuilder::new().with_url(raw), &GCS),
+            prefix,
+        ),
         ObjectStoreScheme::Http => {
             // User-info travels as a header, never inside the URL: the HTTP
             // client's dependencies print request URLs at trace level.
@@ -339,7 +342,8 @@ pub(super) fn open_cloud(
             if !user.is_empty() || password.is_some() {
                 builder = builder.with_client_options(basic_auth(&user, password.as_deref())?);
             }
-            build!(builder, &HTTP)
+            // Plain HTTP has no credentials to sign with.
+            (with_prefix(build!(builder, &HTTP), prefix), None)
         }
         other => {
             return Err(StoreConfigError::UnsupportedKind {
@@ -347,13 +351,11 @@ pub(super) fn open_cloud(
             });
         }
     };
-    let inner: Arc<dyn ObjectStore> = if prefix.as_ref().is_empty() {
-        inner
-    } else {
-        Arc::new(PrefixStore::new(inner, prefix))
-    };
     remember_secrets(&config.secrets);
     let mut backend = ObjectBackend::new(inner, raw).with_secrets(config.secrets);
+    if let Some(signer) = signer {
+        backend = backend.with_signer(signer);
+    }
     if scheme == ObjectStoreScheme::Http {
         // WebDAV listings come in server order.
         backend = backend.with_unsorted_listing();
@@ -362,6 +364,30 @@ pub(super) fn open_cloud(
         backend = backend.with_unquoted_listed_e_tags();
     }
     Ok(Arc::new(backend))
+}
+
+/// `store` below `prefix`, as a store and as a signer of presigned URLs
+/// for the same keys.
+fn signing<T: ObjectStore + Signer>(
+    store: T,
+    prefix: object_store::path::Path,
+) -> (Arc<dyn ObjectStore>, Option<Arc<dyn Signer>>) {
+    if prefix.as_ref().is_empty() {
+        let store = Arc::new(store);
+        (store.clone(), Some(store))
+    } else {
+        let store = Arc::new(PrefixStore::new(store, prefix));
+        (store.clone(), Some(store))
+    }
+}
+
+/// `store` below `prefix`.
+fn with_prefix<T: ObjectStore>(store: T, prefix: object_store::path::Path) -> Arc<dyn ObjectStore> {
+    if prefix.as_ref().is_empty() {
+        Arc::new(store)
+    } else {
+        Arc::new(PrefixStore::new(store, prefix))
+    }
 }
 
 #[cfg(test)]

@@ -262,4 +262,13 @@ impl Store for CountingStore {
         bump(&self.counters.delete, 1);
         self.inner.delete(path)
     }
+
+    fn signed_get_url<'a>(
+        &'a self,
+        path: &'a StorePath,
+        expires_in: std::time::Duration,
+    ) -> BoxFuture<'a, Result<String, StoreError>> {
+        // Signing is local computation, not a request: nothing to count.
+        self.inner.signed_get_url(path, expires_in)
+    }
 }

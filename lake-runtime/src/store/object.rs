@@ -13,6 +13,7 @@ use lake_core::{
     GetStream, ListPage, ObjectMeta, ObjectVersion, PutMode, Store, StoreError, StorePath,
 };
 use object_store::path::Path;
+use object_store::signer::{Method, Signer};
 use object_store::{
     GetRange, ObjectStore, ObjectStoreExt, PutOptions, PutPayload, UpdateVersion, WriteMultipart,
 };
@@ -93,6 +94,9 @@ pub struct ObjectBackend {
     hidden_prefix: Option<&'static str>,
     /// See [`ObjectBackend::with_unquoted_listed_e_tags`].
     quote_listed_e_tags: bool,
+    /// The same store as `inner`, as a signer of presigned URLs, where the
+    /// backend can sign (S3, Azure, GCS).
+    signer: Option<Arc<dyn Signer>>,
 }
 
 impl ObjectBackend {
@@ -106,7 +110,15 @@ impl ObjectBackend {
             sorted_listing: true,
             hidden_prefix: None,
             quote_listed_e_tags: false,
+            signer: None,
         }
+    }
+
+    /// Signs presigned URLs with `signer`, which must be the same store as
+    /// `inner` (object_store's S3, Azure and GCS stores are both).
+    pub fn with_signer(mut self, signer: Arc<dyn Signer>) -> Self {
+        self.signer = Some(signer);
+        self
     }
 
     /// Values never to show in an error message, e.g. the secret key the
@@ -425,5 +437,27 @@ impl Store for ObjectBackend {
 
     fn delete<'a>(&'a self, path: &'a StorePath) -> BoxFuture<'a, Result<(), StoreError>> {
         self.delete_inner(path).boxed()
+    }
+
+    fn signed_get_url<'a>(
+        &'a self,
+        path: &'a StorePath,
+        expires_in: std::time::Duration,
+    ) -> BoxFuture<'a, Result<String, StoreError>> {
+        async move {
+            let Some(signer) = &self.signer else {
+                return Err(StoreError::NotSupported {
+                    operation: "presigned URLs".into(),
+                    store: self.errors.store().to_owned(),
+                });
+            };
+            let key = Path::from(path.as_str());
+            signer
+                .signed_url(Method::GET, &key, expires_in)
+                .await
+                .map(String::from)
+                .map_err(|e| self.errors.map("sign a URL for", path.as_str(), e))
+        }
+        .boxed()
     }
 }

@@ -426,6 +426,13 @@ async fn dispatch(lake: &Lake, global: &GlobalArgs, command: Command) -> Result<
             }
             ExitCode::SUCCESS
         }
+        Command::Url { name, expires } => {
+            let url = lake
+                .presigned_url_async(&parse_name(&name)?, expires.into())
+                .await?;
+            writeln!(out, "{url}")?;
+            ExitCode::SUCCESS
+        }
         Command::Completions { .. } | Command::Man => {
             unreachable!("handled before a lake is opened")
         }

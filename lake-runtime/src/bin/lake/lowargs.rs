@@ -209,6 +209,16 @@ pub(crate) enum Command {
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Print a presigned URL: anyone holding it can download the file's
+    /// content, without credentials, until it expires (S3, Azure and GCS
+    /// stores).
+    Url {
+        /// The name.
+        name: String,
+        /// How long the URL stays valid (e.g. 15m, 1h, 2days; at most 7 days).
+        #[arg(long, value_name = "DURATION", default_value = "1h")]
+        expires: humantime::Duration,
+    },
     /// Copy a file out of the lake.
     Get {
         /// The name.
