@@ -101,6 +101,21 @@ pub enum Error {
         /// Why.
         message: String,
     },
+    /// A local source changed between the moment it was hashed
+    /// ([`Lake::local_source`](crate::Lake::local_source)) and its upload;
+    /// nothing was published.
+    #[error(
+        "{source_desc} changed since it was hashed as a local source (blake3 {hashed}, now {now}); \
+         nothing was uploaded: make a new local_source for the new content"
+    )]
+    SourceChanged {
+        /// The path.
+        source_desc: String,
+        /// The digest when it was hashed.
+        hashed: Digest,
+        /// The digest of what is there now.
+        now: Digest,
+    },
     /// Bad configuration.
     #[error("invalid configuration {key} = {value:?}: {message}")]
     Config {

@@ -99,6 +99,9 @@ impl File {
 
     /// Content length, from the record (no download).
     pub fn size(&self) -> Result<u64> {
+        if let Some((_, size)) = self.lake.indexed_content(&self.name)? {
+            return Ok(size);
+        }
         Ok(self.record()?.size)
     }
 

@@ -68,7 +68,23 @@ impl Lake {
         name: &Name,
         mode: AddMode,
     ) -> Result<AddOutcome> {
-        self.add_path_with(source, name, mode, Existence::AskTheStore)
+        self.add_path_with(source, name, mode, Existence::AskTheStore, None)
+            .await
+            .map(|(outcome, _)| outcome)
+    }
+
+    /// [`Lake::add_path_async`] of bytes hashed earlier as `pinned`: if the
+    /// file no longer has that digest, nothing is published
+    /// ([`Error::SourceChanged`]). Asks only the index whether the name
+    /// exists; the conditional create settles it with the store.
+    pub(super) async fn add_pinned_async(
+        &self,
+        source: &Path,
+        name: &Name,
+        mode: AddMode,
+        pinned: Digest,
+    ) -> Result<AddOutcome> {
+        self.add_path_with(source, name, mode, Existence::IndexIsComplete, Some(pinned))
             .await
             .map(|(outcome, _)| outcome)
     }
@@ -86,6 +102,7 @@ impl Lake {
         name: &Name,
         mode: AddMode,
         existence: Existence,
+        pinned: Option<Digest>,
     ) -> Result<(AddOutcome, Option<PackedRecord>)> {
         let source_desc = source.display().to_string();
         let meta = std::fs::metadata(source).map_err(|e| Error::Source {
@@ -116,6 +133,9 @@ impl Lake {
         // without even reading the file when its stamp (size, times, inode)
         // is unchanged since an earlier add hashed it.
         let existing = match self.indexed_content(name)? {
+            // A pending local source is in the memo before it is anywhere
+            // else; the conditional create settles whether it exists.
+            Some(_) if pinned.is_some() => None,
             Some(entry) => Some(entry),
             None if existence == Existence::AskTheStore => self
                 .try_record(name)
@@ -172,10 +192,20 @@ impl Lake {
         );
         let expected = existing.map(|(digest, _)| digest);
         let task_name = name.clone();
+        let source_desc = source.display().to_string();
         // Staging and installing the local copy share one blocking task:
         // `add -r` pays a thread hand-off per task, per file.
         let staged = tokio::task::spawn_blocking(move || {
             let staged = stage_source(&home, &src, &progress)?;
+            if let Some(pinned) = pinned
+                && pinned != staged.digest
+            {
+                return Err(Error::SourceChanged {
+                    source_desc,
+                    hashed: pinned,
+                    now: staged.digest,
+                });
+            }
             if let Some(existing) = expected
                 && existing != staged.digest
             {
@@ -319,7 +349,7 @@ impl Lake {
         let batch = IndexBatch::begin(self)?;
         let added: Vec<(AddOutcome, Option<PackedRecord>)> = futures::stream::iter(slow)
             .map(|job| async move {
-                self.add_path_with(&job.file, &job.name, mode, Existence::IndexIsComplete)
+                self.add_path_with(&job.file, &job.name, mode, Existence::IndexIsComplete, None)
                     .await
             })
             .buffer_unordered(PARALLEL_ADDS)

@@ -17,6 +17,7 @@ use crate::{Error, Lake, Result};
 impl Lake {
     /// The record of `name`, from the index or else the store.
     pub async fn record_async(&self, name: &Name) -> Result<Record> {
+        self.upload_if_local_source(name).await?;
         self.try_record(name).await?.ok_or_else(|| Error::NotFound {
             name: name.clone(),
             store: self.store_display(),

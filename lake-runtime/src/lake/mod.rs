@@ -24,6 +24,8 @@
 //! - `annotations`: tags, labels and a timestamp, updated by
 //!   compare-and-swap;
 //! - `pointer`: pointer files that stand for a file in a store;
+//! - `local_source`: local files as creator inputs, uploaded only when a
+//!   creator taking them runs;
 //! - `presign`: presigned URLs, for a recipient without credentials;
 //! - `graph` and `why`: lineage views (`lake lineage`, `lake why`).
 //!
@@ -54,6 +56,7 @@ pub(crate) mod external;
 pub(crate) mod gc;
 mod graph;
 mod local_budget;
+mod local_source;
 mod lookup;
 mod packs;
 mod pointer;
@@ -137,6 +140,8 @@ struct Memo {
     /// The run key in each known name's record (`None`: added, not made by
     /// a run), for hits on explicit output names.
     made_by: std::collections::HashMap<Name, Option<RunKey>>,
+    /// Local sources not uploaded yet (see `local_source`).
+    local_sources: std::collections::HashMap<Name, local_source::PendingSource>,
 }
 
 impl fmt::Debug for Lake {

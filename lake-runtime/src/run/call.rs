@@ -98,6 +98,11 @@ impl Call {
         }
     }
 
+    /// The input files, in order.
+    pub(super) fn input_files(&self) -> impl Iterator<Item = &File> {
+        self.inputs.iter().map(|(_, file)| file)
+    }
+
     /// The lake the call runs on: its first input's, else the current one.
     pub(super) fn lake(&self) -> Result<Lake> {
         match self.inputs.first() {

@@ -65,20 +65,25 @@ enum Prepared {
 /// unless the creator is forced.
 async fn prepare(call: Call, lake: Result<Lake>, forced: bool) -> Result<Prepared> {
     let mut plan = call.plan(lake).await?;
-    if forced {
+    let reason = if forced {
         plan.forced = true;
-        return Ok(Prepared::Miss(Box::new(plan), RunReason::Forced));
-    }
-    Ok(match plan.lookup().await? {
-        Some(files) => {
-            plan.record(Outcome::Hit(HitSource::Store));
-            Prepared::Hit(files)
+        RunReason::Forced
+    } else {
+        match plan.lookup().await? {
+            Some(files) => {
+                plan.record(Outcome::Hit(HitSource::Store));
+                return Ok(Prepared::Hit(files));
+            }
+            None if plan.call.explicit_outputs.is_some() => RunReason::OutputsMissing,
+            None => RunReason::NoRun,
         }
-        None if plan.call.explicit_outputs.is_some() => {
-            Prepared::Miss(Box::new(plan), RunReason::OutputsMissing)
-        }
-        None => Prepared::Miss(Box::new(plan), RunReason::NoRun),
-    })
+    };
+    // The run's lineage names its inputs: a local source among them is
+    // uploaded now, and only now that the body is sure to run.
+    plan.lake
+        .upload_local_sources(plan.call.input_files())
+        .await?;
+    Ok(Prepared::Miss(Box::new(plan), reason))
 }
 
 /// What the fast path shared by both entry points found.
