@@ -642,3 +642,24 @@ pub fn foreign_batch(store_dir: &Path, id: &str) -> PathBuf {
     std::fs::write(dir.join("calls.json"), spec.to_string()).unwrap();
     dir
 }
+
+/// Chunk `index` (1 MiB) of the content `lake-stream-write` streams: one
+/// pseudo-random MiB, with the chunk's index in its first 8 bytes so no two
+/// chunks are equal and a reordered or repeated part changes the digest.
+pub fn streamed_chunk(index: u64, chunk: &mut [u8]) {
+    use std::sync::OnceLock;
+    static BLOCK: OnceLock<Vec<u8>> = OnceLock::new();
+    let block = BLOCK.get_or_init(|| {
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        (0..1 << 20)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> 24) as u8
+            })
+            .collect()
+    });
+    chunk.copy_from_slice(block);
+    chunk[..8].copy_from_slice(&index.to_le_bytes());
+}

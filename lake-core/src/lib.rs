@@ -58,7 +58,7 @@ pub use record::{
 pub use store::{
     BLOBS_PREFIX, GetStream, ListPage, NAMES_PREFIX, ObjectMeta, ObjectVersion, PACKS_PREFIX,
     PutMode, RUNS_PREFIX, Store, StoreConfigError, StoreError, StoreExt, StorePath,
-    TOMBSTONES_PREFIX,
+    TOMBSTONES_PREFIX, UPLOADS_PREFIX,
 };
 pub use tombstone::{TOMBSTONE_SCHEMA_VERSION, Tombstone};
 

@@ -38,3 +38,13 @@ where
         runtime().block_on(future)
     }
 }
+
+/// Runs `future` on lake's I/O runtime in the background, from sync or
+/// async code alike.
+pub(crate) fn spawn<F>(future: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    runtime().spawn(future)
+}

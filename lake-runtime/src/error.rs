@@ -166,6 +166,14 @@ pub enum Error {
         "File::create_output() is only valid inside a #[file_creator] body; use File::create(name) elsewhere"
     )]
     NotInCreator,
+    /// `create_streaming` inside a creator body.
+    #[error(
+        "cannot stream {name:?} to the store from inside a #[file_creator] body: a run's outputs are committed together after the body; use File::create_output()"
+    )]
+    StreamingInRun {
+        /// The name asked for.
+        name: Name,
+    },
     /// A creator returned a file it did not create in this run.
     #[error(
         "{creator} returned {name:?}, which it did not create in this run; a creator returns only files it made with File::create_output()"

@@ -103,7 +103,8 @@ pub use lake::gc::{
 pub use lake::{
     AddMode, AddOutcome, EarlierRun, Evict, EvictReport, Lake, LineageDirection, LineageEdge,
     LineageGraph, LineageNode, ListEntry, LocalBudgetReport, MAX_PRESIGNED_EXPIRY, PullReport,
-    RemoveOptions, RemoveReport, RemovedName, RunExplanation, VerifyProblem, VerifyReport,
+    RemoveOptions, RemoveReport, RemovedName, RunExplanation, StoreWriter, VerifyProblem,
+    VerifyReport,
 };
 #[doc(inline)]
 pub use lake_core::*;

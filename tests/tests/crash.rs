@@ -240,7 +240,13 @@ fn gc_all(t: &TestDir, spec: &StoreSpec, context: &str) -> (u64, u64) {
     let report = lake(t, spec).args(["gc", "--grace", "0", "--json"]).json();
     let mut count = 0;
     let mut bytes = 0;
-    for kind in ["store_blobs", "store_staging", "home_staging", "home_blobs"] {
+    for kind in [
+        "store_blobs",
+        "store_staging",
+        "store_uploads",
+        "home_staging",
+        "home_blobs",
+    ] {
         count += report[kind]["count"].as_u64().unwrap();
         bytes += report[kind]["bytes"].as_u64().unwrap();
     }

@@ -19,6 +19,7 @@ pub use error::{StoreConfigError, StoreError};
 pub use ext::StoreExt;
 pub use path::{
     BLOBS_PREFIX, NAMES_PREFIX, PACKS_PREFIX, RUNS_PREFIX, StorePath, TOMBSTONES_PREFIX,
+    UPLOADS_PREFIX,
 };
 
 /// The version of a stored object, used for compare-and-swap.
@@ -150,6 +151,56 @@ pub trait Store: fmt::Debug + fmt::Display + Send + Sync + 'static {
 
     /// Deletes `path`; succeeds if it is already gone.
     fn delete<'a>(&'a self, path: &'a StorePath) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Uploads `chunks` to `path` as one object, streaming (multipart where
+    /// the backend has it, so memory stays bounded whatever the size),
+    /// overwriting whatever is there. Atomic like `put`: the object appears
+    /// whole once the stream ends, and an error in the stream aborts the
+    /// upload and leaves `path` as it was. Returns the bytes written.
+    ///
+    /// The default collects the stream in memory and calls `put`: correct
+    /// for any backend, bounded for none.
+    fn put_stream<'a>(
+        &'a self,
+        path: &'a StorePath,
+        mut chunks: BoxStream<'a, std::io::Result<Bytes>>,
+    ) -> BoxFuture<'a, Result<u64, StoreError>> {
+        Box::pin(async move {
+            use futures::StreamExt;
+            let mut all = Vec::new();
+            while let Some(chunk) = chunks.next().await {
+                let chunk = chunk.map_err(|e| StoreError::Backend {
+                    operation: "put_stream",
+                    path: path.to_string(),
+                    store: self.to_string(),
+                    message: format!("the stream failed: {e}"),
+                })?;
+                all.extend_from_slice(&chunk);
+            }
+            let size = all.len() as u64;
+            self.put(path, Bytes::from(all), PutMode::Overwrite).await?;
+            Ok(size)
+        })
+    }
+
+    /// Copies the object `from` to `to`, overwriting `to`: inside the
+    /// store (server-side) where the backend can.
+    ///
+    /// The default reads `from` whole and puts it at `to`.
+    fn copy<'a>(
+        &'a self,
+        from: &'a StorePath,
+        to: &'a StorePath,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            use futures::TryStreamExt;
+            let got = self.get(from).await?;
+            let bytes: Vec<Bytes> = got.chunks.try_collect().await?;
+            self.put(to, Bytes::from(bytes.concat()), PutMode::Overwrite)
+                .await?;
+            Ok(())
+        })
+    }
 
     /// A presigned URL: anyone holding it can `GET` `path` without
     /// credentials until `expires_in` has passed. Backends that cannot sign

@@ -19,6 +19,8 @@ use super::StoreError;
 ///                      records created together, to learn many names at once
 /// tombstones/<name>.json
 ///                      what a removed name held, who removed it and why
+/// uploads/<id>         a streamed write in progress, copied to its blob
+///                      once its digest is known, then deleted
 /// ```
 ///
 /// # Example
@@ -43,6 +45,9 @@ pub const RUNS_PREFIX: &str = "runs";
 pub const PACKS_PREFIX: &str = "packs";
 /// Prefix of tombstones (see `docs/design/0010-removal.md`).
 pub const TOMBSTONES_PREFIX: &str = "tombstones";
+/// Prefix of streamed writes in progress, whose digest is not known yet
+/// (see `docs/design/0011-annotations-and-pointers.md`).
+pub const UPLOADS_PREFIX: &str = "uploads";
 
 impl StorePath {
     /// Validates a raw key.
@@ -63,6 +68,17 @@ impl StorePath {
     /// `blobs/<hex>`.
     pub fn blob(digest: &Digest) -> Self {
         Self(format!("{BLOBS_PREFIX}/{digest}"))
+    }
+
+    /// `uploads/<id>`: the temporary object of the streamed write `id`, which must be one
+    /// valid key segment (no `/`).
+    pub fn upload(id: &str) -> Result<Self, StoreError> {
+        if id.contains('/') {
+            return Err(StoreError::InvalidPath {
+                path: format!("{UPLOADS_PREFIX}/{id}"),
+            });
+        }
+        Self::parse(&format!("{UPLOADS_PREFIX}/{id}"))
     }
 
     /// `names/<name>.json`.

@@ -9,7 +9,7 @@ use chrono::Utc;
 use futures::{StreamExt, TryStreamExt};
 use lake_core::{AddedLineage, Digest, Lineage, Name, PackedRecord, Record};
 
-use super::publish::Publication;
+use super::publish::{BlobSource, Publication};
 use super::stage::{Installed, stage_source};
 use super::walk::walk_files;
 use crate::blocking::block_on;
@@ -246,7 +246,7 @@ impl Lake {
                             name,
                             digest: staged.digest,
                             size: staged.size,
-                            local: &staged.local,
+                            content: BlobSource::Local(&staged.local),
                             lineage,
                         })
                         .await

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
-use lake_core::{BLOBS_PREFIX, Digest, RUNS_PREFIX, StorePath};
+use lake_core::{BLOBS_PREFIX, Digest, RUNS_PREFIX, StorePath, UPLOADS_PREFIX};
 use serde::Serialize;
 
 use super::PARALLEL_REQUESTS;
@@ -116,7 +116,8 @@ impl GcTally {
 /// One thing [`Lake::gc`] removed (or would remove, in a dry run).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GcItem {
-    /// `store-blob`, `store-staging`, `home-staging`, `home-blob`, or
+    /// `store-blob`, `store-staging`, `store-upload`, `home-staging`,
+    /// `home-blob`, or
     /// `home-lru` (evicted to meet the local budget).
     pub kind: &'static str,
     /// The store key, or the path in the home.
@@ -140,6 +141,9 @@ pub struct GcReport {
     pub store_blobs: GcTally,
     /// Staging files of a `file://` store removed.
     pub store_staging: GcTally,
+    /// Temporary objects of streamed writes (`uploads/`) that a crash left
+    /// behind, removed.
+    pub store_uploads: GcTally,
     /// Home staging files removed.
     pub home_staging: GcTally,
     /// Unreferenced home blobs removed.
@@ -160,6 +164,7 @@ impl GcReport {
         for t in [
             self.store_blobs,
             self.store_staging,
+            self.store_uploads,
             self.home_staging,
             self.home_blobs,
             self.local_budget
@@ -227,6 +232,26 @@ impl Lake {
                 path: object.path.to_string(),
                 bytes: object.size,
             });
+        }
+
+        if options.scope.store() {
+            // A streamed write deletes its temporary object on commit or
+            // abort; one that outlives the grace period lost its writer.
+            for object in self.list_all(UPLOADS_PREFIX).await? {
+                if !is_old(options.grace, now, object.last_modified) {
+                    report.kept_young.add(object.size);
+                    continue;
+                }
+                if !options.dry_run {
+                    self.store().delete(&object.path).await?;
+                }
+                report.store_uploads.add(object.size);
+                report.removed.push(GcItem {
+                    kind: "store-upload",
+                    path: object.path.to_string(),
+                    bytes: object.size,
+                });
+            }
         }
 
         if let Some(root) = self.local_store_root().filter(|_| options.scope.store()) {

@@ -9,6 +9,7 @@
 //!   store;
 //! - `download`: local copies of content (`fetch`, `pull`);
 //! - `stage`: writing bytes into the home's staging area, hashing them;
+//! - `stream_writer`: writing straight to the store, with no local copy;
 //! - `add`: `add` of a file, a directory or a URL;
 //! - `walk`: the directory walk behind `add -r`;
 //! - `publish`: the commit protocol (blob, then name record, then run
@@ -65,6 +66,7 @@ mod publish;
 mod refresh;
 mod remove;
 mod stage;
+mod stream_writer;
 mod tombstones;
 mod verify;
 mod walk;
@@ -79,6 +81,7 @@ pub use presign::MAX_PRESIGNED_EXPIRY;
 pub(crate) use publish::RunOutput;
 pub use refresh::ListEntry;
 pub use remove::{RemoveOptions, RemoveReport, RemovedName};
+pub use stream_writer::StoreWriter;
 pub use verify::{VerifyProblem, VerifyReport};
 pub use why::{EarlierRun, RunExplanation};
 

@@ -38,14 +38,25 @@ pub(crate) struct RunOutput {
     pub(crate) lineage: Lineage,
 }
 
-/// A new name to publish, with the local copy of its content.
+/// A new name to publish, with where its content is.
 pub(super) struct Publication<'a> {
     pub(super) name: &'a Name,
     pub(super) digest: Digest,
     pub(super) size: u64,
-    /// The installed local copy, uploaded as the blob.
-    pub(super) local: &'a Path,
+    /// What the blob is made from.
+    pub(super) content: BlobSource<'a>,
     pub(super) lineage: Lineage,
+}
+
+/// Where a new name's content is, to make its blob from.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum BlobSource<'a> {
+    /// The installed local copy, uploaded.
+    Local(&'a Path),
+    /// An object already in the store (a streamed upload), copied to the
+    /// blob inside the store. It must outlive the publication: the blob is
+    /// made from it again if it went away under the new record.
+    Uploaded(&'a StorePath),
 }
 
 /// What [`Lake::publish`] found.
@@ -116,7 +127,7 @@ impl Lake {
             name,
             digest,
             size,
-            local: &local,
+            content: BlobSource::Local(&local),
             lineage,
         })
         .await
@@ -159,10 +170,10 @@ impl Lake {
             name,
             digest,
             size,
-            local,
+            content,
             lineage,
         } = new;
-        self.upload_blob(&digest, size, local).await?;
+        self.upload_blob(&digest, size, content).await?;
         let record = Record {
             schema_version: RECORD_SCHEMA_VERSION,
             name: name.clone(),
@@ -174,7 +185,7 @@ impl Lake {
         let path = StorePath::name_record(name);
         match self.create_once(&path, record.to_json()).await? {
             Ok(version) => {
-                self.ensure_blob(&digest, local).await?;
+                self.ensure_blob(&digest, content).await?;
                 self.index().insert(&record)?;
                 Ok(Published::Created(record, version.e_tag))
             }
@@ -184,7 +195,7 @@ impl Lake {
                     .await?
                     .ok_or_else(|| Error::Store(taken))?;
                 if existing.blake3 == digest {
-                    self.ensure_blob(&digest, local).await?;
+                    self.ensure_blob(&digest, content).await?;
                 }
                 self.index().insert(&existing)?;
                 Ok(Published::Existing(existing))
@@ -198,13 +209,16 @@ impl Lake {
     /// deletes, and this record was not there yet). Then it is uploaded
     /// again. An `rm` that deletes it after this check lists the names
     /// again and puts it back itself (docs/design/0010-removal.md).
-    async fn ensure_blob(&self, digest: &Digest, local: &Path) -> Result<()> {
+    async fn ensure_blob(&self, digest: &Digest, content: BlobSource<'_>) -> Result<()> {
         let path = StorePath::blob(digest);
         match self.inner.store.head(&path).await {
             Ok(_) => Ok(()),
             Err(e) if e.is_not_found() => {
                 tracing::info!(%digest, "the blob went away under a new record; uploading it again");
-                self.inner.store.put_file(&path, local).await?;
+                match content {
+                    BlobSource::Local(local) => self.inner.store.put_file(&path, local).await?,
+                    BlobSource::Uploaded(object) => self.inner.store.copy(object, &path).await?,
+                }
                 Ok(())
             }
             Err(e) => Err(e.into()),
@@ -252,7 +266,11 @@ impl Lake {
         Ok(AddOutcome::of(&existing, false))
     }
 
-    async fn upload_blob(&self, digest: &Digest, size: u64, local: &Path) -> Result<()> {
+    async fn upload_blob(&self, digest: &Digest, size: u64, content: BlobSource<'_>) -> Result<()> {
+        let local = match content {
+            BlobSource::Local(local) => local,
+            BlobSource::Uploaded(object) => return self.copy_to_blob(digest, size, object).await,
+        };
         let path = StorePath::blob(digest);
         // The local copy was hashed when it was staged; a copy of another
         // size since then would upload bytes that are not `digest`.
@@ -293,6 +311,29 @@ impl Lake {
         Ok(())
     }
 
+    /// The blob of `digest` from the uploaded object `object`: reused if a
+    /// young blob of that size is there (an old one may be an orphan that
+    /// gc is about to delete, as in `upload_blob`), else copied inside the
+    /// store.
+    async fn copy_to_blob(&self, digest: &Digest, size: u64, object: &StorePath) -> Result<()> {
+        let path = StorePath::blob(digest);
+        match self.inner.store.head(&path).await {
+            Ok(meta)
+                if meta.size == size
+                    && Utc::now().signed_duration_since(meta.last_modified)
+                        < chrono::Duration::from_std(super::gc::BLOB_REUSE_MAX_AGE)
+                            .expect("constant fits") =>
+            {
+                return Ok(());
+            }
+            Ok(_) => {}
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(e.into()),
+        }
+        self.inner.store.copy(object, &path).await?;
+        Ok(())
+    }
+
     /// Commits one run output whose content is already in the home: uploads
     /// the blob, then creates the name record. If the name already exists
     /// (an earlier, interrupted run or a concurrent one), its record wins.
@@ -308,7 +349,7 @@ impl Lake {
             name,
             digest,
             size,
-            local: &local,
+            content: BlobSource::Local(&local),
             lineage,
         };
         match self.publish(new).await? {

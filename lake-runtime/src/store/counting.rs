@@ -34,6 +34,8 @@ pub struct RequestCounts {
     pub list: u64,
     /// `delete` calls.
     pub delete: u64,
+    /// `copy` calls (inside the store; no content crosses the network).
+    pub copy: u64,
 }
 
 #[derive(Debug, Default)]
@@ -45,6 +47,7 @@ struct Counters {
     put_bytes: AtomicU64,
     list: AtomicU64,
     delete: AtomicU64,
+    copy: AtomicU64,
 }
 
 fn bump(counter: &AtomicU64, by: u64) {
@@ -99,6 +102,7 @@ impl CountingStore {
             put_bytes: load(&c.put_bytes),
             list: load(&c.list),
             delete: load(&c.delete),
+            copy: load(&c.copy),
         }
     }
 
@@ -125,6 +129,7 @@ impl CountingStore {
             &c.put_bytes,
             &c.list,
             &c.delete,
+            &c.copy,
         ] {
             a.store(0, Ordering::Relaxed);
         }
@@ -246,6 +251,31 @@ impl Store for CountingStore {
             self.inner.put_file(path, file).await
         }
         .boxed()
+    }
+
+    fn put_stream<'a>(
+        &'a self,
+        path: &'a StorePath,
+        chunks: futures::stream::BoxStream<'a, std::io::Result<Bytes>>,
+    ) -> BoxFuture<'a, Result<u64, StoreError>> {
+        bump(&self.counters.put, 1);
+        let counted = chunks
+            .inspect(|chunk| {
+                if let Ok(chunk) = chunk {
+                    bump(&self.counters.put_bytes, chunk.len() as u64);
+                }
+            })
+            .boxed();
+        self.inner.put_stream(path, counted)
+    }
+
+    fn copy<'a>(
+        &'a self,
+        from: &'a StorePath,
+        to: &'a StorePath,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        bump(&self.counters.copy, 1);
+        self.inner.copy(from, to)
     }
 
     fn list<'a>(

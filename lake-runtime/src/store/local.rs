@@ -13,8 +13,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use futures::FutureExt;
 use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+use futures::{FutureExt, StreamExt};
 use lake_core::{
     GetStream, ListPage, ObjectMeta, ObjectVersion, PutMode, Store, StoreConfigError, StoreError,
     StorePath,
@@ -216,6 +217,103 @@ impl LocalBackend {
         let source = file.to_owned();
         self.blocking("put_file", path, move || {
             publish(&source, &dest).map_err(|e| (source, e))
+        })
+        .await
+    }
+
+    /// [`Store::put_stream`]: the chunks go into a staging file next to the
+    /// destination (fsynced if asked), renamed into place under the lock.
+    async fn put_stream_locked(
+        &self,
+        path: &StorePath,
+        mut chunks: BoxStream<'_, io::Result<Bytes>>,
+    ) -> Result<u64, StoreError> {
+        use tokio::io::AsyncWriteExt;
+        let dest = self.dest(path)?;
+        let errors = self.object.errors().clone();
+        let io_error =
+            |file: &FsPath, e: io::Error| errors.io("put_stream", path.as_str(), file, &e);
+        if let Some(parent) = dest.parent() {
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(|e| io_error(parent, e))?;
+        }
+        let staging = staging_path(&dest);
+        let written: Result<u64, StoreError> = async {
+            let mut out = tokio::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&staging)
+                .await
+                .map_err(|e| io_error(&staging, e))?;
+            let mut size = 0;
+            while let Some(chunk) = chunks.next().await {
+                let chunk = chunk.map_err(|e| {
+                    errors.backend(
+                        "put_stream",
+                        path.as_str(),
+                        &format!("the stream failed: {e}"),
+                    )
+                })?;
+                out.write_all(&chunk)
+                    .await
+                    .map_err(|e| io_error(&staging, e))?;
+                size += chunk.len() as u64;
+            }
+            out.flush().await.map_err(|e| io_error(&staging, e))?;
+            if self.fsync_files {
+                out.sync_all().await.map_err(|e| io_error(&staging, e))?;
+            }
+            Ok(size)
+        }
+        .await;
+        let renamed = match written {
+            Ok(size) => {
+                let _lock = self.lock(path).await?;
+                tokio::fs::rename(&staging, &dest)
+                    .await
+                    .map(|()| size)
+                    .map_err(|e| io_error(&dest, e))
+            }
+            Err(e) => Err(e),
+        };
+        if renamed.is_err() {
+            let _ = tokio::fs::remove_file(&staging).await;
+        }
+        renamed
+    }
+
+    /// [`Store::copy`]: a hard link where it can. Every write publishes a
+    /// new file by rename, never changing one in place, so two keys may
+    /// share an inode.
+    async fn copy_locked(&self, from: &StorePath, to: &StorePath) -> Result<(), StoreError> {
+        let source = self.dest(from)?;
+        if tokio::fs::symlink_metadata(&source).await.is_err() {
+            return Err(StoreError::NotFound {
+                path: from.to_string(),
+                store: self.to_string(),
+            });
+        }
+        let dest = self.dest(to)?;
+        let fsync = self.fsync_files;
+        let _lock = self.lock(to).await?;
+        self.blocking("copy", to, move || {
+            publish_via_staging(&dest, |staging| {
+                match std::fs::hard_link(&source, staging) {
+                    Err(e) if is_cross_device_or_unsupported(&e) => {
+                        std::fs::copy(&source, staging).map(drop)
+                    }
+                    linked => linked,
+                }
+            })
+            .and_then(|()| {
+                if fsync {
+                    std::fs::File::open(&dest)?.sync_all()
+                } else {
+                    Ok(())
+                }
+            })
+            .map_err(|e| (dest, e))
         })
         .await
     }
@@ -444,5 +542,21 @@ impl Store for LocalBackend {
 
     fn delete<'a>(&'a self, path: &'a StorePath) -> BoxFuture<'a, Result<(), StoreError>> {
         self.delete_locked(path).boxed()
+    }
+
+    fn put_stream<'a>(
+        &'a self,
+        path: &'a StorePath,
+        chunks: BoxStream<'a, io::Result<Bytes>>,
+    ) -> BoxFuture<'a, Result<u64, StoreError>> {
+        self.put_stream_locked(path, chunks).boxed()
+    }
+
+    fn copy<'a>(
+        &'a self,
+        from: &'a StorePath,
+        to: &'a StorePath,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.copy_locked(from, to).boxed()
     }
 }

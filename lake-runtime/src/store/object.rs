@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use futures::future::BoxFuture;
+use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt, TryStreamExt};
 use lake_core::{
     GetStream, ListPage, ObjectMeta, ObjectVersion, PutMode, Store, StoreError, StorePath,
@@ -34,6 +35,11 @@ const PART_SIZE: usize = 8 * 1024 * 1024;
 /// Parts in flight at once: bounds memory to about
 /// `(MAX_PARTS_IN_FLIGHT + 1) * PART_SIZE` per upload.
 const MAX_PARTS_IN_FLIGHT: usize = 4;
+
+/// Parts in flight at once for [`Store::put_stream`], whose caller holds
+/// chunks of its own: fewer than for a file, to keep a streaming writer's
+/// memory small.
+const MAX_STREAM_PARTS_IN_FLIGHT: usize = 2;
 
 /// Size of one read from disk while feeding a multipart upload.
 const READ_CHUNK: usize = 1024 * 1024;
@@ -336,6 +342,82 @@ impl ObjectBackend {
         Ok(ListPage { objects, next })
     }
 
+    /// [`Store::put_stream`]: one `put` if the stream ends within one part,
+    /// else a multipart upload with at most [`MAX_STREAM_PARTS_IN_FLIGHT`]
+    /// parts in flight, aborted on any error.
+    pub(crate) async fn put_stream_inner(
+        &self,
+        path: &StorePath,
+        mut chunks: BoxStream<'_, std::io::Result<Bytes>>,
+    ) -> Result<u64, StoreError> {
+        let stream_failed = |e: std::io::Error| {
+            self.errors.backend(
+                "put_stream",
+                path.as_str(),
+                &format!("the stream failed: {e}"),
+            )
+        };
+        let mut head = BytesMut::new();
+        let mut more = true;
+        while head.len() < PART_SIZE {
+            match chunks.next().await {
+                Some(chunk) => head.extend_from_slice(&chunk.map_err(stream_failed)?),
+                None => {
+                    more = false;
+                    break;
+                }
+            }
+        }
+        let mut size = head.len() as u64;
+        if !more {
+            self.put_inner(path, head.freeze(), PutMode::Overwrite)
+                .await?;
+            return Ok(size);
+        }
+        let location = to_path(path)?;
+        let upload = self
+            .inner
+            .put_multipart(&location)
+            .await
+            .map_err(|e| self.errors.map("put_stream", path.as_str(), e))?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+        writer.put(head.freeze());
+        let fed: Result<(), StoreError> = async {
+            while let Some(chunk) = chunks.next().await {
+                let chunk = chunk.map_err(stream_failed)?;
+                writer
+                    .wait_for_capacity(MAX_STREAM_PARTS_IN_FLIGHT)
+                    .await
+                    .map_err(|e| self.errors.map("put_stream", path.as_str(), e))?;
+                size += chunk.len() as u64;
+                writer.put(chunk);
+            }
+            Ok(())
+        }
+        .await;
+        if let Err(e) = fed {
+            let _ = writer.abort().await;
+            return Err(e);
+        }
+        writer
+            .finish()
+            .await
+            .map_err(|e| self.errors.map("put_stream", path.as_str(), e))?;
+        Ok(size)
+    }
+
+    /// [`Store::copy`], server-side.
+    pub(crate) async fn copy_inner(
+        &self,
+        from: &StorePath,
+        to: &StorePath,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .copy(&to_path(from)?, &to_path(to)?)
+            .await
+            .map_err(|e| self.errors.map("copy", from.as_str(), e))
+    }
+
     pub(crate) async fn delete_inner(&self, path: &StorePath) -> Result<(), StoreError> {
         let location = to_path(path)?;
         match self.inner.delete(&location).await {
@@ -437,6 +519,22 @@ impl Store for ObjectBackend {
 
     fn delete<'a>(&'a self, path: &'a StorePath) -> BoxFuture<'a, Result<(), StoreError>> {
         self.delete_inner(path).boxed()
+    }
+
+    fn put_stream<'a>(
+        &'a self,
+        path: &'a StorePath,
+        chunks: BoxStream<'a, std::io::Result<Bytes>>,
+    ) -> BoxFuture<'a, Result<u64, StoreError>> {
+        self.put_stream_inner(path, chunks).boxed()
+    }
+
+    fn copy<'a>(
+        &'a self,
+        from: &'a StorePath,
+        to: &'a StorePath,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.copy_inner(from, to).boxed()
     }
 
     fn signed_get_url<'a>(

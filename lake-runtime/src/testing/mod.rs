@@ -42,7 +42,7 @@ pub use objects::{
 };
 pub use secrets::check_errors_hide_secrets;
 pub use servers::{server_fixture, server_from_env, unique_memory_url};
-pub use upload::{check_put_file_large, check_put_file_small};
+pub use upload::{check_copy, check_put_file_large, check_put_file_small, check_put_stream};
 
 fn unique(label: &str) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -152,6 +152,8 @@ macro_rules! store_conformance_tests {
             check_list_after,
             check_put_file_small,
             check_put_file_large,
+            check_put_stream,
+            check_copy,
             check_unusual_keys,
         );
         $crate::store_conformance_tests!(@fixture $make;

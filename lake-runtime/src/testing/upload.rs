@@ -161,3 +161,166 @@ pub async fn check_put_file_large(store: &dyn Store) {
         );
     }
 }
+
+/// Pseudo-random bytes, so a reordered or repeated part cannot go
+/// unnoticed.
+fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
+}
+
+/// `put_stream` round-trips a small stream (one request) and a large one
+/// (multipart where the backend has it) byte for byte, chunked unevenly;
+/// the large one is never visible partially. A stream that fails midway
+/// leaves the key as it was and no staging object.
+pub async fn check_put_stream(store: &dyn Store) {
+    use futures::StreamExt;
+    let root = scratch("put_stream");
+    for (label, len) in [("small", 100_000), ("large", LARGE_SIZE)] {
+        let path = key(&format!("{root}/{label}"));
+        let content = pseudo_random(len, len as u64);
+        // Chunks of uneven sizes, some tiny, as a writer's flushes would be.
+        let chunks: Vec<bytes::Bytes> = content
+            .chunks(777_777)
+            .flat_map(|c| {
+                let (a, b) = c.split_at(c.len().min(13));
+                [
+                    bytes::Bytes::copy_from_slice(a),
+                    bytes::Bytes::copy_from_slice(b),
+                ]
+            })
+            .collect();
+        let done = AtomicBool::new(false);
+        let upload = async {
+            let stream = futures::stream::iter(chunks.into_iter().map(Ok)).boxed();
+            let result = store.put_stream(&path, stream).await;
+            done.store(true, Ordering::SeqCst);
+            result
+        };
+        let watch = async {
+            while !done.load(Ordering::SeqCst) {
+                match store.head(&path).await {
+                    Ok(meta) => assert_eq!(
+                        meta.size, len as u64,
+                        "{store}: a partial object is visible during put_stream"
+                    ),
+                    Err(e) if e.is_not_found() => {}
+                    Err(e) => panic!("{store}: head during put_stream failed: {e}"),
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        };
+        let (result, ()) = futures::join!(upload, watch);
+        let written = result.unwrap_or_else(|e| panic!("{store}: put_stream {label}: {e}"));
+        assert_eq!(written, len as u64, "{store}: put_stream {label} size");
+        assert!(
+            read_all(store, &path).await == content,
+            "{store}: put_stream {label} content differs"
+        );
+    }
+
+    // A failure midway, past the multipart threshold: the key keeps its
+    // old content.
+    let path = key(&format!("{root}/failing"));
+    store
+        .put(
+            &path,
+            bytes::Bytes::from_static(b"before"),
+            lake_core::PutMode::Overwrite,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{store}: put: {e}"));
+    let piece = bytes::Bytes::from(vec![7u8; 4 << 20]);
+    let failing = futures::stream::iter(
+        (0..6)
+            .map(move |_| Ok(piece.clone()))
+            .chain([Err(std::io::Error::other("the writer gave up"))]),
+    )
+    .boxed();
+    let err = store
+        .put_stream(&path, failing)
+        .await
+        .expect_err("put_stream of a failing stream succeeded");
+    assert!(
+        err.to_string().contains("the writer gave up"),
+        "{store}: the stream's error is lost: {err}"
+    );
+    assert_content(
+        store,
+        &path,
+        b"before",
+        "a failed put_stream changed the key",
+    )
+    .await;
+    let listed = list_all(store, &key(&root), 1000).await;
+    assert_eq!(
+        listed,
+        vec![
+            path.clone(),
+            key(&format!("{root}/large")),
+            key(&format!("{root}/small"))
+        ]
+        .into_iter()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect::<Vec<_>>(),
+        "{store}: put_stream left a staging object"
+    );
+}
+
+/// `copy` makes an independent object with the same content, overwrites
+/// its destination, and fails with not-found for a missing source.
+pub async fn check_copy(store: &dyn Store) {
+    let root = scratch("copy");
+    let (from, to) = (key(&format!("{root}/from")), key(&format!("{root}/to")));
+    let content = pseudo_random(300_000, 3);
+    store
+        .put(&from, content.clone().into(), lake_core::PutMode::Overwrite)
+        .await
+        .unwrap_or_else(|e| panic!("{store}: put: {e}"));
+    store
+        .put(
+            &to,
+            bytes::Bytes::from_static(b"old"),
+            lake_core::PutMode::Overwrite,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{store}: put: {e}"));
+    store
+        .copy(&from, &to)
+        .await
+        .unwrap_or_else(|e| panic!("{store}: copy: {e}"));
+    assert!(
+        read_all(store, &to).await == content,
+        "{store}: copy content"
+    );
+    // Independent: replacing the source leaves the copy alone.
+    store
+        .put(
+            &from,
+            bytes::Bytes::from_static(b"new"),
+            lake_core::PutMode::Overwrite,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{store}: put: {e}"));
+    assert!(
+        read_all(store, &to).await == content,
+        "{store}: the copy followed its source"
+    );
+    let missing = key(&format!("{root}/missing"));
+    let err = store
+        .copy(&missing, &key(&format!("{root}/nowhere")))
+        .await
+        .expect_err("copy of a missing object succeeded");
+    assert!(
+        err.is_not_found(),
+        "{store}: copy of a missing object: {err:?}"
+    );
+}
