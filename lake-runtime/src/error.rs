@@ -101,6 +101,16 @@ pub enum Error {
         /// Why.
         message: String,
     },
+    /// A new name would make a name both a file and a folder.
+    #[error("cannot create {name:?}: {other:?} {why}; a name is a file or a folder, never both")]
+    NameNesting {
+        /// The name asked for.
+        name: Name,
+        /// The live name in the way.
+        other: Name,
+        /// How it is in the way.
+        why: String,
+    },
     /// A local source changed between the moment it was hashed
     /// ([`Lake::local_source`](crate::Lake::local_source)) and its upload;
     /// nothing was published.

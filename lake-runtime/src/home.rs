@@ -103,10 +103,12 @@ impl Home {
         self.root.join("tmp")
     }
 
-    /// A fresh staging file, deleted on drop unless persisted.
+    /// A fresh staging file, deleted on drop unless persisted. Its name
+    /// carries the process id ([`staging_prefix`]), so a process stopped
+    /// by a signal, which unwinds nothing, can still find its own.
     pub(crate) fn stage(&self) -> Result<tempfile::NamedTempFile> {
         tempfile::Builder::new()
-            .prefix("stage-")
+            .prefix(&staging_prefix())
             .tempfile_in(self.tmp_dir())
             .map_err(|e| Error::io("create staging file in", self.tmp_dir(), e))
     }
@@ -183,6 +185,11 @@ impl Home {
             Err(e) => Err(Error::io("remove", &path, e)),
         }
     }
+}
+
+/// The start of the names of this process's staging files.
+pub(crate) fn staging_prefix() -> String {
+    format!("stage-{}-", std::process::id())
 }
 
 pub(crate) fn set_read_only(path: &Path) -> Result<()> {

@@ -12,6 +12,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::{Error, Result};
 
+mod nesting;
 mod removal;
 
 const SCHEMA: &str = "

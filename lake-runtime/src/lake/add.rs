@@ -240,7 +240,11 @@ impl Lake {
             )),
             (Ok(staged), None) => {
                 let ask_store = existence == Existence::AskTheStore;
-                match self.check_tombstone(name, staged.digest, ask_store).await {
+                let allowed = match self.check_nesting(name, ask_store).await {
+                    Ok(()) => self.check_tombstone(name, staged.digest, ask_store).await,
+                    Err(e) => Err(e),
+                };
+                match allowed {
                     Ok(()) => {
                         self.publish_added(Publication {
                             name,
@@ -346,6 +350,16 @@ impl Lake {
         }
         // One listing of the prefix instead of one existence check per file.
         self.refresh_below(Some(name)).await?;
+        // The listing covers what is below the prefix; the prefix and its
+        // own folders must not be files, which the store says once.
+        if let Some(job) = slow.first() {
+            self.check_no_file_above(&job.name, true).await?;
+        }
+        // And like the names themselves, every one is checked before any
+        // is added, so a refusal leaves nothing half added.
+        for job in &slow {
+            self.check_nesting(&job.name, false).await?;
+        }
         let batch = IndexBatch::begin(self)?;
         let added: Vec<(AddOutcome, Option<PackedRecord>)> = futures::stream::iter(slow)
             .map(|job| async move {

@@ -349,6 +349,33 @@ impl Lake {
         Ok(())
     }
 
+    /// Deletes this process's staging files in the home: for a signal
+    /// handler (Ctrl-C), since a process that exits on a signal drops
+    /// nothing, and those files would wait for `lake gc`. Other processes'
+    /// staging files are left alone. Returns what was removed.
+    pub fn remove_own_staging(&self) -> Result<GcTally> {
+        let dir = self.home_dir().join("tmp");
+        let prefix = crate::home::staging_prefix();
+        let mut removed = GcTally::default();
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(removed),
+            Err(e) => return Err(Error::io("read directory", &dir, e)),
+        };
+        for entry in entries.flatten() {
+            if !entry.file_name().to_string_lossy().starts_with(&prefix) {
+                continue;
+            }
+            let size = entry.metadata().map_or(0, |m| m.len());
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => removed.add(size),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io("remove", entry.path(), e)),
+            }
+        }
+        Ok(removed)
+    }
+
     /// Blocking [`Lake::gc_async`].
     pub fn gc(&self, options: &GcOptions) -> Result<GcReport> {
         block_on(self.gc_async(options))

@@ -18,6 +18,7 @@
 //! - `refresh`: listing, and rebuilding the index from the store;
 //! - `remove`: `rm`, with tombstones, lineage and the blob protocol;
 //! - `tombstones`: what `add` and a refresh learn of removed names;
+//! - `nesting`: a name is a file or a folder, never both;
 //! - `verify`: verify, stale outputs;
 //! - `evict`: dropping local copies, never one another name still holds;
 //! - `gc`: removing what interrupted writes leave behind;
@@ -59,6 +60,7 @@ mod graph;
 mod local_budget;
 mod local_source;
 mod lookup;
+mod nesting;
 mod packs;
 mod pointer;
 mod presign;

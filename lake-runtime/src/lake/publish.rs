@@ -121,6 +121,7 @@ impl Lake {
         if let Some(existing) = self.try_record(name).await? {
             return self.same_content(existing, digest, name, staged, size);
         }
+        self.check_nesting(name, true).await?;
         self.check_tombstone(name, digest, true).await?;
         let local = self.inner.home.install(staged, &digest, size)?;
         self.publish_added(Publication {

@@ -260,6 +260,7 @@ impl Lake {
             }
             return Ok(AddOutcome::of(&existing, false));
         }
+        self.check_nesting(name, true).await?;
         self.check_tombstone(name, digest, true).await?;
         self.publish_added(Publication {
             name,

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use indicatif::HumanBytes;
 use lake_runtime::{
     AddMode, AddOutcome, AnnotationFilter, GcOptions, GcScope, Lake, LakeConfigBuilder,
     LineageDirection, Name,
@@ -45,9 +46,32 @@ pub(crate) fn run(args: LowArgs) -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime
-        .block_on(dispatch(&lake, &args.global, args.command))
-        .map_err(|err| with_suggestion(&lake, err))
+    let quiet = args.global.quiet;
+    runtime.block_on(async {
+        tokio::select! {
+            done = dispatch(&lake, &args.global, args.command) => {
+                done.map_err(|err| with_suggestion(&lake, err))
+            }
+            _ = tokio::signal::ctrl_c() => interrupted(&lake, quiet),
+        }
+    })
+}
+
+/// Ctrl-C: this process's staging files go, which a killed process would
+/// leave for `lake gc`, and the exit status is the shell's for SIGINT.
+/// Nothing half-done is visible anyway: names appear only when complete.
+fn interrupted(lake: &Lake, quiet: bool) -> Result<ExitCode> {
+    let removed = lake.remove_own_staging()?;
+    if !quiet {
+        eprintln!(
+            "lake: interrupted; removed {} staging file(s) ({})",
+            removed.count,
+            HumanBytes(removed.bytes)
+        );
+    }
+    // Blocking work (a hash, a copy) may still hold a staging file open;
+    // waiting for it to notice would delay the exit for nothing.
+    std::process::exit(130)
 }
 
 /// A name that does not exist gets the closest names this home knows,
