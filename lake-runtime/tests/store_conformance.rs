@@ -577,6 +577,49 @@ mod emulated {
         ));
     }
 
+    /// The probe behind `lake doctor` and `scripts/probe-conditionals`
+    /// names what each store does: check-then-write on the emulation that
+    /// races, "ignored" on the one that ignores conditions, and atomic on a
+    /// memory store.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_probe_tells_check_then_write_and_ignored_from_atomic() {
+        use lake_runtime::store::probe::{ProbeOptions, Verdict, probe_conditionals};
+        let options = ProbeOptions::quick();
+        let racing = Arc::new(Emulated {
+            inner: open_store(&unique_memory_url()).unwrap(),
+            behaviour: Behaviour::CheckThenWrite,
+        });
+        let report = probe_conditionals(racing, &options).await;
+        assert!(
+            matches!(report.create_verdict(), Verdict::CheckThenWrite { .. }),
+            "{}",
+            report.create_verdict()
+        );
+        assert!(
+            matches!(report.cas_verdict(), Verdict::CheckThenWrite { .. }),
+            "{}",
+            report.cas_verdict()
+        );
+        assert!(report.cleaned.is_ok(), "{:?}", report.cleaned);
+
+        let ignoring = Arc::new(Emulated {
+            inner: open_store(&unique_memory_url()).unwrap(),
+            behaviour: Behaviour::Ignore,
+        });
+        let report = probe_conditionals(ignoring, &options).await;
+        assert_eq!(report.create_verdict(), Verdict::Ignored);
+        assert_eq!(report.cas_verdict(), Verdict::Ignored);
+
+        let memory = open_store(&unique_memory_url()).unwrap();
+        let report = probe_conditionals(memory, &options).await;
+        assert!(
+            report.create_verdict().is_atomic(),
+            "{}",
+            report.create_verdict()
+        );
+        assert!(report.cas_verdict().is_atomic(), "{}", report.cas_verdict());
+    }
+
     /// The emulation races for real: declared atomic, it fails the strict
     /// checks. Otherwise the two modules above would prove nothing.
     #[tokio::test(flavor = "multi_thread")]

@@ -47,6 +47,7 @@ mod location;
 mod memory;
 pub mod object;
 mod options;
+pub mod probe;
 mod redact;
 
 use std::sync::Arc;

@@ -41,6 +41,12 @@ pub(crate) fn run(args: LowArgs) -> Result<ExitCode> {
         out.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
+    if let Command::Doctor { thorough, json } = args.command {
+        // Before the lake is opened: opening asks the store for its id, and
+        // an unreachable store is one of the things to diagnose.
+        let config = lake_config(&args.global);
+        return crate::doctor::run(&args.global, config, thorough, json);
+    }
     let lake = open_lake(&args.global)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -98,7 +104,7 @@ fn with_suggestion(lake: &Lake, err: anyhow::Error) -> anyhow::Error {
     anyhow::anyhow!("{err:#}; did you mean {}?", names.join(", or "))
 }
 
-fn open_lake(global: &GlobalArgs) -> Result<Lake> {
+fn lake_config(global: &GlobalArgs) -> Result<lake_runtime::LakeConfig> {
     let mut builder = LakeConfigBuilder::from_env().with_progress(!global.quiet);
     if let Some(home) = &global.home {
         builder = builder.with_home(home);
@@ -106,7 +112,11 @@ fn open_lake(global: &GlobalArgs) -> Result<Lake> {
     if let Some(store) = &global.store_url {
         builder = builder.with_store(store);
     }
-    Ok(Lake::open_with(builder.build()?)?)
+    Ok(builder.build()?)
+}
+
+fn open_lake(global: &GlobalArgs) -> Result<Lake> {
+    Ok(Lake::open_with(lake_config(global)?)?)
 }
 
 /// Lays out and draws `dot` with layout-rs, so that no Graphviz install
@@ -457,7 +467,7 @@ async fn dispatch(lake: &Lake, global: &GlobalArgs, command: Command) -> Result<
             writeln!(out, "{url}")?;
             ExitCode::SUCCESS
         }
-        Command::Completions { .. } | Command::Man => {
+        Command::Completions { .. } | Command::Man | Command::Doctor { .. } => {
             unreachable!("handled before a lake is opened")
         }
     };

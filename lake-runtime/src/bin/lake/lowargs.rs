@@ -321,6 +321,18 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check the configuration, the store (reachable, writable, its clock),
+    /// and whether its conditional writes hold under a race of 8 writers.
+    /// Never prints a secret. Exits 1 if a check fails.
+    Doctor {
+        /// Race longer (50 create rounds, 10 compare-and-swap rounds of 80
+        /// increments): a race lost once in many rounds needs many to show.
+        #[arg(long)]
+        thorough: bool,
+        /// Print the checks as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the man page (roff), e.g. `lake man > ~/.local/share/man/man1/lake.1`.
     Man,
     /// Print a shell completion script, e.g.

@@ -5,6 +5,7 @@
 
 mod annotate;
 mod commands;
+mod doctor;
 mod lowargs;
 mod output;
 mod remove;
