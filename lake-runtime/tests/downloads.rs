@@ -127,3 +127,35 @@ fn a_truncated_large_blob_is_refused() {
     assert!(err.to_string().contains("blobs/"), "{err}");
     assert!(!f.lake.exists_locally(&name).unwrap());
 }
+
+/// Issue 16 item 4: `pull` of four names holding the same bytes (and one
+/// other) downloads each distinct content once.
+#[test]
+fn pull_downloads_names_with_equal_bytes_once() {
+    let f = fixture();
+    let shared = content(LARGE, 21);
+    let other = content(1000, 22);
+    for i in 0..4 {
+        add(&f.lake, &format!("copies/{i}.bin"), &shared);
+    }
+    add(&f.lake, "copies/other.bin", &other);
+    f.lake.evict(&lake_runtime::Evict::All).unwrap();
+
+    let before = f.store.counts();
+    let report = f.lake.pull("copies").unwrap();
+    let after = f.store.counts();
+    assert_eq!(report.downloaded, 5);
+    assert_eq!(report.contents, 2);
+    assert_eq!(report.bytes, (LARGE + 1000) as u64);
+    // Content once, plus the few records the listing reads.
+    let read = after.get_bytes - before.get_bytes;
+    assert!(
+        read >= (LARGE + 1000) as u64 && read < (LARGE + 1000 + (64 << 10)) as u64,
+        "{read} bytes read for {} bytes of distinct content",
+        LARGE + 1000
+    );
+    for i in 0..4 {
+        let name = Name::new(format!("copies/{i}.bin")).unwrap();
+        assert!(f.lake.exists_locally(&name).unwrap(), "{name} is not local");
+    }
+}

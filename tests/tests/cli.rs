@@ -1257,7 +1257,7 @@ fn pull_downloads_a_prefix_once_and_verifies_it() {
 
     let again = t.lake_with_home(&home2).args(["pull", "data"]).ok();
     assert!(
-        again.contains("pulled 0 file(s) (0 bytes); 2 already local"),
+        again.contains("pulled 0 file(s) (0 bytes downloaded); 2 already local"),
         "{again}"
     );
     t.lake_with_home(&home2).args(["verify"]).ok();

@@ -28,11 +28,13 @@ const DOWNLOAD_WRITE: usize = 4 << 20;
 /// Result of [`Lake::pull_async`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct PullReport {
-    /// Files downloaded.
+    /// Names whose content this pull made local.
     pub downloaded: usize,
-    /// Bytes downloaded.
+    /// Distinct contents downloaded: names with equal bytes share one.
+    pub contents: usize,
+    /// Bytes downloaded (each distinct content once).
     pub bytes: u64,
-    /// Files that were already in the home's cache.
+    /// Names whose content was already in the home's cache.
     pub already_local: usize,
 }
 
@@ -63,6 +65,14 @@ impl Lake {
                 !e.local
             })
             .collect();
+        report.downloaded = missing.len();
+        // A local copy is named by its digest: names with equal bytes need
+        // one download between them, not one each.
+        let mut distinct = std::collections::HashSet::new();
+        let missing: Vec<ListEntry> = missing
+            .into_iter()
+            .filter(|e| distinct.insert(e.blake3))
+            .collect();
         let sizes: Vec<u64> = futures::stream::iter(missing)
             .map(|entry| async move {
                 self.fetch_async(&entry.name).await?;
@@ -71,7 +81,7 @@ impl Lake {
             .buffer_unordered(PARALLEL_REQUESTS)
             .try_collect()
             .await?;
-        report.downloaded = sizes.len();
+        report.contents = sizes.len();
         report.bytes = sizes.iter().sum();
         Ok(report)
     }

@@ -399,9 +399,14 @@ async fn dispatch(lake: &Lake, global: &GlobalArgs, command: Command) -> Result<
                 bail!("no name is {prefix:?} or below it");
             }
             if !global.quiet {
+                let shared = if pulled.contents < pulled.downloaded {
+                    format!(", {} distinct", pulled.contents)
+                } else {
+                    String::new()
+                };
                 writeln!(
                     out,
-                    "pulled {} file(s) ({} bytes); {} already local",
+                    "pulled {} file(s) ({} bytes downloaded{shared}); {} already local",
                     pulled.downloaded, pulled.bytes, pulled.already_local
                 )?;
             }
