@@ -1533,6 +1533,12 @@ fn issue_14_add_recursive_of_many_files_prints_a_summary() {
         again.starts_with("25 file(s): 0 new (0 B), 25 already held, in "),
         "{again}"
     );
+    // Issue 16: the store's requests; an unchanged tree uploads nothing.
+    assert!(
+        out.contains(" request(s) (") && out.contains(" up, "),
+        "{out}"
+    );
+    assert!(again.contains(" request(s) (0 B up, "), "{again}");
     // -v: every file, in sorted order, then the summary.
     let verbose = t.lake().args(["-v", "add", "-r", "tree", "d"]).ok();
     let lines: Vec<&str> = verbose.lines().collect();

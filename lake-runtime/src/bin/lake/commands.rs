@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use indicatif::HumanBytes;
+use lake_runtime::store::{CountingStore, StoreOptions, open_store_with};
 use lake_runtime::{
     AddMode, AddOutcome, AnnotationFilter, GcOptions, GcScope, Lake, LakeConfigBuilder,
     LineageDirection, Name,
@@ -115,8 +116,37 @@ fn lake_config(global: &GlobalArgs) -> Result<lake_runtime::LakeConfig> {
     Ok(builder.build()?)
 }
 
+/// The requests this process made to the store, for the summaries of
+/// `add -r` and `pull` (issue 16).
+static REQUESTS: std::sync::OnceLock<std::sync::Arc<CountingStore>> = std::sync::OnceLock::new();
+
 fn open_lake(global: &GlobalArgs) -> Result<Lake> {
-    Ok(Lake::open_with(lake_config(global)?)?)
+    let config = lake_config(global)?;
+    let options = config
+        .store_options
+        .iter()
+        .fold(StoreOptions::new(), |o, (k, v)| o.with(k, v));
+    let store = std::sync::Arc::new(CountingStore::new(open_store_with(
+        &config.store_url,
+        &options,
+    )?));
+    let _ = REQUESTS.set(store.clone());
+    Ok(Lake::open_with_store(config, store)?)
+}
+
+/// `12 requests (3.0 MiB up, 1.2 KiB down)`: what this process asked of the
+/// store so far.
+pub(crate) fn requests_so_far() -> String {
+    let Some(store) = REQUESTS.get() else {
+        return String::new();
+    };
+    let c = store.counts();
+    let requests = c.head + c.get + c.put + c.list + c.delete + c.copy;
+    format!(
+        "{requests} request(s) ({} up, {} down)",
+        HumanBytes(c.put_bytes),
+        HumanBytes(c.get_bytes)
+    )
 }
 
 /// Lays out and draws `dot` with layout-rs, so that no Graphviz install
@@ -406,8 +436,11 @@ async fn dispatch(lake: &Lake, global: &GlobalArgs, command: Command) -> Result<
                 };
                 writeln!(
                     out,
-                    "pulled {} file(s) ({} bytes downloaded{shared}); {} already local",
-                    pulled.downloaded, pulled.bytes, pulled.already_local
+                    "pulled {} file(s) ({} bytes downloaded{shared}); {} already local; {}",
+                    pulled.downloaded,
+                    pulled.bytes,
+                    pulled.already_local,
+                    requests_so_far()
                 )?;
             }
             ExitCode::SUCCESS

@@ -111,10 +111,11 @@ pub(crate) fn add_summary(
 ) -> io::Result<()> {
     writeln!(
         out,
-        "{} file(s): {added} new ({}), {unchanged} already held, in {:.2} s",
+        "{} file(s): {added} new ({}), {unchanged} already held, in {:.2} s; {}",
         added + unchanged,
         HumanBytes(added_bytes),
-        took.as_secs_f64()
+        took.as_secs_f64(),
+        crate::commands::requests_so_far()
     )
 }
 
