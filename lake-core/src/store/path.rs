@@ -21,6 +21,8 @@ use super::StoreError;
 ///                      what a removed name held, who removed it and why
 /// uploads/<id>         a streamed write in progress, copied to its blob
 ///                      once its digest is known, then deleted
+/// gc-trash/<run>/<hex> a blob `lake gc` is deleting, kept until gc has
+///                      checked that no name adopted it meanwhile
 /// ```
 ///
 /// # Example
@@ -48,6 +50,9 @@ pub const TOMBSTONES_PREFIX: &str = "tombstones";
 /// Prefix of streamed writes in progress, whose digest is not known yet
 /// (see `docs/design/0011-annotations-and-pointers.md`).
 pub const UPLOADS_PREFIX: &str = "uploads";
+/// Prefix of blobs a `lake gc` run is deleting (see
+/// `docs/design/0004-gc-and-crashes.md`).
+pub const GC_TRASH_PREFIX: &str = "gc-trash";
 
 impl StorePath {
     /// Validates a raw key.

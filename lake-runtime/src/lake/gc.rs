@@ -148,6 +148,11 @@ pub struct GcReport {
     pub home_staging: GcTally,
     /// Unreferenced home blobs removed.
     pub home_blobs: GcTally,
+    /// Unreferenced blobs that a name adopted while gc was deleting them,
+    /// put back (see `gc/trash.rs`).
+    pub adopted_during_gc: usize,
+    /// Blobs a name holds, put back from the trash a killed gc left.
+    pub restored_from_trash: usize,
     /// Local copies evicted to meet [`GcOptions::local_max_bytes`].
     pub local_budget: Option<LocalBudgetReport>,
     /// Unreferenced leftovers kept because they are younger than the grace
@@ -216,16 +221,26 @@ impl Lake {
                 report.kept_young.add(object.size);
             }
         }
+        if options.scope.store() {
+            report.restored_from_trash = self
+                .recover_trash(&referenced, now, options.dry_run)
+                .await?;
+        }
         if !candidates.is_empty() {
-            // Narrow the race with a commit that adopted one of these blobs
-            // (same content, so its upload was skipped) since the first scan.
+            // Spares most adoptions since the first scan the round trip
+            // through the trash; the trash makes the rest safe.
             let again = self.referenced_blobs().await?;
             candidates.retain(|(digest, _)| !again.contains(digest));
         }
-        for (_, object) in candidates {
-            if !options.dry_run {
-                self.store().delete(&object.path).await?;
-            }
+        let deleted = if options.dry_run {
+            candidates.into_iter().map(|(_, object)| object).collect()
+        } else {
+            let run = format!("{}-{}", now.format("%Y%m%dT%H%M%S"), std::process::id());
+            let guarded = self.delete_blobs_guarded(candidates, &run).await?;
+            report.adopted_during_gc = guarded.restored.len();
+            guarded.deleted
+        };
+        for object in deleted {
             report.store_blobs.add(object.size);
             report.removed.push(GcItem {
                 kind: "store-blob",
@@ -512,3 +527,4 @@ fn is_store_staging_name(file_name: &str) -> bool {
 
 #[cfg(test)]
 mod tests;
+mod trash;
