@@ -92,7 +92,9 @@ pub use batch::{
     Batch, BatchOptions, BatchReport, BatchRun, Executor, SlurmOptions, WORKER_FLAG, batch,
     batch_with, worker_main, worker_main_with,
 };
-pub use config::{CONFIG_FILE_NAME, ConfigKey, LakeConfig, LakeConfigBuilder};
+pub use config::{
+    CONFIG_FILE_NAME, ConfigKey, DEFAULT_STORE_NAME, LakeConfig, LakeConfigBuilder, NamedStore,
+};
 pub use error::{Error, Result};
 pub use file::{File, FileWriter};
 pub use lake::annotations::{ANNOTATE_MAX_ATTEMPTS, AnnotationFilter};
