@@ -101,9 +101,9 @@ pub use lake::annotations::{ANNOTATE_MAX_ATTEMPTS, AnnotationFilter};
 pub use lake::external::{OBJECT_URL_SCHEMES, is_object_url};
 pub use lake::gc::{BLOB_REUSE_MAX_AGE, DEFAULT_GC_GRACE, GcItem, GcOptions, GcReport, GcTally};
 pub use lake::{
-    AddMode, AddOutcome, EarlierRun, Evict, EvictReport, Lake, LineageDirection, LineageEdge,
-    LineageGraph, LineageNode, ListEntry, PullReport, RemoveOptions, RemoveReport, RemovedName,
-    RunExplanation, VerifyProblem, VerifyReport,
+    AddMode, AddOutcome, EarlierRun, Evict, EvictReport, History, Lake, LineageDirection,
+    LineageEdge, LineageGraph, LineageNode, ListEntry, PullReport, RelocateReport, RemoveOptions,
+    RemoveReport, RemovedName, RunExplanation, VerifyProblem, VerifyReport,
 };
 #[doc(inline)]
 pub use lake_core::*;

@@ -3,7 +3,9 @@
 //! creator's code has changed.
 
 use futures::{StreamExt, TryStreamExt};
-use lake_core::{Lineage, Name, Record, StoreExt, StorePath};
+use lake_core::{
+    HistoryEvent, HistoryKind, Lineage, Locations, Name, Record, StoreExt, StorePath, StoreRef,
+};
 use serde::Serialize;
 
 use super::PARALLEL_REQUESTS;
@@ -54,6 +56,13 @@ impl Lake {
         repair: bool,
     ) -> Result<VerifyReport> {
         let mut undecodable = Vec::new();
+        // With --store, every name's locations: one listing of history/.
+        let events = if check_store {
+            self.all_events().await?
+        } else {
+            std::collections::BTreeMap::new()
+        };
+        let events = &events;
         let names = if names.is_empty() {
             if check_store {
                 undecodable = self.refresh_below(None).await?.undecodable;
@@ -66,7 +75,9 @@ impl Lake {
         // calls, `--store` mostly waiting), and reported in order.
         let checked: Vec<(Name, Vec<VerifyProblem>, bool)> = futures::stream::iter(names)
             .map(|name| async move {
-                let (problems, repaired) = self.verify_one(&name, check_store, repair).await?;
+                let events = events.get(&name).map(Vec::as_slice).unwrap_or_default();
+                let (problems, repaired) =
+                    self.verify_one(&name, check_store, repair, events).await?;
                 Ok::<_, Error>((name, problems, repaired))
             })
             .buffered(PARALLEL_REQUESTS)
@@ -108,6 +119,7 @@ impl Lake {
         name: &Name,
         check_store: bool,
         repair: bool,
+        events: &[HistoryEvent],
     ) -> Result<(Vec<VerifyProblem>, bool)> {
         let mut problems = Vec::new();
         let mut repaired = false;
@@ -140,16 +152,92 @@ impl Lake {
                 }
             }
         }
-        if check_store && let Some(problem) = self.verify_store_blob(&record).await? {
+        if check_store {
+            let mut locations = Locations::fold(&self.home_store_ref(), events, true);
+            // Settled first: a repaired intent adds a location to check.
+            for started in locations.open.clone().into_values() {
+                let (problem, fixed) = self.settle_intent(&record, &started, repair).await?;
+                problems.push(problem);
+                if let Some(dest) = fixed {
+                    locations.stores.insert(dest.id.clone(), dest);
+                    repaired = true;
+                }
+            }
+            let (mut found, fixed) = self
+                .verify_locations(&record, &locations, local_ok == Some(true), repair)
+                .await?;
+            problems.append(&mut found);
+            repaired |= fixed;
+        }
+        Ok((problems, repaired))
+    }
+
+    /// Checks the copy at every location of `record` that this host has
+    /// configured (locations elsewhere cannot be reached from here). With
+    /// `repair`, a bad copy is replaced from a good local one; without
+    /// one, a location whose copy is gone is recorded as removed when
+    /// another copy verifies, so the history says where the bytes really
+    /// are. Nothing is deleted.
+    async fn verify_locations(
+        &self,
+        record: &Record,
+        locations: &Locations,
+        local_ok: bool,
+        repair: bool,
+    ) -> Result<(Vec<VerifyProblem>, bool)> {
+        let home_id = self.store_id();
+        let mut good = Vec::new();
+        let mut bad = Vec::new();
+        for (id, at) in &locations.stores {
+            let (store, label) = if *id == home_id {
+                (self.inner.store.clone(), None)
+            } else {
+                match self.store_name_of(id).await {
+                    Some(name) => (self.named_store(&name)?, Some(name)),
+                    None => {
+                        tracing::debug!(name = %record.name, store = %at.name, "a location this host has not configured; not checked");
+                        continue;
+                    }
+                }
+            };
+            match self.verify_store_blob_in(&*store, record).await? {
+                None => good.push(at.clone()),
+                Some(problem) => bad.push((at.clone(), store, label, problem)),
+            }
+        }
+        let mut problems = Vec::new();
+        let mut repaired = false;
+        for (at, store, label, problem) in bad {
+            let message = match &label {
+                None => problem.clone(),
+                Some(name) => format!("in store {name}: {problem}"),
+            };
             problems.push(VerifyProblem {
-                name: name.clone(),
+                name: record.name.clone(),
                 place: "store",
-                message: problem,
+                message,
             });
-            if repair && local_ok == Some(true) {
-                self.inner
-                    .store
-                    .put_file(&StorePath::blob(&record.blake3), &local_path)
+            if !repair {
+                continue;
+            }
+            let blob = StorePath::blob(&record.blake3);
+            if !good.is_empty() {
+                // The bytes are safe elsewhere: record the truth rather
+                // than guess which copy the user wanted (a move cut short
+                // after its delete lands here).
+                let kept: Vec<&str> = good.iter().map(|s| s.name.as_str()).collect();
+                let event = self
+                    .history_event(record, HistoryKind::LocationRemoved)
+                    .with_store(at.clone())
+                    .with_note(format!(
+                        "lake verify --store --repair: {problem}; verified copies remain in {}",
+                        kept.join(", ")
+                    ));
+                self.append_history(&event).await?;
+                repaired = true;
+            } else if local_ok {
+                store
+                    .put_file(&blob, &self.inner.home.blob_path(&record.blake3))
                     .await?;
                 repaired = true;
             }
@@ -157,9 +245,74 @@ impl Lake {
         Ok((problems, repaired))
     }
 
-    async fn verify_store_blob(&self, record: &Record) -> Result<Option<String>> {
+    /// A copy that was started and never recorded as done or abandoned (a
+    /// crash between "copied" and "recorded"): the problem, and with
+    /// `repair`, the outcome recorded from what the destination holds now
+    /// (`Some(destination)` if the copy there verifies).
+    async fn settle_intent(
+        &self,
+        record: &Record,
+        started: &HistoryEvent,
+        repair: bool,
+    ) -> Result<(VerifyProblem, Option<StoreRef>)> {
+        let op = started.op.clone().unwrap_or_default();
+        let Some(dest) = started.store.clone() else {
+            return Err(Error::StoreInconsistent {
+                store: self.store_display(),
+                path: StorePath::history_of(&record.name).to_string(),
+                problem: format!("copy {op} names no destination store"),
+            });
+        };
+        let problem = |message: String| VerifyProblem {
+            name: record.name.clone(),
+            place: "history",
+            message: format!(
+                "the copy to store {} started at {} by {} on {} (op {op}) was never recorded as \
+                 done: {message}",
+                dest.name, started.at, started.by, started.host
+            ),
+        };
+        let Some(dest_name) = self.store_name_of(&dest.id).await else {
+            return Ok((
+                problem(
+                    "that store is not configured on this host, so it cannot be checked".into(),
+                ),
+                None,
+            ));
+        };
+        let verifies = self
+            .copy_verifies(record, &*self.named_store(&dest_name)?)
+            .await?;
+        let found = if verifies {
+            "the copy there verifies"
+        } else {
+            "the copy there is missing or corrupt"
+        };
+        if !repair {
+            return Ok((problem(found.into()), None));
+        }
+        let kind = if verifies {
+            HistoryKind::Copied
+        } else {
+            HistoryKind::Abandoned
+        };
+        let event = self
+            .history_event(record, kind)
+            .with_store(dest.clone())
+            .with_op(&op)
+            .with_note(format!("lake verify --store --repair: {found}"));
+        self.append_history(&event).await?;
+        // Settled either way: a repaired problem.
+        Ok((problem(found.into()), Some(dest).filter(|_| verifies)))
+    }
+
+    async fn verify_store_blob_in(
+        &self,
+        store: &dyn lake_core::Store,
+        record: &Record,
+    ) -> Result<Option<String>> {
         let path = StorePath::blob(&record.blake3);
-        let (digest, size) = match self.inner.store.hash_object(&path).await {
+        let (digest, size) = match store.hash_object(&path).await {
             Ok(hashed) => hashed,
             Err(e) if e.is_not_found() => {
                 return Ok(Some(format!("store object {path} is missing")));
