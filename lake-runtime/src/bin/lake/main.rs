@@ -9,6 +9,7 @@ mod lowargs;
 mod output;
 mod remove;
 mod render;
+mod stores;
 
 use std::process::ExitCode;
 
