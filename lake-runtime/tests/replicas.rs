@@ -1,0 +1,194 @@
+//! Copies between named stores through the library: a destination that
+//! stores other bytes than it was given aborts the copy or move before
+//! anything is deleted, and the history records the attempt as abandoned.
+//! Against `file://`, and moto and Azurite when `scripts/servers start`
+//! describes them (each store then a fresh prefix on the server).
+//!
+//! See: issue 12 (part 5), docs/design/0013-stores-and-history.md.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::Arc;
+
+use lake_runtime::store::{StoreOptions, open_store_with};
+use lake_runtime::{Error, HistoryKind, Lake, LakeConfigBuilder, Name, Store, StoreExt, StorePath};
+
+type Fut<'a, T> = futures::future::BoxFuture<'a, Result<T, lake_runtime::StoreError>>;
+
+/// A store that flips one byte of every blob uploaded with `put_file`, as
+/// a faulty disk, proxy or server would: the bytes that arrive are not the
+/// bytes sent.
+#[derive(Debug)]
+struct Corrupting {
+    inner: Arc<dyn Store>,
+}
+
+impl std::fmt::Display for Corrupting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.inner.fmt(f)
+    }
+}
+
+impl Store for Corrupting {
+    fn head<'a>(&'a self, path: &'a StorePath) -> Fut<'a, lake_runtime::ObjectMeta> {
+        self.inner.head(path)
+    }
+    fn get<'a>(&'a self, path: &'a StorePath) -> Fut<'a, lake_runtime::GetStream> {
+        self.inner.get(path)
+    }
+    fn get_range<'a>(
+        &'a self,
+        path: &'a StorePath,
+        range: std::ops::Range<u64>,
+    ) -> Fut<'a, lake_runtime::GetStream> {
+        self.inner.get_range(path, range)
+    }
+    fn put<'a>(
+        &'a self,
+        path: &'a StorePath,
+        bytes: bytes::Bytes,
+        mode: lake_runtime::PutMode,
+    ) -> Fut<'a, lake_runtime::ObjectVersion> {
+        self.inner.put(path, bytes, mode)
+    }
+    fn put_file<'a>(&'a self, path: &'a StorePath, file: &'a std::path::Path) -> Fut<'a, ()> {
+        Box::pin(async move {
+            let mut bytes = std::fs::read(file).expect("read the file to upload");
+            bytes[0] ^= 0x55;
+            self.inner
+                .put(path, bytes.into(), lake_runtime::PutMode::Overwrite)
+                .await
+                .map(|_| ())
+        })
+    }
+    fn list<'a>(
+        &'a self,
+        prefix: &'a StorePath,
+        after: Option<&'a StorePath>,
+        limit: usize,
+    ) -> Fut<'a, lake_runtime::ListPage> {
+        self.inner.list(prefix, after, limit)
+    }
+    fn delete<'a>(&'a self, path: &'a StorePath) -> Fut<'a, ()> {
+        self.inner.delete(path)
+    }
+}
+
+/// `(main url, archive url, options)` for `file://` and each running server.
+fn targets(dir: &std::path::Path) -> Vec<(String, String, StoreOptions)> {
+    let mut out = vec![(
+        format!("file://{}", dir.join("main").display()),
+        format!("file://{}", dir.join("archive").display()),
+        StoreOptions::new(),
+    )];
+    for server in ["MOTO", "AZURITE"] {
+        if let Some((url, options)) = lake_runtime::testing::server_from_env(server) {
+            out.push((format!("{url}/main"), format!("{url}/archive"), options));
+        }
+    }
+    out
+}
+
+#[test]
+fn a_digest_mismatch_at_the_destination_aborts_the_move_and_deletes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, (main_url, archive_url, options)) in targets(dir.path()).into_iter().enumerate() {
+        let pairs: Vec<(String, String)> = options
+            .iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        let config = pairs
+            .iter()
+            .fold(
+                LakeConfigBuilder::new()
+                    .with_home(dir.path().join(format!("home-{i}")))
+                    .with_store(&main_url),
+                |b, (k, v)| b.with_store_option(k, v),
+            )
+            .with_replica("archive", &archive_url, pairs.clone())
+            .with_progress(false)
+            .build()
+            .unwrap();
+        let main = open_store_with(&main_url, &options).unwrap();
+        let archive = open_store_with(&archive_url, &options).unwrap();
+        let corrupting: Arc<dyn Store> = Arc::new(Corrupting {
+            inner: archive.clone(),
+        });
+        let lake = Lake::open_with_stores(
+            config.clone(),
+            main.clone(),
+            BTreeMap::from([("archive".to_owned(), corrupting)]),
+        )
+        .unwrap();
+
+        let mut w = lake.create("data/x.bin").unwrap();
+        w.write_all(b"precious bytes").unwrap();
+        let file = w.commit().unwrap();
+        let name = Name::new("data/x.bin").unwrap();
+        let blob = StorePath::blob(&file.digest().unwrap());
+
+        let err = lake
+            .move_names(std::slice::from_ref(&name), "default", "archive")
+            .unwrap_err();
+        let Error::DestinationMismatch {
+            store,
+            expected,
+            actual,
+            ..
+        } = &err
+        else {
+            panic!("{main_url}: expected a mismatch, got {err}");
+        };
+        assert_eq!(store, "archive");
+        assert_eq!(*expected, file.digest().unwrap());
+        assert_ne!(actual, expected);
+        assert!(
+            err.to_string().contains("nothing was deleted"),
+            "{main_url}: {err}"
+        );
+        // Nothing left main; the history says the copy was abandoned and
+        // places the name in main only.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let (digest, _) = runtime.block_on(main.hash_object(&blob)).unwrap();
+        assert_eq!(digest, file.digest().unwrap(), "{main_url}");
+        let history = lake.history(&name).unwrap();
+        let kinds: Vec<HistoryKind> = history.events.iter().map(|e| e.event).collect();
+        assert_eq!(
+            kinds,
+            [HistoryKind::CopyStarted, HistoryKind::Abandoned],
+            "{main_url}"
+        );
+        assert!(history.open.is_empty(), "{main_url}");
+        let at: Vec<&str> = history.locations.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(at, ["default"], "{main_url}");
+        // `cp` fails the same way.
+        let err = lake
+            .copy_names(std::slice::from_ref(&name), "archive")
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::DestinationMismatch { .. }),
+            "{main_url}: {err}"
+        );
+
+        // Through an honest client the move goes through, and the
+        // corrupt object left at the destination is replaced.
+        let honest = Lake::open_with(config).unwrap();
+        let report = honest
+            .move_names(std::slice::from_ref(&name), "default", "archive")
+            .unwrap();
+        assert_eq!(report.copied, [name.clone()], "{main_url}");
+        assert!(
+            runtime.block_on(main.head(&blob)).is_err(),
+            "{main_url}: main's copy went"
+        );
+        let (digest, _) = runtime.block_on(archive.hash_object(&blob)).unwrap();
+        assert_eq!(digest, file.digest().unwrap(), "{main_url}");
+        assert_eq!(
+            honest.file("data/x.bin").unwrap().read_to_string().unwrap(),
+            "precious bytes"
+        );
+    }
+}
