@@ -87,6 +87,12 @@ impl Lake {
             let record = self.record_async(name).await?;
             let locations = self.locations_of(&record).await?;
             if !locations.stores.contains_key(&from_ref.id) {
+                // Already moved (a rerun after a kill and a repair, say):
+                // done, as long as the destination holds it.
+                if locations.stores.contains_key(&to_ref.id) {
+                    report.already_there.push(record.name.clone());
+                    continue;
+                }
                 return Err(not_in_store(&record, from, &locations));
             }
             self.copy_one(

@@ -13,6 +13,14 @@ use crate::blocking::block_on;
 use crate::home::hash_own_file;
 use crate::{Error, Lake, Result};
 
+/// How `verify --store --repair` settled an unfinished copy.
+enum Settled {
+    /// The destination holds a verified copy: recorded as copied there.
+    Copied(StoreRef),
+    /// It does not: recorded as abandoned.
+    Abandoned,
+}
+
 /// Result of [`Lake::verify`].
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct VerifyReport {
@@ -156,11 +164,15 @@ impl Lake {
             let mut locations = Locations::fold(&self.home_store_ref(), events, true);
             // Settled first: a repaired intent adds a location to check.
             for started in locations.open.clone().into_values() {
-                let (problem, fixed) = self.settle_intent(&record, &started, repair).await?;
+                let (problem, settled) = self.settle_intent(&record, &started, repair).await?;
                 problems.push(problem);
-                if let Some(dest) = fixed {
-                    locations.stores.insert(dest.id.clone(), dest);
-                    repaired = true;
+                match settled {
+                    Some(Settled::Copied(dest)) => {
+                        locations.stores.insert(dest.id.clone(), dest);
+                        repaired = true;
+                    }
+                    Some(Settled::Abandoned) => repaired = true,
+                    None => {}
                 }
             }
             let (mut found, fixed) = self
@@ -247,14 +259,13 @@ impl Lake {
 
     /// A copy that was started and never recorded as done or abandoned (a
     /// crash between "copied" and "recorded"): the problem, and with
-    /// `repair`, the outcome recorded from what the destination holds now
-    /// (`Some(destination)` if the copy there verifies).
+    /// `repair`, the outcome recorded from what the destination holds now.
     async fn settle_intent(
         &self,
         record: &Record,
         started: &HistoryEvent,
         repair: bool,
-    ) -> Result<(VerifyProblem, Option<StoreRef>)> {
+    ) -> Result<(VerifyProblem, Option<Settled>)> {
         let op = started.op.clone().unwrap_or_default();
         let Some(dest) = started.store.clone() else {
             return Err(Error::StoreInconsistent {
@@ -302,8 +313,12 @@ impl Lake {
             .with_op(&op)
             .with_note(format!("lake verify --store --repair: {found}"));
         self.append_history(&event).await?;
-        // Settled either way: a repaired problem.
-        Ok((problem(found.into()), Some(dest).filter(|_| verifies)))
+        let settled = if verifies {
+            Settled::Copied(dest.clone())
+        } else {
+            Settled::Abandoned
+        };
+        Ok((problem(found.into()), Some(settled)))
     }
 
     async fn verify_store_blob_in(
