@@ -354,7 +354,7 @@ pub enum Error {
     /// the copy or move was abandoned and nothing was deleted.
     #[error(
         "the copy of {name:?} in store {store} does not verify: expected blake3 {expected} \
-         ({size} bytes), got {actual} ({actual_size} bytes); nothing was deleted"
+         ({size} bytes), got {found}; nothing was deleted"
     )]
     DestinationMismatch {
         /// The name.
@@ -365,10 +365,9 @@ pub enum Error {
         expected: Digest,
         /// The record's size.
         size: u64,
-        /// What the destination holds.
-        actual: Digest,
-        /// Its size.
-        actual_size: u64,
+        /// What the destination holds: `blake3 <hex> (<n> bytes)` (text,
+        /// which keeps [`Error`] small).
+        found: String,
     },
     /// A copy or move between stores that makes no sense (`--from` and
     /// `--to` the same store).

@@ -133,7 +133,7 @@ fn a_digest_mismatch_at_the_destination_aborts_the_move_and_deletes_nothing() {
         let Error::DestinationMismatch {
             store,
             expected,
-            actual,
+            found,
             ..
         } = &err
         else {
@@ -141,7 +141,7 @@ fn a_digest_mismatch_at_the_destination_aborts_the_move_and_deletes_nothing() {
         };
         assert_eq!(store, "archive");
         assert_eq!(*expected, file.digest().unwrap());
-        assert_ne!(actual, expected);
+        assert!(!found.contains(&expected.to_string()), "{found}");
         assert!(
             err.to_string().contains("nothing was deleted"),
             "{main_url}: {err}"
@@ -179,7 +179,7 @@ fn a_digest_mismatch_at_the_destination_aborts_the_move_and_deletes_nothing() {
         let report = honest
             .move_names(std::slice::from_ref(&name), "default", "archive")
             .unwrap();
-        assert_eq!(report.copied, [name.clone()], "{main_url}");
+        assert_eq!(report.copied, std::slice::from_ref(&name), "{main_url}");
         assert!(
             runtime.block_on(main.head(&blob)).is_err(),
             "{main_url}: main's copy went"

@@ -284,8 +284,7 @@ impl Lake {
             store: to.name.clone(),
             expected: record.blake3,
             size: record.size,
-            actual,
-            actual_size,
+            found: format!("blake3 {actual} ({actual_size} bytes)"),
         })
     }
 
