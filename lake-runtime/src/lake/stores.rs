@@ -75,6 +75,11 @@ impl Lake {
             .get(name)
             .cloned();
         let id = match cached {
+            Some(id) if id.is_empty() => {
+                return Err(Error::StoreChoice {
+                    message: format!("store {name} could not be reached earlier in this command"),
+                });
+            }
             Some(id) => id,
             None => {
                 let id = StoreIdentity::read_or_create(&*store).await?.id;
@@ -94,13 +99,34 @@ impl Lake {
 
     /// The configured name of the store with id `id`, if this host has it,
     /// asking each replica for its id at most once. A replica that cannot
-    /// be reached is skipped: it cannot be acted on anyway.
+    /// be reached is skipped, with a warning, and not asked again by this
+    /// process: it cannot be acted on anyway, and each attempt may wait
+    /// out the store's retries.
     pub(crate) async fn store_name_of(&self, id: &str) -> Option<String> {
         for name in self.store_names().to_vec() {
+            let unreachable = self
+                .inner
+                .replica_ids
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&name)
+                .is_some_and(String::is_empty);
+            if unreachable {
+                continue;
+            }
             match self.store_ref(&name).await {
                 Ok(r) if r.id == id => return Some(name),
                 Ok(_) => {}
-                Err(e) => tracing::debug!(store = %name, error = %e, "cannot read the store's id"),
+                Err(e) => {
+                    tracing::warn!(store = %name, error = %e, "cannot read the store's id; its copies are not checked or used by this command");
+                    // An empty id marks it unreachable (ids are never
+                    // empty: `StoreIdentity::is_valid_id`).
+                    self.inner
+                        .replica_ids
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(name, String::new());
+                }
             }
         }
         None

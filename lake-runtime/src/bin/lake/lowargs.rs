@@ -288,8 +288,8 @@ pub(crate) enum Command {
         /// Names to remove (prefixes, with -r).
         #[arg(required = true)]
         names: Vec<String>,
-        /// Delete only the copies in this store (a name in lake.toml's
-        /// [stores]); the names stay. The last copy is refused unless
+        /// Delete only the copies in this store (a store name from lake.toml,
+        /// e.g. archive); the names stay. The last copy is refused unless
         /// --force-last.
         #[arg(long, value_name = "STORE", conflicts_with_all = ["recursive", "cascade", "dry_run"])]
         from: Option<String>,
@@ -322,7 +322,7 @@ pub(crate) enum Command {
         /// The names.
         #[arg(required = true)]
         names: Vec<String>,
-        /// The destination store (a name in lake.toml's [stores]).
+        /// The destination store (a store name from lake.toml).
         #[arg(long, value_name = "STORE")]
         to: String,
         /// Print the report as JSON.
