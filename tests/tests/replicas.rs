@@ -402,3 +402,99 @@ fn bad_store_configuration_is_refused_naming_the_value() {
         "{err}"
     );
 }
+
+/// The two states a crashed `cp`/`mv` can leave, made by hand on
+/// `file://`: a copy made but never recorded (its `copied` event lost),
+/// and a location whose copy is gone (deleted, `location_removed` never
+/// written). `verify --store` reports both; `--repair` records the truth
+/// and deletes nothing.
+#[test]
+fn verify_store_repair_settles_an_unrecorded_copy_and_a_lost_location() {
+    let t = TestDir::new();
+    let stores = two_stores(&t, &None);
+    t.write_stores(&stores, "");
+    let src = t.write("r.txt", "repair me");
+    t.lake_named("h").arg("add").arg(&src).arg("r.txt").ok();
+    t.lake_named("h")
+        .args(["cp", "r.txt", "--to", "archive"])
+        .ok();
+
+    // Lose the `copied` event: the copy exists, the history does not say so.
+    let events_dir = t.path().join("stores/main/history/r.txt.hist");
+    let mut files = lake_tests::files_in(&events_dir);
+    assert_eq!(files.len(), 2);
+    let copied = files.pop().unwrap();
+    assert!(
+        std::fs::read_to_string(&copied)
+            .unwrap()
+            .contains("\"copied\"")
+    );
+    std::fs::remove_file(&copied).unwrap();
+    // And lose main's copy, as a kill after a move's delete would.
+    let digest = Digest::of(b"repair me").to_hex();
+    std::fs::remove_file(t.path().join("stores/main/blobs").join(&digest)).unwrap();
+
+    let text = t.lake_named("h").args(["history", "r.txt"]).ok();
+    assert!(text.contains("unfinished: a copy to archive"), "{text}");
+    let out = t
+        .lake_named("h")
+        .args(["verify", "--store", "--json"])
+        .output();
+    assert_eq!(out.status.code(), Some(3), "problems found");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let kinds: Vec<&str> = report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["place"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["history", "store"], "{report:#}");
+    assert!(
+        report["problems"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("the copy there verifies"),
+        "{report:#}"
+    );
+
+    t.lake_named("h")
+        .args(["verify", "--store", "--repair"])
+        .ok();
+    let report = t
+        .lake_named("h")
+        .args(["verify", "--store", "--json"])
+        .json();
+    assert!(
+        report["problems"].as_array().unwrap().is_empty(),
+        "{report:#}"
+    );
+    let history = t
+        .lake_named("h")
+        .args(["history", "r.txt", "--json"])
+        .json();
+    assert_eq!(
+        events(&history),
+        [
+            "copy_started archive",
+            "copied archive",
+            "location_removed main"
+        ],
+        "{history:#}"
+    );
+    assert!(
+        history["events"][1]["note"]
+            .as_str()
+            .unwrap()
+            .contains("lake verify --store --repair"),
+        "{history:#}"
+    );
+    assert_eq!(
+        places(&t, "h"),
+        [("r.txt".to_owned(), vec!["archive".to_owned()])]
+    );
+    assert_eq!(
+        t.lake_named("fresh").args(["cat", "r.txt"]).ok(),
+        "repair me"
+    );
+    assert!(t.path().join("stores/archive/blobs").join(&digest).exists());
+}
