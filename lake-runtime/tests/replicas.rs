@@ -192,3 +192,124 @@ fn a_digest_mismatch_at_the_destination_aborts_the_move_and_deletes_nothing() {
         );
     }
 }
+
+/// A lake on `main` with replicas `a` and `b` (same options), home `home`.
+fn three_store_lake(
+    dir: &std::path::Path,
+    home: &str,
+    urls: &[String; 3],
+    options: &StoreOptions,
+    read_order: &[&str],
+) -> Lake {
+    let pairs: Vec<(String, String)> = options
+        .iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let config = pairs
+        .iter()
+        .fold(
+            LakeConfigBuilder::new()
+                .with_home(dir.join(home))
+                .with_store(&urls[0]),
+            |b, (k, v)| b.with_store_option(k, v),
+        )
+        .with_replica("a", &urls[1], pairs.clone())
+        .with_replica("b", &urls[2], pairs.clone())
+        .with_read_order(read_order.iter().copied())
+        .with_progress(false)
+        .build()
+        .unwrap();
+    Lake::open_with(config).unwrap()
+}
+
+fn three_urls(dir: &std::path::Path) -> Vec<([String; 3], StoreOptions)> {
+    targets(dir)
+        .into_iter()
+        .map(|(main, archive, options)| {
+            let b = archive.replace("archive", "b");
+            ([main, archive, b], options)
+        })
+        .collect()
+}
+
+/// Two machines copy one name at once, to two stores: the history is
+/// append-only objects, so both events land and both locations count.
+#[test]
+fn concurrent_copies_from_two_homes_both_land_in_the_history() {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, (urls, options)) in three_urls(dir.path()).into_iter().enumerate() {
+        let one = three_store_lake(dir.path(), &format!("one-{i}"), &urls, &options, &[]);
+        let two = three_store_lake(dir.path(), &format!("two-{i}"), &urls, &options, &[]);
+        let mut w = one.create("shared/x.bin").unwrap();
+        w.write_all(&vec![7u8; 200_000]).unwrap();
+        w.commit().unwrap();
+        let name = Name::new("shared/x.bin").unwrap();
+        std::thread::scope(|s| {
+            let a = s.spawn(|| one.copy_names(std::slice::from_ref(&name), "a"));
+            let b = s.spawn(|| two.copy_names(std::slice::from_ref(&name), "b"));
+            a.join().unwrap().unwrap();
+            b.join().unwrap().unwrap();
+        });
+        let history = two.history(&name).unwrap();
+        let mut at: Vec<&str> = history.locations.iter().map(|s| s.name.as_str()).collect();
+        at.sort();
+        assert_eq!(at, ["a", "b", "default"], "{}", urls[0]);
+        assert_eq!(history.events.len(), 4, "{}", urls[0]);
+        assert!(history.open.is_empty());
+    }
+}
+
+/// The preferred store holds other bytes under the digest's key (a bad
+/// disk, a bad upload): the read refuses them and falls back to the next
+/// store, so only verified bytes reach the caller and the home.
+#[test]
+fn a_corrupt_copy_in_the_preferred_store_is_refused_and_the_next_store_read() {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, (urls, options)) in three_urls(dir.path()).into_iter().enumerate() {
+        let writer = three_store_lake(dir.path(), &format!("w-{i}"), &urls, &options, &[]);
+        let mut w = writer.create("c.txt").unwrap();
+        w.write_all(b"the real bytes").unwrap();
+        let file = w.commit().unwrap();
+        writer
+            .copy_names(&[Name::new("c.txt").unwrap()], "a")
+            .unwrap();
+        // Corrupted behind lake's back, in the store this reader prefers.
+        let a = open_store_with(&urls[1], &options).unwrap();
+        let blob = StorePath::blob(&file.digest().unwrap());
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(a.put(
+                &blob,
+                "the fake bytes".into(),
+                lake_runtime::PutMode::Overwrite,
+            ))
+            .unwrap();
+        let reader = three_store_lake(
+            dir.path(),
+            &format!("r-{i}"),
+            &urls,
+            &options,
+            &["a", "b", "default"],
+        );
+        let read = reader.file("c.txt").unwrap().read_to_string().unwrap();
+        assert_eq!(read, "the real bytes", "{}", urls[0]);
+        // verify --store names the bad copy, in the store that holds it.
+        let report = reader.verify(&[], true, false).unwrap();
+        assert_eq!(report.problems.len(), 1, "{report:?}");
+        assert!(
+            report.problems[0].message.contains("in store a:"),
+            "{report:?}"
+        );
+        // Repair puts good bytes back from the verified local copy.
+        let report = reader.verify(&[], true, true).unwrap();
+        assert!(report.is_clean(), "{report:?}");
+        assert!(reader.verify(&[], true, false).unwrap().problems.is_empty());
+        let history = reader.history(&Name::new("c.txt").unwrap()).unwrap();
+        assert!(
+            history.locations.iter().any(|s| s.name == "a"),
+            "the copy stays where it was put: {history:?}"
+        );
+    }
+}

@@ -13,6 +13,18 @@ use crate::blocking::block_on;
 use crate::home::hash_own_file;
 use crate::{Error, Lake, Result};
 
+/// What one store holds under a record's blob key.
+enum BlobState {
+    /// The record's bytes.
+    Good,
+    /// Nothing.
+    Missing(String),
+    /// Other bytes.
+    Corrupt(String),
+    /// The store failed to answer (a replica that is down).
+    Unreadable(String),
+}
+
 /// How `verify --store --repair` settled an unfinished copy.
 enum Settled {
     /// The destination holds a verified copy: recorded as copied there.
@@ -186,10 +198,11 @@ impl Lake {
 
     /// Checks the copy at every location of `record` that this host has
     /// configured (locations elsewhere cannot be reached from here). With
-    /// `repair`, a bad copy is replaced from a good local one; without
-    /// one, a location whose copy is gone is recorded as removed when
-    /// another copy verifies, so the history says where the bytes really
-    /// are. Nothing is deleted.
+    /// `repair`: a copy holding other bytes is replaced from a good local
+    /// copy; a copy that is gone is recorded as removed when another
+    /// location verifies (a move cut short after its delete), so the
+    /// history says where the bytes really are, and is uploaded again from
+    /// a good local copy when none does. Nothing is deleted.
     async fn verify_locations(
         &self,
         record: &Record,
@@ -212,14 +225,28 @@ impl Lake {
                     }
                 }
             };
-            match self.verify_store_blob_in(&*store, record).await? {
-                None => good.push(at.clone()),
-                Some(problem) => bad.push((at.clone(), store, label, problem)),
+            let state = match self.verify_store_blob_in(&*store, record).await {
+                Ok(state) => state,
+                // A replica that fails is a problem to report, not a
+                // reason to stop checking the others; the default store's
+                // failures end the command, as before replicas.
+                Err(e) if label.is_some() => BlobState::Unreadable(e.to_string()),
+                Err(e) => return Err(e),
+            };
+            match state {
+                BlobState::Good => good.push(at.clone()),
+                bad_state => bad.push((at.clone(), store, label, bad_state)),
             }
         }
         let mut problems = Vec::new();
         let mut repaired = false;
-        for (at, store, label, problem) in bad {
+        for (at, store, label, state) in bad {
+            let (problem, missing) = match state {
+                BlobState::Missing(p) => (p, true),
+                BlobState::Corrupt(p) => (p, false),
+                BlobState::Unreadable(p) => (format!("cannot be read: {p}"), false),
+                BlobState::Good => unreachable!("only bad states are kept"),
+            };
             let message = match &label {
                 None => problem.clone(),
                 Some(name) => format!("in store {name}: {problem}"),
@@ -233,7 +260,14 @@ impl Lake {
                 continue;
             }
             let blob = StorePath::blob(&record.blake3);
-            if !good.is_empty() {
+            if !missing && local_ok {
+                // Other bytes under the digest's key: put the right ones
+                // back, keeping the copy where the user put it.
+                store
+                    .put_file(&blob, &self.inner.home.blob_path(&record.blake3))
+                    .await?;
+                repaired = true;
+            } else if missing && !good.is_empty() {
                 // The bytes are safe elsewhere: record the truth rather
                 // than guess which copy the user wanted (a move cut short
                 // after its delete lands here).
@@ -247,7 +281,7 @@ impl Lake {
                     ));
                 self.append_history(&event).await?;
                 repaired = true;
-            } else if local_ok {
+            } else if missing && local_ok {
                 store
                     .put_file(&blob, &self.inner.home.blob_path(&record.blake3))
                     .await?;
@@ -325,21 +359,25 @@ impl Lake {
         &self,
         store: &dyn lake_core::Store,
         record: &Record,
-    ) -> Result<Option<String>> {
+    ) -> Result<BlobState> {
         let path = StorePath::blob(&record.blake3);
         let (digest, size) = match store.hash_object(&path).await {
             Ok(hashed) => hashed,
             Err(e) if e.is_not_found() => {
-                return Ok(Some(format!("store object {path} is missing")));
+                return Ok(BlobState::Missing(format!(
+                    "store object {path} is missing"
+                )));
             }
             Err(e) => return Err(e.into()),
         };
-        Ok((digest != record.blake3 || size != record.size).then(|| {
-            format!(
+        Ok(if digest != record.blake3 || size != record.size {
+            BlobState::Corrupt(format!(
                 "store object {path} has blake3 {digest} ({size} bytes), expected {} ({} bytes)",
                 record.blake3, record.size
-            )
-        }))
+            ))
+        } else {
+            BlobState::Good
+        })
     }
 
     /// Committed outputs of the creators linked into this program whose
