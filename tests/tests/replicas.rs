@@ -498,3 +498,27 @@ fn verify_store_repair_settles_an_unrecorded_copy_and_a_lost_location() {
     );
     assert!(t.path().join("stores/archive/blobs").join(&digest).exists());
 }
+
+/// Two names for one store: a move between them would delete its own
+/// source, so it is refused, naming both.
+#[test]
+fn mv_between_two_names_of_one_store_is_refused() {
+    let t = TestDir::new();
+    let main = NamedStoreSpec::on("main", None, t.path());
+    let alias = NamedStoreSpec::new("alias", main.url.clone(), &[]);
+    t.write_stores(&[main, alias], "");
+    let src = t.write("s.txt", "same store");
+    t.lake_named("h").arg("add").arg(&src).arg("s.txt").ok();
+    let err = t
+        .lake_named("h")
+        .args(["mv", "s.txt", "--from", "main", "--to", "alias"])
+        .fails();
+    assert!(
+        err.contains("stores main and alias are the same store"),
+        "{err}"
+    );
+    assert_eq!(
+        t.lake_named("fresh").args(["cat", "s.txt"]).ok(),
+        "same store"
+    );
+}

@@ -55,6 +55,31 @@ impl Lake {
     }
 
     /// Blocking [`Lake::copy_names_async`].
+    ///
+    /// # Example
+    /// ```
+    /// use lake_runtime::{Lake, LakeConfigBuilder, Name};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let lake = Lake::open_with(
+    ///     LakeConfigBuilder::new()
+    ///         .with_home(dir.path())
+    ///         .with_store("memory://copy-doc-main")
+    ///         .with_replica("archive", "memory://copy-doc-archive", [])
+    ///         .build()?,
+    /// )?;
+    /// let mut writer = lake.create("raw/a.txt")?;
+    /// std::io::Write::write_all(&mut writer, b"alpha")?;
+    /// writer.commit()?;
+    /// let name = Name::new("raw/a.txt")?;
+    ///
+    /// lake.move_names(std::slice::from_ref(&name), "default", "archive")?;
+    /// let history = lake.history(&name)?;
+    /// assert_eq!(history.locations[0].name, "archive");
+    /// // Read from the archive, verified: the default store has no copy.
+    /// assert_eq!(lake.file("raw/a.txt")?.read_to_string()?, "alpha");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn copy_names(&self, names: &[Name], to: &str) -> Result<RelocateReport> {
         block_on(self.copy_names_async(names, to))
     }
@@ -82,6 +107,17 @@ impl Lake {
         let to_store = self.named_store(to)?;
         let from_ref = self.store_ref(from).await?;
         let to_ref = self.store_ref(to).await?;
+        if from_ref.id == to_ref.id {
+            // Two names for one store (two URLs, or a prefix configured
+            // twice): the "copy" would be the source itself, and the delete
+            // would lose it.
+            return Err(Error::StoreChoice {
+                message: format!(
+                    "stores {from} and {to} are the same store (id {}); nothing to move",
+                    from_ref.id
+                ),
+            });
+        }
         let mut report = RelocateReport::default();
         for name in names {
             let record = self.record_async(name).await?;
