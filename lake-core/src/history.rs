@@ -34,8 +34,13 @@ pub enum HistoryKind {
     /// its destination by a repair, or refused there).
     Abandoned,
     /// `store` no longer holds a copy: a location lost (`rm --from`, the
-    /// end of a move, or a repair that found the copy gone).
+    /// end of a move, or a repair that found the copy gone). With an `op`,
+    /// it closes that [`RemoveStarted`](Self::RemoveStarted).
     LocationRemoved,
+    /// The copy at `store` is about to be deleted (an intent, `op` names
+    /// it). While it is open, no other copy of the name is deleted: two
+    /// machines removing two copies at once must not remove both.
+    RemoveStarted,
     /// The name itself was removed (`lake rm`), from every location.
     Removed,
 }
@@ -48,6 +53,7 @@ impl HistoryKind {
             Self::Copied => "copied",
             Self::Abandoned => "abandoned",
             Self::LocationRemoved => "location_removed",
+            Self::RemoveStarted => "remove_started",
             Self::Removed => "removed",
         }
     }
@@ -191,7 +197,8 @@ impl HistoryEvent {
 pub struct Locations {
     /// The stores holding a copy, by id.
     pub stores: BTreeMap<String, StoreRef>,
-    /// Intents without an outcome: op → the `CopyStarted` event.
+    /// Intents without an outcome: op → the `CopyStarted` or
+    /// `RemoveStarted` event.
     pub open: BTreeMap<String, HistoryEvent>,
 }
 
@@ -209,7 +216,7 @@ impl Locations {
         out.stores.insert(home.id.clone(), home.clone());
         for event in sorted {
             match event.event {
-                HistoryKind::CopyStarted => {
+                HistoryKind::CopyStarted | HistoryKind::RemoveStarted => {
                     if let Some(op) = &event.op {
                         out.open.insert(op.clone(), event.clone());
                     }
@@ -228,6 +235,9 @@ impl Locations {
                     }
                 }
                 HistoryKind::LocationRemoved => {
+                    if let Some(op) = &event.op {
+                        out.open.remove(op);
+                    }
                     if let Some(store) = &event.store {
                         out.stores.remove(&store.id);
                     }

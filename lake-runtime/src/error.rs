@@ -369,6 +369,21 @@ pub enum Error {
         /// which keeps [`Error`] small).
         found: String,
     },
+    /// Another removal of a copy of the name is open (running now, or cut
+    /// short by a crash): removing two copies at once could lose both.
+    #[error(
+        "not removing a copy of {name:?}: the removal of its copy in store {store}, started \
+         {since}, is in progress or was interrupted; retry once it is done, or, if nothing is \
+         running, settle it with `lake verify --store --repair`"
+    )]
+    RemovalInProgress {
+        /// The name.
+        name: Name,
+        /// The store the other removal deletes from.
+        store: String,
+        /// When, by whom and on which host it started.
+        since: String,
+    },
     /// A copy or move between stores that makes no sense (`--from` and
     /// `--to` the same store).
     #[error("{message}")]

@@ -313,3 +313,71 @@ fn a_corrupt_copy_in_the_preferred_store_is_refused_and_the_next_store_read() {
         );
     }
 }
+
+/// Two machines each delete one of a name's two copies at the same
+/// moment: each sees the other's copy before deleting, so without the
+/// removal intent both would go. Never both may succeed, and the bytes
+/// always stay readable.
+#[test]
+fn concurrent_removals_of_the_two_copies_never_both_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    let rounds = 10;
+    for (i, (urls, options)) in three_urls(dir.path()).into_iter().enumerate() {
+        let one = three_store_lake(dir.path(), &format!("rm1-{i}"), &urls, &options, &[]);
+        let two = three_store_lake(dir.path(), &format!("rm2-{i}"), &urls, &options, &[]);
+        let (mut one_won, mut two_won, mut both_refused) = (0, 0, 0);
+        for round in 0..rounds {
+            let text = format!("round {round} of {}", urls[0]);
+            let mut w = one.create(format!("race/{round}.txt")).unwrap();
+            w.write_all(text.as_bytes()).unwrap();
+            w.commit().unwrap();
+            let name = Name::new(format!("race/{round}.txt")).unwrap();
+            one.copy_names(std::slice::from_ref(&name), "a").unwrap();
+            let barrier = std::sync::Barrier::new(2);
+            let (r1, r2) = std::thread::scope(|s| {
+                let a = s.spawn(|| {
+                    barrier.wait();
+                    one.remove_copies(std::slice::from_ref(&name), "default", false)
+                });
+                let b = s.spawn(|| {
+                    barrier.wait();
+                    two.remove_copies(std::slice::from_ref(&name), "a", false)
+                });
+                (a.join().unwrap(), b.join().unwrap())
+            });
+            for r in [&r1, &r2] {
+                if let Err(e) = r {
+                    assert!(
+                        matches!(e, Error::RemovalInProgress { .. } | Error::LastCopy { .. }),
+                        "{text}: {e}"
+                    );
+                }
+            }
+            assert!(r1.is_err() || r2.is_err(), "{text}: both copies deleted");
+            match (r1.is_ok(), r2.is_ok()) {
+                (true, false) => one_won += 1,
+                (false, true) => two_won += 1,
+                _ => both_refused += 1,
+            }
+            let fresh = three_store_lake(
+                dir.path(),
+                &format!("check-{i}-{round}"),
+                &urls,
+                &options,
+                &[],
+            );
+            assert_eq!(
+                fresh.file(name.as_str()).unwrap().read_to_string().unwrap(),
+                text
+            );
+            let history = fresh.history(&name).unwrap();
+            assert!(history.open.is_empty(), "{text}: {history:?}");
+            assert!(!history.locations.is_empty(), "{text}");
+        }
+        println!(
+            "concurrent rm --from of both copies on {}: {rounds} rounds; first won {one_won}, \
+             second won {two_won}, both backed off {both_refused}; both deleted: 0",
+            urls[0].split(':').next().unwrap()
+        );
+    }
+}

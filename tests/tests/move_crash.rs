@@ -178,13 +178,15 @@ struct Tally {
     finished_first: usize,
     /// Where the history placed the bytes right after the kill.
     after_kill: std::collections::BTreeMap<String, usize>,
-    /// Kills that left a copy started and never recorded.
+    /// Kills that left a copy (or a removal) started and never recorded.
     open_intents: usize,
     /// Of those, the ones whose copy the repair found whole (the crash
     /// fell between "copied" and "recorded").
     copied_not_recorded: usize,
     /// Repairs that recorded a location whose copy the kill had deleted.
     locations_settled: usize,
+    /// Kills that left a removal of main's copy started and unrecorded.
+    open_removals: usize,
 }
 
 fn kill_lake_mv(server: Option<&TestServer>, trials: usize) {
@@ -238,6 +240,9 @@ fn kill_lake_mv(server: Option<&TestServer>, trials: usize) {
             if problem["place"] == "history" && message.contains("the copy there verifies") {
                 tally.copied_not_recorded += 1;
             }
+            if problem["place"] == "history" && message.starts_with("the removal of the copy") {
+                tally.open_removals += 1;
+            }
             if problem["place"] == "store" {
                 tally.locations_settled += 1;
             }
@@ -270,13 +275,14 @@ fn kill_lake_mv(server: Option<&TestServer>, trials: usize) {
         "kill -9 `lake mv` on {kind} ({mib} MiB, uninterrupted {duration:?}, kill window at the \
          end {window:?}, seed {seed:#x}): {trials} trials, {} killed, {} finished first; \
          locations right after the kill: {:?}; {} left a copy started and unrecorded, {} of them \
-         whole at the destination (copied, not recorded); repair recorded {} lost location(s); \
-         data lost: 0",
+         whole at the destination (copied, not recorded), {} a removal of main's copy; repair \
+         recorded {} lost location(s); data lost: 0",
         tally.killed,
         tally.finished_first,
         tally.after_kill,
         tally.open_intents,
         tally.copied_not_recorded,
+        tally.open_removals,
         tally.locations_settled
     );
     assert!(

@@ -145,6 +145,7 @@ fn cp_and_mv_record_locations_that_ls_where_and_history_show_on_another_home() {
             [
                 "copy_started archive",
                 "copied archive",
+                "remove_started main",
                 "location_removed main"
             ],
             "{context}"
@@ -156,7 +157,7 @@ fn cp_and_mv_record_locations_that_ls_where_and_history_show_on_another_home() {
             "{context}"
         );
         assert!(
-            history["events"][2]["command"]
+            history["events"][3]["command"]
                 .as_str()
                 .unwrap()
                 .contains("mv b.txt --from main --to archive"),

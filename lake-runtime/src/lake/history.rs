@@ -35,8 +35,9 @@ pub struct History {
     pub events: Vec<HistoryEvent>,
     /// Where its copies are now, by the events.
     pub locations: Vec<StoreRef>,
-    /// Copies started and never recorded as done or abandoned (a crash):
-    /// `lake verify --store --repair` settles them.
+    /// Copies (and removals of copies) started and never recorded as done
+    /// or abandoned: running now, or cut short by a crash, which `lake
+    /// verify --store --repair` settles.
     pub open: Vec<HistoryEvent>,
 }
 

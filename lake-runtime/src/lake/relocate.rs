@@ -140,8 +140,14 @@ impl Lake {
                 &mut report,
             )
             .await?;
-            self.remove_location(&record, &from_ref, &*from_store, &mut report)
-                .await?;
+            self.remove_location(
+                &record,
+                &from_ref,
+                &*from_store,
+                Keep::At(&to_ref),
+                &mut report,
+            )
+            .await?;
         }
         Ok(report)
     }
@@ -179,8 +185,13 @@ impl Lake {
             }
             plan.push(record);
         }
+        let keep = if force_last {
+            Keep::Nothing
+        } else {
+            Keep::Verified
+        };
         for record in &plan {
-            self.remove_location(record, &from_ref, &*from_store, &mut report)
+            self.remove_location(record, &from_ref, &*from_store, keep, &mut report)
                 .await?;
         }
         Ok(report)
@@ -330,13 +341,44 @@ impl Lake {
     /// writes, this follows rm's blob protocol (0010): a local copy first,
     /// and after the delete, a fresh listing; a name that took the bytes
     /// meanwhile gets the blob back.
+    ///
+    /// Two machines removing two copies of a name at once could each see
+    /// the other's copy and delete their own, losing both. So a removal
+    /// first records its intent (`remove_started`), then reads the
+    /// history again: if another removal is open it backs off (recording
+    /// `abandoned`). Of two concurrent removals at least one sees the
+    /// other's intent (each writes before it reads, and listings are
+    /// strongly consistent), so they never both delete. The copy that must
+    /// stay (`keep`) is checked against that fresh history.
     async fn remove_location(
         &self,
         record: &Record,
         from: &StoreRef,
         from_store: &dyn Store,
+        keep: Keep<'_>,
         report: &mut RelocateReport,
     ) -> Result<()> {
+        let op = crate::store::random_id()[..16].to_owned();
+        let started = self
+            .history_event(record, HistoryKind::RemoveStarted)
+            .with_store(from.clone())
+            .with_op(&op);
+        self.append_history(&started).await?;
+        let events = self.events_of(&record.name).await?;
+        let fresh = Locations::fold(&self.home_store_ref(), &events, true);
+        let refused = self
+            .removal_refused(record, &fresh, from, &op, keep)
+            .await
+            .err();
+        if let Some(e) = refused {
+            let abandoned = self
+                .history_event(record, HistoryKind::Abandoned)
+                .with_store(from.clone())
+                .with_op(&op)
+                .with_note(e.to_string());
+            self.append_history(&abandoned).await?;
+            return Err(e);
+        }
         let at_home = from.id == self.store_id();
         let blob = StorePath::blob(&record.blake3);
         self.refresh_below(None).await?;
@@ -358,10 +400,49 @@ impl Lake {
         }
         let removed = self
             .history_event(record, HistoryKind::LocationRemoved)
-            .with_store(from.clone());
+            .with_store(from.clone())
+            .with_op(&op);
         self.append_history(&removed).await?;
         report.removed_from.push(record.name.clone());
         Ok(())
+    }
+
+    /// `Ok` if the removal `op` of the copy at `from` may go on, by the
+    /// history read after its intent (`fresh`): no other removal is open,
+    /// and what must stay (`keep`) is still there.
+    async fn removal_refused(
+        &self,
+        record: &Record,
+        fresh: &Locations,
+        from: &StoreRef,
+        op: &str,
+        keep: Keep<'_>,
+    ) -> Result<()> {
+        if let Some(other) = fresh
+            .open
+            .values()
+            .find(|e| e.event == HistoryKind::RemoveStarted && e.op.as_deref() != Some(op))
+        {
+            return Err(Error::RemovalInProgress {
+                name: record.name.clone(),
+                store: other
+                    .store
+                    .as_ref()
+                    .map_or("?", |s| s.name.as_str())
+                    .to_owned(),
+                since: format!("{} by {} on {}", other.at, other.by, other.host),
+            });
+        }
+        match keep {
+            Keep::Nothing => Ok(()),
+            Keep::At(to) if fresh.stores.contains_key(&to.id) => Ok(()),
+            Keep::At(to) => Err(Error::LastCopy {
+                name: record.name.clone(),
+                store: from.name.clone(),
+                why: format!("the copy in {} is no longer recorded", to.name),
+            }),
+            Keep::Verified => self.check_other_copy(record, fresh, from).await,
+        }
     }
 
     /// True if a live name other than `record`'s holds its bytes and has a
@@ -384,6 +465,17 @@ impl Lake {
         }
         Ok(false)
     }
+}
+
+/// What must remain when a copy is removed.
+#[derive(Debug, Clone, Copy)]
+enum Keep<'a> {
+    /// Nothing (`--force-last`).
+    Nothing,
+    /// Another location whose copy verifies now (`rm --from`).
+    Verified,
+    /// The location a move just copied to and verified.
+    At(&'a StoreRef),
 }
 
 fn not_in_store(record: &Record, store: &str, locations: &Locations) -> Error {

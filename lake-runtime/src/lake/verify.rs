@@ -29,6 +29,9 @@ enum BlobState {
 enum Settled {
     /// The destination holds a verified copy: recorded as copied there.
     Copied(StoreRef),
+    /// An interrupted removal's store no longer holds the blob: recorded
+    /// as removed there (the store's id).
+    Removed(String),
     /// It does not: recorded as abandoned.
     Abandoned,
 }
@@ -183,6 +186,10 @@ impl Lake {
                         locations.stores.insert(dest.id.clone(), dest);
                         repaired = true;
                     }
+                    Some(Settled::Removed(id)) => {
+                        locations.stores.remove(&id);
+                        repaired = true;
+                    }
                     Some(Settled::Abandoned) => repaired = true,
                     None => {}
                 }
@@ -291,9 +298,10 @@ impl Lake {
         Ok((problems, repaired))
     }
 
-    /// A copy that was started and never recorded as done or abandoned (a
-    /// crash between "copied" and "recorded"): the problem, and with
-    /// `repair`, the outcome recorded from what the destination holds now.
+    /// A copy (or a removal of one) that was started and never recorded as
+    /// done or abandoned (a crash between "copied" and "recorded"): the
+    /// problem, and with `repair`, the outcome recorded from what the
+    /// store holds now.
     async fn settle_intent(
         &self,
         record: &Record,
@@ -308,12 +316,18 @@ impl Lake {
                 problem: format!("copy {op} names no destination store"),
             });
         };
+        let removal = started.event == HistoryKind::RemoveStarted;
+        let what = if removal {
+            "the removal of the copy in store"
+        } else {
+            "the copy to store"
+        };
         let problem = |message: String| VerifyProblem {
             name: record.name.clone(),
             place: "history",
             message: format!(
-                "the copy to store {} started at {} by {} on {} (op {op}) was never recorded as \
-                 done: {message}",
+                "{what} {} started at {} by {} on {} (op {op}) was never recorded as done: \
+                 {message}",
                 dest.name, started.at, started.by, started.host
             ),
         };
@@ -325,9 +339,13 @@ impl Lake {
                 None,
             ));
         };
-        let verifies = self
-            .copy_verifies(record, &*self.named_store(&dest_name)?)
-            .await?;
+        let store = self.named_store(&dest_name)?;
+        if removal {
+            return self
+                .settle_removal(record, started, &*store, dest.clone(), repair, problem)
+                .await;
+        }
+        let verifies = self.copy_verifies(record, &*store).await?;
         let found = if verifies {
             "the copy there verifies"
         } else {
@@ -352,6 +370,48 @@ impl Lake {
         } else {
             Settled::Abandoned
         };
+        Ok((problem(found.into()), Some(settled)))
+    }
+
+    /// An interrupted removal: settled as done if the store no longer
+    /// holds the blob, else as abandoned (the copy is still there).
+    async fn settle_removal(
+        &self,
+        record: &Record,
+        started: &HistoryEvent,
+        store: &dyn lake_core::Store,
+        at: StoreRef,
+        repair: bool,
+        problem: impl Fn(String) -> VerifyProblem,
+    ) -> Result<(VerifyProblem, Option<Settled>)> {
+        let op = started.op.clone().unwrap_or_default();
+        let gone = match store.head(&StorePath::blob(&record.blake3)).await {
+            Ok(_) => false,
+            Err(e) if e.is_not_found() => true,
+            Err(e) => return Err(e.into()),
+        };
+        let found = if gone {
+            "the copy there is gone"
+        } else {
+            "the copy there is still present"
+        };
+        if !repair {
+            return Ok((problem(found.into()), None));
+        }
+        let (kind, settled) = if gone {
+            (
+                HistoryKind::LocationRemoved,
+                Settled::Removed(at.id.clone()),
+            )
+        } else {
+            (HistoryKind::Abandoned, Settled::Abandoned)
+        };
+        let event = self
+            .history_event(record, kind)
+            .with_store(at)
+            .with_op(&op)
+            .with_note(format!("lake verify --store --repair: {found}"));
+        self.append_history(&event).await?;
         Ok((problem(found.into()), Some(settled)))
     }
 

@@ -201,10 +201,16 @@ fn render_history(out: &mut impl Write, h: &History) -> std::io::Result<()> {
         writeln!(out, "now: in {}", places.join(", "))?;
     }
     for open in &h.open {
-        let to = open.store.as_ref().map_or("?", |s| s.name.as_str());
+        let at = open.store.as_ref().map_or("?", |s| s.name.as_str());
+        let what = if open.event == lake_runtime::HistoryKind::RemoveStarted {
+            format!("a removal of the copy in {at}")
+        } else {
+            format!("a copy to {at}")
+        };
         writeln!(
             out,
-            "unfinished: a copy to {to} started at {} was never recorded; run `lake verify --store --repair`",
+            "unfinished: {what} started at {} was never recorded as done; if nothing is running, \
+             run `lake verify --store --repair`",
             open.at.format("%Y-%m-%dT%H:%M:%SZ")
         )?;
     }
