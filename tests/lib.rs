@@ -663,3 +663,93 @@ pub fn streamed_chunk(index: u64, chunk: &mut [u8]) {
     chunk.copy_from_slice(block);
     chunk[..8].copy_from_slice(&index.to_le_bytes());
 }
+
+// ------------------------------------------------------------ named stores
+
+/// One `[stores.NAME]` table of a test's `lake.toml`.
+#[derive(Debug, Clone)]
+pub struct NamedStoreSpec {
+    /// The store's name.
+    pub name: String,
+    /// Its URL.
+    pub url: String,
+    /// Its store options (written as keys of its table).
+    pub options: Vec<(String, String)>,
+}
+
+impl NamedStoreSpec {
+    /// A store `name` at `url`, with `options`.
+    pub fn new(name: &str, url: impl Into<String>, options: &[(String, String)]) -> Self {
+        Self {
+            name: name.to_owned(),
+            url: url.into(),
+            options: options.to_vec(),
+        }
+    }
+
+    /// A store `name` on `server` (a fresh prefix), or, with no server, a
+    /// `file://` directory `<dir>/stores/<name>`.
+    pub fn on(name: &str, server: Option<&TestServer>, dir: &Path) -> Self {
+        match server {
+            Some(server) => Self::new(name, server.fresh_url(name), &server.options),
+            None => Self::new(
+                name,
+                format!("file://{}", dir.join("stores").join(name).display()),
+                &[],
+            ),
+        }
+    }
+
+    /// A store nothing answers: an S3 endpoint on a loopback port that
+    /// nobody listens on, with retries off, so it fails at once.
+    pub fn down(name: &str) -> Self {
+        let port = {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let options = [
+            ("aws_endpoint", format!("http://127.0.0.1:{port}")),
+            ("aws_access_key_id", "down".to_owned()),
+            ("aws_secret_access_key", "down-secret".to_owned()),
+            ("aws_region", "us-east-1".to_owned()),
+            ("aws_allow_http", "true".to_owned()),
+            ("max_retries", "0".to_owned()),
+        ]
+        .map(|(k, v)| (k.to_owned(), v))
+        .to_vec();
+        Self::new(name, "s3://down-bucket/lake", &options)
+    }
+}
+
+/// The text of a `lake.toml` naming `stores`, the first the default, with
+/// `extra` (e.g. a `read_order` line) before the tables.
+pub fn stores_toml(stores: &[NamedStoreSpec], extra: &str) -> String {
+    let quote = |s: &str| serde_json::to_string(s).unwrap();
+    let mut text = format!("default_store = {}\n{extra}\n", quote(&stores[0].name));
+    for store in stores {
+        text.push_str(&format!(
+            "[stores.{}]\nurl = {}\n",
+            store.name,
+            quote(&store.url)
+        ));
+        for (k, v) in &store.options {
+            text.push_str(&format!("{k} = {}\n", quote(v)));
+        }
+    }
+    text
+}
+
+impl TestDir {
+    /// `lake` with home `<dir>/<home>` and the stores of `<dir>/lake.toml`
+    /// (no `LAKE_STORE`, which would replace the default store's URL).
+    pub fn lake_named(&self, home: &str) -> LakeCmd {
+        let mut cmd = self.lake_bare();
+        cmd.env("LAKE_HOME", self.path().join(home));
+        cmd
+    }
+
+    /// Writes `<dir>/lake.toml` naming `stores` (see [`stores_toml`]).
+    pub fn write_stores(&self, stores: &[NamedStoreSpec], extra: &str) {
+        self.write("lake.toml", stores_toml(stores, extra));
+    }
+}

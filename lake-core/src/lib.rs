@@ -35,6 +35,7 @@
 mod annotations;
 mod digest;
 mod error;
+mod history;
 mod manifest;
 mod name;
 mod pointer;
@@ -48,6 +49,7 @@ pub use annotations::{
 };
 pub use digest::Digest;
 pub use error::{DigestError, Error, NameError, Result};
+pub use history::{HISTORY_SCHEMA_VERSION, HistoryEvent, HistoryKind, Locations, StoreRef};
 pub use manifest::{MANIFEST_SCHEMA_VERSION, ManifestOutput, RunManifest};
 pub use name::{FORBIDDEN_CHARS, INVISIBLE_CHARS, MAX_NAME_LEN, MAX_SEGMENT_LEN, Name};
 pub use pointer::{POINTER_SCHEMA_VERSION, Pointer};
@@ -56,9 +58,9 @@ pub use record::{
     ParamRecord, RECORD_PACK_SCHEMA_VERSION, RECORD_SCHEMA_VERSION, Record, RecordPack, RunLineage,
 };
 pub use store::{
-    BLOBS_PREFIX, GC_TRASH_PREFIX, GetStream, ListPage, NAMES_PREFIX, ObjectMeta, ObjectVersion,
-    PACKS_PREFIX, PutMode, RUNS_PREFIX, Store, StoreConfigError, StoreError, StoreExt, StorePath,
-    TOMBSTONES_PREFIX, UPLOADS_PREFIX,
+    BLOBS_PREFIX, GC_TRASH_PREFIX, GetStream, HISTORY_PREFIX, ListPage, NAMES_PREFIX, ObjectMeta,
+    ObjectVersion, PACKS_PREFIX, PutMode, RUNS_PREFIX, Store, StoreConfigError, StoreError,
+    StoreExt, StorePath, TOMBSTONES_PREFIX, UPLOADS_PREFIX,
 };
 pub use tombstone::{TOMBSTONE_SCHEMA_VERSION, Tombstone};
 

@@ -4,6 +4,29 @@
 //! [`LakeConfigBuilder::with_config`]), then the environment (`LAKE_HOME`,
 //! `LAKE_STORE`, `LAKE_REFRESH_SECS`, `LAKE_STORE_OPT_<KEY>`), then `lake.toml`
 //! found upward from the current directory, then defaults.
+//!
+//! # Named stores
+//! `lake.toml` may name several stores (issue 12 part 4):
+//!
+//! ```toml
+//! default_store = "main"          # holds the names; the others are replicas
+//! read_order = ["main", "archive"]
+//!
+//! [stores.main]
+//! url = "s3://bucket/lake"
+//! [stores.archive]
+//! url = "az://container/lake"
+//! max_retries = 2                 # any other key is a store option
+//!
+//! [hosts.laptop]                  # this machine reads the archive first
+//! read_order = ["archive", "main"]
+//! ```
+//!
+//! The single `store` key stays valid: it is the default store, named
+//! `default`, and `[stores.*]` then lists replicas only. `LAKE_STORE` and
+//! `--store-url` replace the default store's URL, as before; `LAKE_READ_ORDER`
+//! (comma-separated) replaces the read order. See
+//! `docs/design/0013-stores-and-history.md`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -60,6 +83,26 @@ pub struct LakeConfig {
     pub store_options: BTreeMap<String, String>,
     /// Show progress bars on large transfers.
     pub progress: bool,
+    /// The name of the default store (`default_store`, else `default`):
+    /// the store at `store_url`, which holds the names.
+    pub default_store: String,
+    /// The other named stores (`[stores.NAME]`): replicas, which hold
+    /// copies of content and never names.
+    pub replicas: BTreeMap<String, NamedStore>,
+    /// Every store's name, in the order reads try them: this host's
+    /// `read_order`, then the stores it leaves out (the default first).
+    pub read_order: Vec<String>,
+}
+
+/// A replica store from `[stores.NAME]` in `lake.toml`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedStore {
+    /// Its URL (a bare path became `file://`).
+    pub url: String,
+    /// Its own store options: every key of its table but `url`. The
+    /// top-level `[store_options]` belong to the default store only, since
+    /// a replica may be another kind of store, which would refuse them.
+    pub options: BTreeMap<String, String>,
 }
 
 /// Builds a [`LakeConfig`].
@@ -86,6 +129,8 @@ pub struct LakeConfigBuilder {
     search_from: Option<PathBuf>,
     use_env: bool,
     use_file: bool,
+    replicas: BTreeMap<String, NamedStore>,
+    read_order: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -102,6 +147,22 @@ struct FileConfig {
     #[serde(default)]
     #[allow(dead_code)]
     executor: Option<toml::Value>,
+    /// Which of `stores` holds the names.
+    default_store: Option<String>,
+    /// `[stores.NAME]`: `url`, and store options.
+    #[serde(default)]
+    stores: BTreeMap<String, toml::Table>,
+    /// The read order of hosts without their own.
+    read_order: Option<Vec<String>>,
+    /// `[hosts.HOSTNAME]`: per-machine settings.
+    #[serde(default)]
+    hosts: BTreeMap<String, HostConfig>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HostConfig {
+    read_order: Option<Vec<String>>,
 }
 
 impl LakeConfigBuilder {
@@ -140,6 +201,30 @@ impl LakeConfigBuilder {
     /// Adds a store option such as `max_retries` or `timeout`.
     pub fn with_store_option(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.store_options.insert(key.into(), value.into());
+        self
+    }
+
+    /// Adds a replica store named `name` at `url`, with `options`; a
+    /// replica of the same name in `lake.toml` is replaced.
+    pub fn with_replica(
+        mut self,
+        name: impl Into<String>,
+        url: impl Into<String>,
+        options: impl IntoIterator<Item = (String, String)>,
+    ) -> Self {
+        self.replicas.insert(
+            name.into(),
+            NamedStore {
+                url: url.into(),
+                options: options.into_iter().collect(),
+            },
+        );
+        self
+    }
+
+    /// Sets the order in which reads try the stores, by name.
+    pub fn with_read_order<S: Into<String>>(mut self, order: impl IntoIterator<Item = S>) -> Self {
+        self.read_order = Some(order.into_iter().map(Into::into).collect());
         self
     }
 
@@ -194,15 +279,22 @@ impl LakeConfigBuilder {
         let home = self
             .home
             .or_else(|| env("LAKE_HOME").map(PathBuf::from))
-            .or_else(|| file.home.map(relative_to_file))
+            .or_else(|| file.home.clone().map(relative_to_file))
             .map_or_else(default_home, Ok)?;
         let home = absolute(&home)?;
 
+        let named = resolve_named_stores(&file, file_dir.as_deref())?;
         // Which layer the store came from, to name it in an error.
-        let store = match (self.store, env("LAKE_STORE"), file.store) {
+        let file_store = match (file.store.clone(), &named.default) {
+            (Some(url), _) => Some(("lake.toml: store", url, file_dir.as_deref())),
+            // Already normalized: a URL now, so the base is not used.
+            (None, Some((_, default))) => Some(("lake.toml: stores", default.url.clone(), None)),
+            (None, None) => None,
+        };
+        let store = match (self.store, env("LAKE_STORE"), file_store) {
             (Some(url), _, _) => Some(("store", url, None)),
             (None, Some(url), _) => Some(("LAKE_STORE", url, None)),
-            (None, None, Some(url)) => Some(("lake.toml: store", url, file_dir.as_deref())),
+            (None, None, Some(file_store)) => Some(file_store),
             (None, None, None) => None,
         };
         let store_url = match store {
@@ -218,17 +310,19 @@ impl LakeConfigBuilder {
             },
         };
 
-        let mut store_options: BTreeMap<String, String> = file
-            .store_options
-            .into_iter()
-            .map(|(k, v)| {
-                let v = match v {
-                    toml::Value::String(s) => s,
-                    other => other.to_string(),
-                };
-                (k.to_ascii_lowercase(), v)
-            })
-            .collect();
+        let default_options = named
+            .default
+            .as_ref()
+            .map(|(_, d)| d.options.clone())
+            .unwrap_or_default();
+        let mut store_options: BTreeMap<String, String> = default_options;
+        store_options.extend(file.store_options.into_iter().map(|(k, v)| {
+            let v = match v {
+                toml::Value::String(s) => s,
+                other => other.to_string(),
+            };
+            (k.to_ascii_lowercase(), v)
+        }));
         if self.use_env {
             for (k, v) in std::env::vars() {
                 if let Some(opt) = k.strip_prefix("LAKE_STORE_OPT_") {
@@ -238,14 +332,204 @@ impl LakeConfigBuilder {
         }
         store_options.extend(self.store_options);
 
+        let default_store = named
+            .default
+            .as_ref()
+            .map_or_else(|| DEFAULT_STORE_NAME.to_owned(), |(name, _)| name.clone());
+        let mut replicas = named.replicas;
+        for (name, replica) in self.replicas {
+            check_store_name(&format!("replica {name}"), &name)?;
+            let url = normalize_store_url(&format!("stores.{name}.url"), &replica.url, None)?;
+            replicas.insert(name, NamedStore { url, ..replica });
+        }
+        if replicas.contains_key(&default_store) {
+            return Err(Error::Config {
+                key: "stores".into(),
+                value: default_store,
+                message: "a replica cannot have the default store's name".into(),
+            });
+        }
+        // This host's order: explicit, then the environment, then
+        // `[hosts.<this host>]`, then the file's top level.
+        let (order_key, order) = match (self.read_order, env("LAKE_READ_ORDER")) {
+            (Some(order), _) => ("read_order".to_owned(), Some(order)),
+            (None, Some(text)) => (
+                "LAKE_READ_ORDER".to_owned(),
+                Some(
+                    text.split(',')
+                        .map(|s| s.trim().to_owned())
+                        .filter(|s| !s.is_empty())
+                        .collect(),
+                ),
+            ),
+            (None, None) => {
+                let host = crate::lineage::host();
+                match file.hosts.get(&host).and_then(|h| h.read_order.clone()) {
+                    Some(order) => (format!("lake.toml: hosts.{host}.read_order"), Some(order)),
+                    None => ("lake.toml: read_order".to_owned(), file.read_order.clone()),
+                }
+            }
+        };
+        let read_order = complete_read_order(&order_key, order, &default_store, &replicas)?;
+
         Ok(LakeConfig {
             home,
             store_url,
             refresh_interval: Duration::from_secs(refresh_secs),
             store_options,
             progress: self.progress,
+            default_store,
+            replicas,
+            read_order,
         })
     }
+}
+
+/// The default store's name when `lake.toml` names none.
+pub const DEFAULT_STORE_NAME: &str = "default";
+
+/// `[stores.*]` and `default_store` of `lake.toml`, checked.
+#[derive(Default)]
+struct NamedStores {
+    /// The default store, if the table names it.
+    default: Option<(String, NamedStore)>,
+    replicas: BTreeMap<String, NamedStore>,
+}
+
+fn resolve_named_stores(file: &FileConfig, base: Option<&Path>) -> Result<NamedStores> {
+    let mut all = BTreeMap::new();
+    for (name, table) in &file.stores {
+        check_store_name(&format!("lake.toml: stores.{name}"), name)?;
+        let key = format!("lake.toml: stores.{name}.url");
+        let url = match table.get("url") {
+            Some(toml::Value::String(url)) => normalize_store_url(&key, url, base)?,
+            Some(other) => {
+                return Err(Error::Config {
+                    key,
+                    value: other.to_string(),
+                    message: "expected a store URL in quotes".into(),
+                });
+            }
+            None => {
+                return Err(Error::Config {
+                    key,
+                    value: String::new(),
+                    message: format!("[stores.{name}] needs a url"),
+                });
+            }
+        };
+        let options = table
+            .iter()
+            .filter(|(k, _)| k.as_str() != "url")
+            .map(|(k, v)| {
+                let v = match v {
+                    toml::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                (k.to_ascii_lowercase(), v)
+            })
+            .collect();
+        all.insert(name.clone(), NamedStore { url, options });
+    }
+    let known = || all.keys().cloned().collect::<Vec<_>>().join(", ");
+    let default_name = match (&file.default_store, &file.store) {
+        (Some(name), Some(_)) => {
+            return Err(Error::Config {
+                key: "lake.toml: default_store".into(),
+                value: name.clone(),
+                message: "give either `store` (a URL) or `default_store` (a name), not both".into(),
+            });
+        }
+        (Some(name), None) if !all.contains_key(name) => {
+            return Err(Error::Config {
+                key: "lake.toml: default_store".into(),
+                value: name.clone(),
+                message: format!("no [stores.{name}]; the stores are: {}", known()),
+            });
+        }
+        (Some(name), None) => Some(name.clone()),
+        // `store` is the default; every table is a replica.
+        (None, Some(_)) => None,
+        (None, None) if all.len() == 1 => all.keys().next().cloned(),
+        (None, None) if all.is_empty() => None,
+        (None, None) => {
+            return Err(Error::Config {
+                key: "lake.toml: default_store".into(),
+                value: String::new(),
+                message: format!(
+                    "several stores and no default: set default_store to one of {}",
+                    known()
+                ),
+            });
+        }
+    };
+    let default = default_name.map(|name| {
+        let store = all.remove(&name).expect("checked above");
+        (name, store)
+    });
+    Ok(NamedStores {
+        default,
+        replicas: all,
+    })
+}
+
+/// Store names are short lowercase words: they appear in commands
+/// (`--to archive`) and in every history event.
+fn check_store_name(key: &str, name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && name.as_bytes()[0].is_ascii_alphanumeric();
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Config {
+            key: key.to_owned(),
+            value: name.to_owned(),
+            message: "a store name is lowercase letters, digits, `-` and `_` (at most 64),                       starting with a letter or digit"
+                .into(),
+        })
+    }
+}
+
+/// `order` checked (every entry a known store, none twice), then every
+/// store it leaves out, the default first: a store missing from a host's
+/// order is still a fallback, only the last one.
+fn complete_read_order(
+    key: &str,
+    order: Option<Vec<String>>,
+    default: &str,
+    replicas: &BTreeMap<String, NamedStore>,
+) -> Result<Vec<String>> {
+    let known: Vec<&str> = std::iter::once(default)
+        .chain(replicas.keys().map(String::as_str))
+        .collect();
+    let mut out: Vec<String> = Vec::new();
+    for name in order.unwrap_or_default() {
+        if !known.contains(&name.as_str()) {
+            return Err(Error::Config {
+                key: key.to_owned(),
+                value: name,
+                message: format!("no such store; the stores are: {}", known.join(", ")),
+            });
+        }
+        if out.contains(&name) {
+            return Err(Error::Config {
+                key: key.to_owned(),
+                value: name,
+                message: "listed twice".into(),
+            });
+        }
+        out.push(name);
+    }
+    for name in known {
+        if !out.iter().any(|n| n == name) {
+            out.push(name.to_owned());
+        }
+    }
+    Ok(out)
 }
 
 fn parse_secs(key: &str, value: &str) -> Result<u64> {
@@ -420,6 +704,97 @@ mod tests {
             .unwrap();
         assert!(c.store_url.ends_with("/s3:/bucket"), "{}", c.store_url);
         assert!(c.store_url.starts_with("file:///"), "{}", c.store_url);
+    }
+
+    fn from_file(toml: &str) -> Result<LakeConfig> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(CONFIG_FILE_NAME), toml).unwrap();
+        LakeConfigBuilder {
+            use_file: true,
+            ..LakeConfigBuilder::new()
+        }
+        .with_search_dir(dir.path())
+        .with_home("/h")
+        .build()
+    }
+
+    #[test]
+    fn named_stores_give_a_default_replicas_and_a_per_host_read_order() {
+        let host = crate::lineage::host();
+        let c = from_file(&format!(
+            "default_store = \"main\"\nread_order = [\"main\"]\n\
+             [stores.main]\nurl = \"/s/main\"\nlocal_fsync = false\n\
+             [stores.archive]\nurl = \"memory://archive\"\n\
+             [stores.cold]\nurl = \"memory://cold\"\n\
+             [hosts.\"{host}\"]\nread_order = [\"archive\", \"main\"]\n"
+        ))
+        .unwrap();
+        assert_eq!(c.default_store, "main");
+        assert_eq!(c.store_url, "file:///s/main");
+        assert_eq!(c.store_options["local_fsync"], "false");
+        assert_eq!(c.replicas.keys().collect::<Vec<_>>(), ["archive", "cold"]);
+        assert!(c.replicas["archive"].options.is_empty());
+        assert_eq!(c.read_order, ["archive", "main", "cold"]);
+
+        // Another host: the top-level order, completed.
+        let c = from_file(
+            "default_store = \"main\"\nread_order = [\"cold\"]\n\
+             [stores.main]\nurl = \"memory://m\"\n[stores.cold]\nurl = \"memory://c\"\n\
+             [hosts.elsewhere]\nread_order = [\"main\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.read_order, ["cold", "main"]);
+    }
+
+    #[test]
+    fn the_single_store_key_stays_the_default_and_tables_are_replicas() {
+        let c = from_file("store = \"memory://one\"\n[stores.archive]\nurl = \"memory://a\"\n")
+            .unwrap();
+        assert_eq!(c.store_url, "memory://one");
+        assert_eq!(c.default_store, DEFAULT_STORE_NAME);
+        assert_eq!(c.read_order, ["default", "archive"]);
+        // Without a table nothing changes.
+        let c = from_file("store = \"memory://one\"\n").unwrap();
+        assert!(c.replicas.is_empty());
+        assert_eq!(c.read_order, ["default"]);
+        // One table and no default: it is the default.
+        let c = from_file("[stores.only]\nurl = \"memory://o\"\n").unwrap();
+        assert_eq!(
+            (c.default_store.as_str(), c.store_url.as_str()),
+            ("only", "memory://o")
+        );
+    }
+
+    #[test]
+    fn bad_store_tables_are_refused_naming_the_value() {
+        for (toml, needle) in [
+            (
+                "default_store = \"mian\"\n[stores.main]\nurl = \"memory://m\"\n",
+                "\"mian\"",
+            ),
+            (
+                "[stores.a]\nurl = \"memory://a\"\n[stores.b]\nurl = \"memory://b\"\n",
+                "set default_store",
+            ),
+            ("[stores.a]\nurl = \"s3:/typo\"\n", "s3:/typo"),
+            ("[stores.a]\nrl = \"memory://a\"\n", "needs a url"),
+            ("[stores.Main]\nurl = \"memory://a\"\n", "\"Main\""),
+            (
+                "read_order = [\"nope\"]\n[stores.a]\nurl = \"memory://a\"\n",
+                "\"nope\"",
+            ),
+            (
+                "read_order = [\"a\", \"a\"]\n[stores.a]\nurl = \"memory://a\"\n",
+                "listed twice",
+            ),
+            (
+                "store = \"memory://x\"\ndefault_store = \"a\"\n[stores.a]\nurl = \"memory://a\"\n",
+                "not both",
+            ),
+        ] {
+            let err = from_file(toml).unwrap_err().to_string();
+            assert!(err.contains(needle), "{toml}: {err}");
+        }
     }
 
     #[test]

@@ -342,6 +342,88 @@ pub enum Error {
         /// The driver's.
         driver: String,
     },
+    /// A store name that no `[stores.NAME]` (nor the default store) has.
+    #[error("no store named {name:?}; the stores are: {known}")]
+    UnknownStore {
+        /// The name given.
+        name: String,
+        /// The configured names, in read order.
+        known: String,
+    },
+    /// No store in the read order gave a verified copy of a name's content.
+    #[error("no store gave a verified copy of {name:?}: {tried}")]
+    NoReadableCopy {
+        /// The name.
+        name: Name,
+        /// Each store tried, with what went wrong there.
+        tried: String,
+    },
+    /// `rm --from` or `mv` would delete the last copy of a name's content.
+    #[error(
+        "refusing to delete the last copy of {name:?} from store {store}: {why}; copy it first \
+         (`lake cp {name} --to STORE`), or pass --force-last to lose it"
+    )]
+    LastCopy {
+        /// The name.
+        name: Name,
+        /// The store holding the last copy.
+        store: String,
+        /// Why no other copy counts: none recorded, or none verifies.
+        why: String,
+    },
+    /// A name's history does not place a copy in the store named.
+    #[error(
+        "{name:?} has no copy in store {store} (its copies: {locations}); see `lake history {name}`"
+    )]
+    NotInStore {
+        /// The name.
+        name: Name,
+        /// The store named.
+        store: String,
+        /// Where its history places its copies.
+        locations: String,
+    },
+    /// The copy written to a store did not hash to the record's digest, so
+    /// the copy or move was abandoned and nothing was deleted.
+    #[error(
+        "the copy of {name:?} in store {store} does not verify: expected blake3 {expected} \
+         ({size} bytes), got {found}; nothing was deleted"
+    )]
+    DestinationMismatch {
+        /// The name.
+        name: Name,
+        /// The destination store.
+        store: String,
+        /// The record's digest.
+        expected: Digest,
+        /// The record's size.
+        size: u64,
+        /// What the destination holds: `blake3 <hex> (<n> bytes)` (text,
+        /// which keeps [`Error`] small).
+        found: String,
+    },
+    /// Another removal of a copy of the name is open (running now, or cut
+    /// short by a crash): removing two copies at once could lose both.
+    #[error(
+        "not removing a copy of {name:?}: the removal of its copy in store {store}, started \
+         {since}, is in progress or was interrupted; retry once it is done, or, if nothing is \
+         running, settle it with `lake verify --store --repair`"
+    )]
+    RemovalInProgress {
+        /// The name.
+        name: Name,
+        /// The store the other removal deletes from.
+        store: String,
+        /// When, by whom and on which host it started.
+        since: String,
+    },
+    /// A copy or move between stores that makes no sense (`--from` and
+    /// `--to` the same store).
+    #[error("{message}")]
+    StoreChoice {
+        /// What is wrong, naming the stores.
+        message: String,
+    },
     /// A batch executor's command failed (`sbatch`, `squeue`).
     #[error("{command} failed: {message}")]
     Executor {

@@ -92,7 +92,9 @@ pub use batch::{
     Batch, BatchOptions, BatchReport, BatchRun, Executor, SlurmOptions, WORKER_FLAG, batch,
     batch_with, worker_main, worker_main_with,
 };
-pub use config::{CONFIG_FILE_NAME, ConfigKey, LakeConfig, LakeConfigBuilder};
+pub use config::{
+    CONFIG_FILE_NAME, ConfigKey, DEFAULT_STORE_NAME, LakeConfig, LakeConfigBuilder, NamedStore,
+};
 pub use error::{Error, Result};
 pub use file::{File, FileWriter};
 pub use lake::annotations::{ANNOTATE_MAX_ATTEMPTS, AnnotationFilter};
@@ -101,10 +103,10 @@ pub use lake::gc::{
     BLOB_REUSE_MAX_AGE, DEFAULT_GC_GRACE, GcItem, GcOptions, GcReport, GcScope, GcTally,
 };
 pub use lake::{
-    AddMode, AddOutcome, EarlierRun, Evict, EvictReport, Lake, LineageDirection, LineageEdge,
-    LineageGraph, LineageNode, ListEntry, LocalBudgetReport, MAX_PRESIGNED_EXPIRY, PullReport,
-    RemoveOptions, RemoveReport, RemovedName, RunExplanation, StoreWriter, VerifyProblem,
-    VerifyReport,
+    AddMode, AddOutcome, EarlierRun, Evict, EvictReport, History, Lake, LineageDirection,
+    LineageEdge, LineageGraph, LineageNode, ListEntry, LocalBudgetReport, MAX_PRESIGNED_EXPIRY,
+    PullReport, RelocateReport, RemoveOptions, RemoveReport, RemovedName, RunExplanation,
+    StoreWriter, VerifyProblem, VerifyReport,
 };
 #[doc(inline)]
 pub use lake_core::*;

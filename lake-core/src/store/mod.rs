@@ -18,8 +18,8 @@ use futures::stream::BoxStream;
 pub use error::{StoreConfigError, StoreError};
 pub use ext::StoreExt;
 pub use path::{
-    BLOBS_PREFIX, GC_TRASH_PREFIX, NAMES_PREFIX, PACKS_PREFIX, RUNS_PREFIX, StorePath,
-    TOMBSTONES_PREFIX, UPLOADS_PREFIX,
+    BLOBS_PREFIX, GC_TRASH_PREFIX, HISTORY_PREFIX, NAMES_PREFIX, PACKS_PREFIX, RUNS_PREFIX,
+    StorePath, TOMBSTONES_PREFIX, UPLOADS_PREFIX,
 };
 
 /// The version of a stored object, used for compare-and-swap.

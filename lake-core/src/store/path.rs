@@ -23,6 +23,8 @@ use super::StoreError;
 ///                      once its digest is known, then deleted
 /// gc-trash/<run>/<hex> a blob `lake gc` is deleting, kept until gc has
 ///                      checked that no name adopted it meanwhile
+/// history/<name>.hist/<time>-<id>.json
+///                      one event of a name's history, never changed
 /// ```
 ///
 /// # Example
@@ -53,6 +55,14 @@ pub const UPLOADS_PREFIX: &str = "uploads";
 /// Prefix of blobs a `lake gc` run is deleting (see
 /// `docs/design/0004-gc-and-crashes.md`).
 pub const GC_TRASH_PREFIX: &str = "gc-trash";
+/// Prefix of history events (see `docs/design/0013-stores-and-history.md`).
+pub const HISTORY_PREFIX: &str = "history";
+
+/// Suffix of a name's folder of history events. A suffix, because the
+/// history outlives the name: `a` may be removed and `a/b` added later (a
+/// live name is a file or a folder, never both), and the events of `a` live
+/// in `history/a.hist/`, never below `history/a/`.
+const HISTORY_SUFFIX: &str = ".hist";
 
 impl StorePath {
     /// Validates a raw key.
@@ -114,6 +124,29 @@ impl StorePath {
             .strip_prefix('/')?
             .strip_suffix(".json")?;
         Name::new(inner).ok()
+    }
+
+    /// `history/<name>.hist/<stem>.json`: one event of `name`'s history.
+    pub fn history_event(name: &Name, stem: &str) -> Self {
+        Self(format!(
+            "{HISTORY_PREFIX}/{name}{HISTORY_SUFFIX}/{stem}.json"
+        ))
+    }
+
+    /// `history/<name>.hist`: the folder of `name`'s events, for listing.
+    /// A listing below it may also return events of names below
+    /// `<name>.hist/`; [`StorePath::name_from_history_path`] tells them
+    /// apart.
+    pub fn history_of(name: &Name) -> Self {
+        Self(format!("{HISTORY_PREFIX}/{name}{HISTORY_SUFFIX}"))
+    }
+
+    /// The name a `history/<name>.hist/<stem>.json` key belongs to.
+    pub fn name_from_history_path(key: &str) -> Option<Name> {
+        let inner = key.strip_prefix(HISTORY_PREFIX)?.strip_prefix('/')?;
+        let (folder, stem) = inner.rsplit_once('/')?;
+        stem.strip_suffix(".json")?;
+        Name::new(folder.strip_suffix(HISTORY_SUFFIX)?).ok()
     }
 
     /// A bare prefix such as [`NAMES_PREFIX`], for listing.
@@ -196,6 +229,21 @@ mod tests {
         ] {
             assert_eq!(StorePath::pack_prefix_from_path(&bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn history_keys_give_back_their_name_even_below_another_name() {
+        let a = Name::new("a").unwrap();
+        let below = Name::new("a.hist/x").unwrap();
+        let key = StorePath::history_event(&a, "t-1");
+        assert_eq!(key.as_str(), "history/a.hist/t-1.json");
+        assert_eq!(StorePath::name_from_history_path(key.as_str()), Some(a));
+        let deeper = StorePath::history_event(&below, "t-2");
+        assert_eq!(
+            StorePath::name_from_history_path(deeper.as_str()),
+            Some(below)
+        );
+        assert_eq!(StorePath::name_from_history_path("history/a/t.json"), None);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use futures::{StreamExt, TryStreamExt};
-use lake_core::{Digest, Name, Record, StorePath};
+use lake_core::{Digest, Name, Record, Store, StorePath};
 use serde::Serialize;
 
 use super::{ListEntry, PARALLEL_REQUESTS};
@@ -116,16 +116,54 @@ impl Lake {
         self.download(record).await
     }
 
-    /// Streams the blob of `record` into staging, hashing as it goes, and
-    /// installs it only if digest and size match.
+    /// Downloads the blob of `record` from the first store of the read
+    /// order that gives a verified copy (see [`Lake::download_from`]).
+    ///
+    /// With one store, its error is the answer, as before replicas. With
+    /// several, a miss (a copy moved away) or a failure (a store that is
+    /// down, or a copy that does not verify) moves on to the next store,
+    /// and only when none gives a good copy is it an error, listing them.
     pub(super) async fn download(&self, record: &Record) -> Result<PathBuf> {
+        let stores = self.read_stores();
+        if stores.len() == 1 {
+            return self.download_from(&*stores[0].1, record).await;
+        }
+        let mut tried = Vec::new();
+        for (name, store) in stores {
+            match self.download_from(&*store, record).await {
+                Ok(path) => return Ok(path),
+                Err(e) => {
+                    // A miss is expected after a move; anything else is
+                    // worth a warning, since it costs a fallback.
+                    if matches!(e, Error::ContentMissing { .. }) {
+                        tracing::debug!(store = %name, name = %record.name, "no copy here; trying the next store");
+                    } else {
+                        tracing::warn!(store = %name, name = %record.name, error = %e, "cannot read a copy here; trying the next store");
+                    }
+                    tried.push(format!("{name}: {e}"));
+                }
+            }
+        }
+        Err(Error::NoReadableCopy {
+            name: record.name.clone(),
+            tried: tried.join("; "),
+        })
+    }
+
+    /// Streams the blob of `record` from `store` into staging, hashing as
+    /// it goes, and installs it only if digest and size match.
+    pub(super) async fn download_from(
+        &self,
+        store: &dyn Store,
+        record: &Record,
+    ) -> Result<PathBuf> {
         let path = StorePath::blob(&record.blake3);
         let missing = |e: lake_core::StoreError| {
             if e.is_not_found() {
                 Error::ContentMissing {
                     name: record.name.clone(),
                     path: path.to_string(),
-                    store: self.store_display(),
+                    store: store.to_string(),
                 }
             } else {
                 e.into()
@@ -137,10 +175,10 @@ impl Lake {
             &format!("get {}", record.name),
         );
         let (tmp_path, actual, size) = if record.size >= RANGED_DOWNLOAD_MIN {
-            self.download_ranges(&path, record.size, &progress, missing)
+            self.download_ranges(store, &path, record.size, &progress, missing)
                 .await?
         } else {
-            let got = self.inner.store.get(&path).await.map_err(missing)?;
+            let got = store.get(&path).await.map_err(missing)?;
             self.stage_stream(got.chunks, &progress).await?
         };
         if actual != record.blake3 || size != record.size {
@@ -161,6 +199,7 @@ impl Lake {
     /// too. The caller decides whether the digest is acceptable.
     async fn download_ranges(
         &self,
+        store: &dyn Store,
         path: &StorePath,
         size: u64,
         progress: &Progress,
@@ -180,7 +219,7 @@ impl Lake {
         let fetch = |range: std::ops::Range<u64>| {
             let file = file.clone();
             async move {
-                let got = self.inner.store.get_range(path, range.clone()).await;
+                let got = store.get_range(path, range.clone()).await;
                 let mut chunks = got.map_err(store_error)?.chunks;
                 let mut offset = range.start;
                 let mut pending = bytes::BytesMut::new();
@@ -195,7 +234,7 @@ impl Lake {
                         let n = bytes.len() as u64;
                         if offset + n > range.end {
                             return Err(Error::StoreInconsistent {
-                                store: self.store_display(),
+                                store: store.to_string(),
                                 path: path.to_string(),
                                 problem: format!(
                                     "it sent more than the {} bytes asked for",
@@ -218,7 +257,7 @@ impl Lake {
                 }
                 if offset != range.end {
                     return Err(Error::StoreInconsistent {
-                        store: self.store_display(),
+                        store: store.to_string(),
                         path: path.to_string(),
                         problem: format!(
                             "bytes {}..{} ended after {} bytes: the object is shorter than \

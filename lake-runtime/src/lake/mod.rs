@@ -30,6 +30,11 @@
 //!   creator taking them runs;
 //! - `presign`: presigned URLs, for a recipient without credentials;
 //! - `graph` and `why`: lineage views (`lake lineage`, `lake why`).
+//! - `graph` and `why`: lineage views (`lake lineage`, `lake why`);
+//! - `stores`: the named stores, replicas and the read order;
+//! - `history`: the append-only history of each name in the store;
+//! - `relocate`: `cp`, `mv` and `rm --from` between named stores, and the
+//!   repair of interrupted ones.
 //!
 //! Three words for three places: the **memo** is this process's memory of
 //! immutable facts, the **index** is the home's SQLite database (a cache of
@@ -57,6 +62,7 @@ mod evict;
 pub(crate) mod external;
 pub(crate) mod gc;
 mod graph;
+mod history;
 mod local_budget;
 mod local_source;
 mod lookup;
@@ -66,8 +72,10 @@ mod pointer;
 mod presign;
 mod publish;
 mod refresh;
+mod relocate;
 mod remove;
 mod stage;
+mod stores;
 mod stream_writer;
 mod tombstones;
 mod verify;
@@ -78,10 +86,12 @@ pub use add::{AddMode, AddOutcome};
 pub use download::PullReport;
 pub use evict::{Evict, EvictReport};
 pub use graph::{LineageDirection, LineageEdge, LineageGraph, LineageNode};
+pub use history::History;
 pub use local_budget::LocalBudgetReport;
 pub use presign::MAX_PRESIGNED_EXPIRY;
 pub(crate) use publish::RunOutput;
 pub use refresh::ListEntry;
+pub use relocate::RelocateReport;
 pub use remove::{RemoveOptions, RemoveReport, RemovedName};
 pub use stream_writer::StoreWriter;
 pub use verify::{VerifyProblem, VerifyReport};
@@ -133,6 +143,10 @@ struct Inner {
     originator: OnceLock<String>,
     memo: Mutex<Memo>,
     outcomes: crate::outcome::OutcomeLog,
+    /// The named stores other than the default one (see `stores`).
+    replicas: std::collections::BTreeMap<String, Arc<dyn Store>>,
+    /// The ids of the replicas, as each was first asked for.
+    replica_ids: Mutex<std::collections::BTreeMap<String, String>>,
 }
 
 /// In-process memo of immutable facts: a name's digest never changes once
@@ -186,6 +200,39 @@ impl Lake {
     /// (one small GET), creating it if the store has none (one conditional
     /// PUT of [`STORE_ID_KEY`](crate::store::STORE_ID_KEY)).
     pub fn open_with_store(config: LakeConfig, store: Arc<dyn Store>) -> Result<Self> {
+        Self::open_with_stores(config, store, std::collections::BTreeMap::new())
+    }
+
+    /// [`Lake::open_with_store`] with the replica stores built too, by
+    /// name: each name must be one of `config.replicas`, whose URL the
+    /// store must serve (a test wraps the real store, say, to inject a
+    /// fault). Replicas missing from `replicas` are opened from `config`.
+    pub fn open_with_stores(
+        config: LakeConfig,
+        store: Arc<dyn Store>,
+        mut replicas: std::collections::BTreeMap<String, Arc<dyn Store>>,
+    ) -> Result<Self> {
+        for name in replicas.keys() {
+            if !config.replicas.contains_key(name) {
+                return Err(Error::UnknownStore {
+                    name: name.clone(),
+                    known: config.read_order.join(", "),
+                });
+            }
+        }
+        for (name, replica) in &config.replicas {
+            if replicas.contains_key(name) {
+                continue;
+            }
+            let options = replica
+                .options
+                .iter()
+                .fold(crate::store::StoreOptions::new(), |o, (k, v)| o.with(k, v));
+            replicas.insert(
+                name.clone(),
+                crate::store::open_store_with(&replica.url, &options)?,
+            );
+        }
         let home = Home::open(&config.home)?;
         let binding = (!crate::store::is_process_local(&config.store_url)).then(|| {
             let options = config
@@ -216,6 +263,8 @@ impl Lake {
                 originator: OnceLock::new(),
                 memo: Mutex::new(Memo::default()),
                 outcomes: crate::outcome::OutcomeLog::from_env(),
+                replicas,
+                replica_ids: Mutex::new(std::collections::BTreeMap::new()),
             }),
         })
     }

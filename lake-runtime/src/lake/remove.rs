@@ -60,6 +60,10 @@ pub struct RemoveReport {
     pub blobs_restored: Vec<Digest>,
     /// Bytes of the deleted blobs.
     pub bytes_deleted: u64,
+    /// Copies deleted from replica stores (store name, digest): where the
+    /// removed names' histories placed them, once no live name holds the
+    /// bytes.
+    pub replica_blobs_deleted: Vec<(String, Digest)>,
     /// Nothing was removed: this is the plan.
     pub dry_run: bool,
 }
@@ -91,11 +95,42 @@ impl Lake {
             return Ok(report);
         }
         let records: Vec<Record> = plan.into_iter().map(|(record, _)| record).collect();
+        // Where the replicas hold copies, read before the names go: a
+        // removed name's bytes must leave every store (a secret, say).
+        let mut replica_copies: BTreeMap<Digest, BTreeSet<String>> = BTreeMap::new();
+        if self.has_replicas() {
+            for record in &records {
+                for at in self.locations_of(record).await?.stores.into_values() {
+                    if at.id == self.store_id() {
+                        continue;
+                    }
+                    if let Some(name) = self.store_name_of(&at.id).await {
+                        replica_copies
+                            .entry(record.blake3)
+                            .or_default()
+                            .insert(name);
+                    }
+                }
+            }
+        }
         for record in &records {
             self.remove_one(record, options.message.clone()).await?;
         }
         let digests: BTreeMap<Digest, &Record> = records.iter().map(|r| (r.blake3, r)).collect();
         self.remove_blobs(digests, &mut report).await?;
+        for (digest, stores) in replica_copies {
+            // `remove_blobs` listed the names afresh: a live name that
+            // holds these bytes may have its copy in a replica too.
+            if !self.index().names_holding(&digest)?.is_empty() {
+                continue;
+            }
+            for store in stores {
+                self.named_store(&store)?
+                    .delete(&StorePath::blob(&digest))
+                    .await?;
+                report.replica_blobs_deleted.push((store, digest));
+            }
+        }
         Ok(report)
     }
 
@@ -248,6 +283,13 @@ impl Lake {
         if let Some(manifest) = &manifest {
             self.inner.store.delete(manifest).await?;
         }
+        // History: after the record's delete, so that a kill before it
+        // leaves a live name whose history does not say it was removed.
+        let mut removed = self.history_event(record, lake_core::HistoryKind::Removed);
+        if let Some(message) = &tombstone.message {
+            removed = removed.with_note(message.clone());
+        }
+        self.append_history(&removed).await?;
         // Annotations describe the file and go with it: a restored name
         // starts bare, and a secret written into a tag leaves too.
         self.inner

@@ -117,7 +117,7 @@ fn key() -> StorePath {
 /// it with the time, the process id and a counter, so two ids made at once
 /// on one machine or on two still differ. This avoids a dependency on a
 /// random-number crate for one call per store.
-fn random_id() -> String {
+pub(crate) fn random_id() -> String {
     use std::hash::{BuildHasher, Hasher};
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);

@@ -55,6 +55,7 @@ use std::sync::Arc;
 use lake_core::{Store, StoreConfigError, StoreError};
 
 pub use counting::{CountingStore, RequestCounts};
+pub(crate) use identity::random_id;
 pub use identity::{STORE_ID_KEY, StoreIdentity};
 pub use local::LocalBackend;
 pub use location::ACCEPTED_FORMS;

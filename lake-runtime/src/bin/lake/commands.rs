@@ -15,7 +15,7 @@ use lake_runtime::{
 
 use crate::annotate::{self, Edit};
 use crate::lowargs::{Command, GlobalArgs, LineageFormat, LowArgs};
-use crate::{output, remove, render, status};
+use crate::{output, remove, render, status, stores};
 
 /// `add -r` prints one line per file up to this many files (any number
 /// with -v); past it, only its summary line.
@@ -201,6 +201,7 @@ async fn dispatch(lake: &Lake, global: &GlobalArgs, command: Command) -> Result<
             since,
             local,
             remote,
+            show_where,
         } => {
             let filter = AnnotationFilter {
                 tags: tags
@@ -225,18 +226,44 @@ async fn dispatch(lake: &Lake, global: &GlobalArgs, command: Command) -> Result<
                 bail!("no name is {prefix:?} or below it");
             }
             let notes = long.then(|| lake.cached_annotations(prefix)).transpose()?;
+            let places = if show_where {
+                let names: Vec<Name> = entries.iter().map(|e| e.name.clone()).collect();
+                let found = lake.locations_below_async(&names).await?;
+                Some(
+                    found
+                        .into_iter()
+                        .map(|(name, at)| (name, at.into_iter().map(|s| s.name).collect()))
+                        .collect::<std::collections::BTreeMap<Name, Vec<String>>>(),
+                )
+            } else {
+                None
+            };
             if json {
                 let mut value = serde_json::to_value(&entries)?;
-                if let (Some(notes), Some(rows)) = (&notes, value.as_array_mut()) {
+                if let Some(rows) = value.as_array_mut() {
                     for (row, entry) in rows.iter_mut().zip(&entries) {
-                        let a = notes.get(&entry.name).cloned().unwrap_or_default();
-                        row["annotations"] = serde_json::to_value(a)?;
+                        if let Some(notes) = &notes {
+                            let a = notes.get(&entry.name).cloned().unwrap_or_default();
+                            row["annotations"] = serde_json::to_value(a)?;
+                        }
+                        if let Some(places) = &places {
+                            row["where"] = serde_json::to_value(
+                                places.get(&entry.name).cloned().unwrap_or_default(),
+                            )?;
+                        }
                     }
                 }
                 serde_json::to_writer_pretty(&mut out, &value)?;
                 writeln!(out)?;
             } else {
-                render::listing(&mut out, prefix, &entries, recursive, notes.as_ref())?;
+                render::listing(
+                    &mut out,
+                    prefix,
+                    &entries,
+                    recursive,
+                    notes.as_ref(),
+                    places.as_ref(),
+                )?;
             }
             ExitCode::SUCCESS
         }
@@ -450,6 +477,15 @@ async fn dispatch(lake: &Lake, global: &GlobalArgs, command: Command) -> Result<
         }
         Command::Rm {
             names,
+            from: Some(from),
+            force_last,
+            json,
+            ..
+        } => stores::rm_from(lake, global, &mut out, &names, &from, force_last, json).await?,
+        Command::Rm {
+            names,
+            from: None,
+            force_last: _,
             recursive,
             cascade,
             yes,
@@ -464,6 +500,18 @@ async fn dispatch(lake: &Lake, global: &GlobalArgs, command: Command) -> Result<
                 message,
             };
             remove::rm(lake, global, &mut out, &names, options, yes, json).await?
+        }
+        Command::Cp { names, to, json } => {
+            stores::cp(lake, global, &mut out, &names, &to, json).await?
+        }
+        Command::Mv {
+            names,
+            from,
+            to,
+            json,
+        } => stores::mv(lake, global, &mut out, &names, &from, &to, json).await?,
+        Command::History { name, json } => {
+            stores::history(lake, &mut out, &parse_name(&name)?, json).await?
         }
         Command::Tag { name, tags } => {
             edit(lake, global, &mut out, &name, annotate::set_tags(&tags)?).await?

@@ -110,6 +110,10 @@ pub(crate) enum Command {
         /// Only names without a local copy (in the store only).
         #[arg(long)]
         remote: bool,
+        /// Show which stores hold each file's bytes, by its history (with
+        /// --json, a `where` field): one listing of the store's history.
+        #[arg(long = "where")]
+        show_where: bool,
     },
     /// Show a file's record and lineage.
     Info {
@@ -235,7 +239,9 @@ pub(crate) enum Command {
         /// The name.
         name: String,
     },
-    /// Re-hash local copies (and store objects with --store).
+    /// Re-hash local copies (and, with --store, the copies in every store
+    /// a file's history names, and the copies it started and never
+    /// recorded).
     Verify {
         /// Names to check (default: all).
         names: Vec<String>,
@@ -243,7 +249,8 @@ pub(crate) enum Command {
         #[arg(long)]
         store: bool,
         /// Replace bad local copies with verified downloads, and bad store
-        /// objects with good local copies.
+        /// objects with good local copies; with --store, settle interrupted
+        /// copies and moves in the history (never deleting data).
         #[arg(long)]
         repair: bool,
         /// Print the report as JSON.
@@ -296,11 +303,20 @@ pub(crate) enum Command {
         json: bool,
     },
     /// Remove names from the store and the home, leaving a tombstone; their
-    /// bytes leave the store once no other name holds them.
+    /// bytes leave the store once no other name holds them. With --from,
+    /// remove only the copy in one store, keeping the name.
     Rm {
         /// Names to remove (prefixes, with -r).
         #[arg(required = true)]
         names: Vec<String>,
+        /// Delete only the copies in this store (a store name from lake.toml,
+        /// e.g. archive); the names stay. The last copy is refused unless
+        /// --force-last.
+        #[arg(long, value_name = "STORE", conflicts_with_all = ["recursive", "cascade", "dry_run"])]
+        from: Option<String>,
+        /// With --from: delete even the last copy, losing the bytes.
+        #[arg(long, requires = "from")]
+        force_last: bool,
         /// Remove every name at or below each NAME.
         #[arg(short, long)]
         recursive: bool,
@@ -330,6 +346,44 @@ pub(crate) enum Command {
         #[arg(long)]
         thorough: bool,
         /// Print the checks as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Copy files' bytes to another named store, verify them there, and
+    /// record the new location in each file's history.
+    Cp {
+        /// The names.
+        #[arg(required = true)]
+        names: Vec<String>,
+        /// The destination store (a store name from lake.toml).
+        #[arg(long, value_name = "STORE")]
+        to: String,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Move files' bytes between named stores: copy, verify, record, and
+    /// only then delete at the source.
+    Mv {
+        /// The names.
+        #[arg(required = true)]
+        names: Vec<String>,
+        /// The store to move out of.
+        #[arg(long, value_name = "STORE")]
+        from: String,
+        /// The store to move into.
+        #[arg(long, value_name = "STORE")]
+        to: String,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a file's history: its creation, every copy, move and removal,
+    /// with time, user, host and command, and where its copies are now.
+    History {
+        /// The name (a removed name too).
+        name: String,
+        /// Print the history as JSON.
         #[arg(long)]
         json: bool,
     },

@@ -11,6 +11,7 @@ mod output;
 mod remove;
 mod render;
 mod size;
+mod stores;
 
 use std::process::ExitCode;
 

@@ -25,6 +25,7 @@ pub(crate) fn listing(
     entries: &[ListEntry],
     recursive: bool,
     notes: Option<&BTreeMap<lake_runtime::Name, lake_runtime::Annotations>>,
+    places: Option<&BTreeMap<lake_runtime::Name, Vec<String>>>,
 ) -> io::Result<()> {
     let prefix = prefix.trim_end_matches('/');
     let strip = if prefix.is_empty() {
@@ -60,9 +61,25 @@ pub(crate) fn listing(
         let place = if entry.local { "local" } else { "store" };
         let size = HumanBytes(entry.size).to_string();
         let style = if entry.local { LOCAL } else { STORE_ONLY };
+        // `ls --where`: the stores holding the bytes, by history.
+        let stores = match places {
+            Some(places) => {
+                let at = places
+                    .get(&entry.name)
+                    .map(Vec::as_slice)
+                    .unwrap_or_default();
+                let shown = if at.is_empty() {
+                    "(no copy)".to_owned()
+                } else {
+                    at.join(", ")
+                };
+                format!("  in {shown}")
+            }
+            None => String::new(),
+        };
         writeln!(
             out,
-            "{style}{:<50}{style:#} {size:>10}  {place}",
+            "{style}{:<50}{style:#} {size:>10}  {place}{stores}",
             entry.name.as_str()
         )?;
         if let Some(a) = notes.and_then(|n| n.get(&entry.name)) {
