@@ -376,7 +376,7 @@ where
             }
             Executor::Slurm => {
                 let described: Vec<&Described> = pending.iter().map(|&i| planned[i]).collect();
-                let run = slurm::run(&options.slurm, &described)?;
+                let run = slurm::run(&options.slurm, options.progress, &described)?;
                 report.jobs = run.jobs;
                 report.retried = run.retried;
                 run.outcomes
