@@ -15,6 +15,21 @@ use lake_tests::TestDir;
 /// Bodies run, across the pool's threads.
 static BODIES: AtomicUsize = AtomicUsize::new(0);
 
+/// Bodies of [`shout`] run (its own counter: tests run in parallel).
+static ASYNC_BODIES: AtomicUsize = AtomicUsize::new(0);
+
+/// An async creator: batched through `Batch::call_async`.
+#[file_creator]
+async fn shout(text: &File, times: usize) -> lake_runtime::Result<File> {
+    ASYNC_BODIES.fetch_add(1, Ordering::SeqCst);
+    // A real await, so that the body is not finished at its first poll.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let text = text.read_to_string()?.to_uppercase();
+    let mut out = File::create_output()?;
+    out.write_all(text.repeat(times).as_bytes())?;
+    out.commit()
+}
+
 #[file_creator]
 fn repeat(text: &File, times: usize) -> lake_runtime::Result<File> {
     BODIES.fetch_add(1, Ordering::SeqCst);
@@ -158,4 +173,56 @@ fn worker_refuses_a_call_from_other_code() {
     );
     let failure = std::fs::read_to_string(dir.join("failures/0.json")).unwrap();
     assert!(failure.contains("\"retryable\":false"), "{failure}");
+}
+
+/// Async creators batch as sync ones do: planned without running, run once
+/// per distinct call, skipped when done; from a plain thread and from
+/// inside a tokio runtime, where the collecting state must follow the
+/// future onto the thread that polls it (else the body would run while the
+/// batch is being gathered and the call would be refused as "no creator
+/// call").
+#[test]
+fn async_creators_batch_from_plain_threads_and_inside_a_runtime() {
+    let lake = Lake::temporary().unwrap();
+    let inputs: Vec<File> = (0..3)
+        .map(|i| put(&lake, &format!("in/{i}"), &format!("a{i}")))
+        .collect();
+    let calls = |times: std::ops::RangeInclusive<usize>| {
+        let inputs = inputs.clone();
+        batch_with(&local(), move |b| {
+            for input in &inputs {
+                for t in times.clone() {
+                    let input = input.clone();
+                    b.call_async(move || {
+                        let input = input.clone();
+                        async move { shout(&input, t).await }
+                    });
+                }
+            }
+            let first = inputs[0].clone();
+            b.call_async(move || {
+                let first = first.clone();
+                async move { shout(&first, 1).await }
+            });
+        })
+    };
+
+    ASYNC_BODIES.store(0, Ordering::SeqCst);
+    let run = calls(1..=2).unwrap();
+    assert_eq!(
+        (run.report.calls, run.report.unique, run.report.dispatched),
+        (7, 6, 6)
+    );
+    assert_eq!(ASYNC_BODIES.load(Ordering::SeqCst), 6);
+    assert_eq!(run.outputs[3].read_to_string().unwrap(), "A1A1");
+    assert_eq!(run.outputs[6].name(), run.outputs[0].name());
+
+    // From inside a runtime: the two done calls per input are skipped, the
+    // new ones (times = 3) run, each once.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    ASYNC_BODIES.store(0, Ordering::SeqCst);
+    let again = runtime.block_on(async { calls(1..=3) }).unwrap();
+    assert_eq!((again.report.already_done, again.report.dispatched), (6, 3));
+    assert_eq!(ASYNC_BODIES.load(Ordering::SeqCst), 3);
+    assert_eq!(again.outputs[5].read_to_string().unwrap(), "A1A1A1");
 }
