@@ -226,3 +226,48 @@ fn async_creators_batch_from_plain_threads_and_inside_a_runtime() {
     assert_eq!(ASYNC_BODIES.load(Ordering::SeqCst), 3);
     assert_eq!(again.outputs[5].read_to_string().unwrap(), "A1A1A1");
 }
+
+/// The cluster example (examples/examples/cluster.rs) on the local
+/// executor, its default: 200 stage 1 calls and 20 stage 2 calls, nothing
+/// the second time, exactly a station's 10 + 1 calls after one of its
+/// readings changed, and after a comment-only edit its 10 stage 1 calls
+/// but no stage 2 call: stage 2 is planned once stage 1 is done, on the
+/// digests of what stage 1 made (docs/design/0012, "Stages").
+#[test]
+fn cluster_example_runs_locally_stage_by_stage() {
+    use lake_tests::{StageReport, stage_reports, station_lines};
+    let t = TestDir::new();
+    let first = t.run_example("cluster");
+    assert_eq!(
+        stage_reports(&first),
+        [StageReport::new(200, 200, 0), StageReport::new(20, 20, 0)]
+    );
+    let results = station_lines(&first);
+    assert_eq!(results.len(), 20, "{first}");
+
+    let second = t.run_example("cluster");
+    assert_eq!(
+        stage_reports(&second),
+        [StageReport::new(200, 0, 0), StageReport::new(20, 0, 0)]
+    );
+    assert_eq!(station_lines(&second), results);
+
+    lake_tests::change_a_reading(&t.path().join("stations/station-05.csv"));
+    let changed = t.run_example("cluster");
+    assert_eq!(
+        stage_reports(&changed),
+        [StageReport::new(200, 10, 0), StageReport::new(20, 1, 0)]
+    );
+    let now = station_lines(&changed);
+    for (i, (before, after)) in results.iter().zip(&now).enumerate() {
+        assert_eq!(before == after, i != 5, "station {i}: {before} / {after}");
+    }
+
+    lake_tests::add_a_comment(&t.path().join("stations/station-03.csv"));
+    let commented = t.run_example("cluster");
+    assert_eq!(
+        stage_reports(&commented),
+        [StageReport::new(200, 10, 0), StageReport::new(20, 0, 0)]
+    );
+    assert_eq!(station_lines(&commented), now);
+}
