@@ -720,7 +720,12 @@ pub fn change_a_reading(station: &Path) {
         })
         .collect::<Vec<_>>()
         .join("\n");
-    assert_ne!(changed.trim_end(), text.trim_end(), "{} has no day 100", station.display());
+    assert_ne!(
+        changed.trim_end(),
+        text.trim_end(),
+        "{} has no day 100",
+        station.display()
+    );
     std::fs::write(station, changed + "\n").unwrap();
 }
 

@@ -46,13 +46,17 @@
 //! LAKE_EXECUTOR=slurm cargo run -p lake-examples --example cluster
 //! ```
 //!
-//! Prints `stage 1: <report>` and `stage 2: <report>` (see `BatchReport`),
-//! then `<station> window=<w> rmse=<e> anomalies=<n>` per station.
+//! Prints `stage 1: <report> in <time>` and `stage 2: …` (see
+//! `BatchReport`), then `<station> window=<w> rmse=<e> anomalies=<n>` per
+//! station. `--stations N` writes N stations instead of 20 on the first run;
+//! `cluster plain <i>` makes stage 1's call `i` without the lake (the
+//! baseline of `bench/run`'s cluster rows).
 
 use std::error::Error;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use lake_runtime::{BatchOptions, Digest, File, Lake, batch_with, file_creator};
 
@@ -71,12 +75,21 @@ const DAYS: usize = 3000;
 /// lets an edit to them leave this step's output unchanged.
 #[file_creator(remote)]
 fn smooth(raw: &File, window: u32) -> lake_runtime::Result<File> {
-    let values = readings(&raw.read_to_string()?)
+    let text = raw.read_to_string()?;
+    let line = fit(&text, window)
         .map_err(|why| std::io::Error::other(format!("{}: {why}", raw.name())))?;
+    let mut out = File::create_output()?;
+    out.write_all(line.as_bytes())?;
+    out.commit()
+}
+
+/// What [`smooth`] computes, without the lake: also what `cluster plain`
+/// runs, the baseline of `bench/run`'s cluster rows.
+fn fit(text: &str, window: u32) -> Result<String, String> {
+    let values = readings(text)?;
     let w = window as usize;
     if w < 2 || values.len() < w {
-        let why = format!("{}: {} readings, window {w}", raw.name(), values.len());
-        return Err(std::io::Error::other(why).into());
+        return Err(format!("{} readings, window {w}", values.len()));
     }
     // A centred moving average over a running sum, leaving the centre day
     // out (else a narrow window would fit the noise it should measure);
@@ -95,13 +108,10 @@ fn smooth(raw: &File, window: u32) -> lake_runtime::Result<File> {
     let n = residuals.len() as f64;
     let rmse = (residuals.iter().map(|r| r * r).sum::<f64>() / n).sqrt();
     let anomalies = residuals.iter().filter(|r| r.abs() > 3.0 * rmse).count();
-    let mut out = File::create_output()?;
-    write!(
-        out,
+    Ok(format!(
         "window={window} rmse={rmse:.4} anomalies={anomalies} points={}",
         residuals.len()
-    )?;
-    out.commit()
+    ))
 }
 
 /// The readings of a station file: `day,value` rows after a header, `#`
@@ -223,26 +233,31 @@ fn main() {
 }
 
 fn run() -> Result<(), Box<dyn Error>> {
-    let mut args = std::env::args().skip(1);
+    let args: Vec<String> = std::env::args().skip(1).collect();
     let mut data = PathBuf::from("stations");
-    while let Some(arg) = args.next() {
-        match (arg.as_str(), args.next()) {
+    let mut count = STATIONS;
+    let mut rest = args.iter().map(String::as_str);
+    while let Some(arg) = rest.next() {
+        match (arg, rest.next()) {
             ("--data", Some(dir)) => data = dir.into(),
+            ("--stations", Some(n)) => count = n.parse()?,
+            ("plain", Some(index)) => return plain(&data, index.parse()?),
             _ => {
-                eprintln!("usage: cluster [--data DIR]");
+                eprintln!("usage: cluster [--data DIR] [--stations N] [plain INDEX]");
                 std::process::exit(2);
             }
         }
     }
     if !data.exists() {
-        generate(&data, STATIONS).map_err(|e| format!("cannot write {}: {e}", data.display()))?;
-        println!("wrote {STATIONS} stations into {}", data.display());
+        generate(&data, count).map_err(|e| format!("cannot write {}: {e}", data.display()))?;
+        println!("wrote {count} stations into {}", data.display());
     }
     let lake = Lake::open()?;
     let options = BatchOptions::from_env()?;
     let stations = add_stations(&lake, &data)?;
 
     lake.scope(|| {
+        let started = Instant::now();
         let stage1 = batch_with(&options, |b| {
             for (_, raw) in &stations {
                 for window in WINDOWS {
@@ -250,20 +265,44 @@ fn run() -> Result<(), Box<dyn Error>> {
                 }
             }
         })?;
-        println!("stage 1: {}", stage1.report);
+        println!("stage 1: {} in {:.2?}", stage1.report, started.elapsed());
         // Stage 2 is planned only now: its keys hold the digests of the
         // files stage 1 just made.
         let fits: Vec<&[File]> = stage1.outputs.chunks(WINDOWS.len()).collect();
+        let started = Instant::now();
         let stage2 = batch_with(&options, |b| {
             for ((station, _), fits) in stations.iter().zip(&fits) {
                 let fits = fits.to_vec();
                 b.call(move || choose(station.clone(), fits.clone()));
             }
         })?;
-        println!("stage 2: {}", stage2.report);
+        println!("stage 2: {} in {:.2?}", stage2.report, started.elapsed());
         for chosen in &stage2.outputs {
             println!("{}", chosen.read_to_string()?);
         }
         Ok::<(), Box<dyn Error>>(())
     })
+}
+
+/// Stage 1's call `index` (station `index / 10`, the `index % 10`th
+/// window) without the lake: reads the station file, writes the fit to
+/// `<data>/plain/<index>.txt`. What a user would submit as a plain
+/// `sbatch --array` script; `bench/run` times the two against each other.
+fn plain(data: &Path, index: usize) -> Result<(), Box<dyn Error>> {
+    let mut stations: Vec<PathBuf> = std::fs::read_dir(data)?
+        .filter_map(|entry| Some(entry.ok()?.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "csv"))
+        .collect();
+    stations.sort();
+    let station = stations
+        .get(index / WINDOWS.len())
+        .ok_or_else(|| format!("no station for call {index}"))?;
+    let line = fit(
+        &std::fs::read_to_string(station)?,
+        WINDOWS[index % WINDOWS.len()],
+    )?;
+    let out = data.join("plain");
+    std::fs::create_dir_all(&out)?;
+    std::fs::write(out.join(format!("{index}.txt")), line)?;
+    Ok(())
 }

@@ -270,7 +270,10 @@ fn cluster_example_on_slurm_submits_each_stage_once_then_only_what_changed() {
     let partition = std::env::var("LAKE_TEST_SLURM_PARTITION")
         .map(|p| format!("partition = \"{p}\"\n"))
         .unwrap_or_default();
-    dir.write("lake.toml", format!("[executor]\nkind = \"slurm\"\n{partition}"));
+    dir.write(
+        "lake.toml",
+        format!("[executor]\nkind = \"slurm\"\n{partition}"),
+    );
     let store = server.fresh_url("cluster");
     let example = |store: &str| -> Command {
         let mut cmd = Command::new(lake_tests::example_bin("cluster"));
@@ -298,7 +301,10 @@ fn cluster_example_on_slurm_submits_each_stage_once_then_only_what_changed() {
         assert!(out.status.success(), "{what}:\n{stdout}\n{stderr}");
         eprintln!("{what}: {:.2?}", started.elapsed());
         // Not a terminal: no bar, only a line per job when it ends.
-        assert!(!stderr.contains(" running, "), "{what}: a bar on a pipe:\n{stderr}");
+        assert!(
+            !stderr.contains(" running, "),
+            "{what}: a bar on a pipe:\n{stderr}"
+        );
         (stdout, stderr)
     };
 
@@ -346,7 +352,10 @@ fn cluster_example_on_slurm_submits_each_stage_once_then_only_what_changed() {
         stage_reports(&shown),
         [StageReport::new(200, 10, 1), StageReport::new(20, 1, 1)]
     );
-    assert!(shown.contains("/10 done, "), "no bar of stage 1's tasks:\n{shown}");
+    assert!(
+        shown.contains("/10 done, "),
+        "no bar of stage 1's tasks:\n{shown}"
+    );
     assert!(shown.contains(" pending, 0 failed"), "{shown}");
     let now = station_lines(&shown);
     for (i, (before, after)) in results.iter().zip(&now).enumerate() {
