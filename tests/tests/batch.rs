@@ -271,3 +271,40 @@ fn cluster_example_runs_locally_stage_by_stage() {
     );
     assert_eq!(station_lines(&commented), now);
 }
+
+/// `lake gc` removes what batches leave in the store (`batches/<id>/`)
+/// once it is older than the grace period and than `BATCH_GC_MIN_AGE`,
+/// since array tasks may wait in a queue for days; `--grace 0` removes it
+/// all, as it removes every other leftover.
+#[test]
+fn gc_removes_batches_past_their_minimum_age() {
+    let day = std::time::Duration::from_secs(24 * 3600);
+    assert_eq!(lake_runtime::BATCH_GC_MIN_AGE, 7 * day);
+    let backdate = |path: &std::path::Path, age: std::time::Duration| {
+        let file = std::fs::File::options().write(true).open(path).unwrap();
+        file.set_modified(std::time::SystemTime::now() - age)
+            .unwrap();
+    };
+    let t = TestDir::new();
+    let old = lake_tests::foreign_batch(&t.store_dir(), "old-batch").join("calls.json");
+    let young = lake_tests::foreign_batch(&t.store_dir(), "young-batch").join("calls.json");
+    backdate(&old, 8 * day);
+    // Past an hour's grace, not past the minimum age.
+    backdate(&young, 2 * day);
+
+    let report = t.lake().args(["gc", "--grace", "3600", "--json"]).json();
+    assert_eq!(report["batches"]["count"], 1, "{report:#}");
+    assert!(!old.exists());
+    assert!(young.exists());
+    let kinds: Vec<&str> = report["removed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["store-batch"], "{report:#}");
+
+    let report = t.lake().args(["gc", "--grace", "0", "--json"]).json();
+    assert_eq!(report["batches"]["count"], 1, "{report:#}");
+    assert!(!young.exists());
+}

@@ -33,6 +33,8 @@ mod spec;
 mod worker;
 
 pub use options::{BatchOptions, Executor, SlurmOptions};
+pub use spec::BATCH_GC_MIN_AGE;
+pub(crate) use spec::gc_batches;
 pub use worker::{
     RemoteArgs, RemoteInput, RemoteRegistration, WORKER_FLAG, remote_block_on, worker_main,
     worker_main_with,

@@ -3,12 +3,15 @@
 //! could not make one. The store is the only state the driver and its
 //! workers share (docs/design/0012-batch-and-slurm.md).
 
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 use lake_core::key::{CodeIdentity, RunKey};
 use lake_core::{InputRef, Name, ParamRecord, PutMode, StoreError, StoreExt, StorePath};
 use serde::{Deserialize, Serialize};
 
 use crate::run::Described;
-use crate::{Error, Lake, Result};
+use crate::{Error, GcItem, GcOptions, GcReport, Lake, Result};
 
 /// Version of the [`BatchSpec`] JSON layout; bump when it changes.
 pub(crate) const BATCH_SCHEMA_VERSION: u32 = 1;
@@ -59,8 +62,11 @@ pub(crate) struct WorkerFailure {
     pub(crate) host: String,
 }
 
+/// Where batches live in the store.
+const BATCHES_PREFIX: &str = "batches";
+
 fn path(id: &str, leaf: &str) -> Result<StorePath> {
-    Ok(StorePath::parse(&format!("batches/{id}/{leaf}"))?)
+    Ok(StorePath::parse(&format!("{BATCHES_PREFIX}/{id}/{leaf}"))?)
 }
 
 /// Stores `spec` under its content's digest, which is the batch id: the
@@ -73,11 +79,70 @@ pub(crate) fn store_spec(lake: &Lake, spec: &BatchSpec) -> Result<String> {
     let id = blake3::hash(&bytes).to_hex()[..32].to_owned();
     let path = path(&id, "calls.json")?;
     crate::blocking::block_on(async {
-        match lake.store().put(&path, bytes.into(), PutMode::Create).await {
-            Ok(_) | Err(StoreError::AlreadyExists { .. }) => Ok(id),
+        match lake
+            .store()
+            .put(&path, bytes.clone().into(), PutMode::Create)
+            .await
+        {
+            Ok(_) => Ok(id),
+            // The same bytes, stored by an earlier submission: written again
+            // so that its age, which `lake gc` goes by, starts now.
+            Err(StoreError::AlreadyExists { .. }) => {
+                lake.store()
+                    .put(&path, bytes.into(), PutMode::Overwrite)
+                    .await?;
+                Ok(id)
+            }
             Err(e) => Err(e.into()),
         }
     })
+}
+
+/// The least age at which `lake gc` removes a batch's objects (its calls
+/// and its workers' failure records), unless the grace period is zero:
+/// array tasks can wait in a queue for days, and a task whose calls are
+/// gone cannot make its call.
+pub const BATCH_GC_MIN_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Removes (or, in a dry run, counts) the objects below `batches/` older
+/// than the grace period, and at least [`BATCH_GC_MIN_AGE`] unless the
+/// grace is zero; counts the younger ones as kept. Called by `Lake::gc`.
+///
+/// A batch whose calls go while a task still waits fails that task, with
+/// nothing partial left (a run is done only when its manifest exists); the
+/// next run of the batch plans and submits it again.
+pub(crate) async fn gc_batches(
+    lake: &Lake,
+    options: &GcOptions,
+    now: DateTime<Utc>,
+    report: &mut GcReport,
+) -> Result<()> {
+    let min_age = match options.grace {
+        Duration::ZERO => Duration::ZERO,
+        grace => grace.max(BATCH_GC_MIN_AGE),
+    };
+    for object in lake.list_all(BATCHES_PREFIX).await? {
+        let age = now.signed_duration_since(object.last_modified).to_std();
+        let tally = if age.is_ok_and(|age| age >= min_age) {
+            if !options.dry_run {
+                match lake.store().delete(&object.path).await {
+                    Ok(()) | Err(StoreError::NotFound { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            report.removed.push(GcItem {
+                kind: "store-batch",
+                path: object.path.to_string(),
+                bytes: object.size,
+            });
+            &mut report.batches
+        } else {
+            &mut report.kept_young
+        };
+        tally.count += 1;
+        tally.bytes += object.size;
+    }
+    Ok(())
 }
 
 pub(crate) fn load_spec(lake: &Lake, id: &str) -> Result<BatchSpec> {

@@ -81,7 +81,8 @@ impl GcTally {
 /// One thing [`Lake::gc`] removed (or would remove, in a dry run).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GcItem {
-    /// `store-blob`, `store-staging`, `home-staging` or `home-blob`.
+    /// `store-blob`, `store-staging`, `store-batch`, `home-staging` or
+    /// `home-blob`.
     pub kind: &'static str,
     /// The store key, or the path in the home.
     pub path: String,
@@ -102,6 +103,8 @@ pub struct GcReport {
     pub store_blobs: GcTally,
     /// Staging files of a `file://` store removed.
     pub store_staging: GcTally,
+    /// Batch descriptions and failure records removed (`batches/`).
+    pub batches: GcTally,
     /// Home staging files removed.
     pub home_staging: GcTally,
     /// Unreferenced home blobs removed.
@@ -120,6 +123,7 @@ impl GcReport {
         for t in [
             self.store_blobs,
             self.store_staging,
+            self.batches,
             self.home_staging,
             self.home_blobs,
         ] {
@@ -179,6 +183,9 @@ impl Lake {
                 bytes: object.size,
             });
         }
+
+        // Batches keep their own minimum age (docs/design/0012).
+        crate::batch::gc_batches(self, options, now, &mut report).await?;
 
         if let Some(root) = self.local_store_root() {
             let options = *options;
