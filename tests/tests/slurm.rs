@@ -209,6 +209,15 @@ fn slurm_batch_runs_each_call_once_and_resubmits_only_what_changed() {
         "{stderr}"
     );
     assert!(stderr.contains("last lines of "), "{stderr}");
+    // in/0's calls were done: each of the two jobs (first try, retry) ran
+    // in/bad's two, and its line counts the tasks Slurm saw fail (the
+    // worker exits 1), as the bar does on a terminal.
+    assert_eq!(
+        stderr.matches(" 2 task(s) finished in ").count(),
+        2,
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches(": 0 done, 2 failed").count(), 2, "{stderr}");
 }
 
 /// A task whose program was built from other code refuses the call, exits
