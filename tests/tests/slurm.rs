@@ -220,6 +220,59 @@ fn slurm_batch_runs_each_call_once_and_resubmits_only_what_changed() {
     assert_eq!(stderr.matches(": 0 done, 2 failed").count(), 2, "{stderr}");
 }
 
+/// An async creator batched with `Batch::call_async` runs on Slurm as a
+/// sync one does: one array job, each task driving the creator's future;
+/// the same batch again submits nothing.
+#[test]
+fn slurm_batch_of_an_async_creator() {
+    if !slurm_from_env() {
+        return;
+    }
+    let Some(server) = TestServer::from_env("MOTO") else {
+        return;
+    };
+    let dir = TestDir::new();
+    let p = Pipeline {
+        dir: &dir,
+        store: server.fresh_url("slurm-async"),
+        options: options_string(&server),
+    };
+    p.put("in/a", "1 2");
+    p.put("in/b", "10 20");
+    let run = |expect: Report| {
+        let out = p
+            .command()
+            .args(["run-async", "in/a,in/b", "2"])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(Report::parse(&stdout), expect);
+        let contents: Vec<&str> = stdout
+            .lines()
+            .filter_map(|l| l.strip_prefix("OUT "))
+            .map(|l| l.split_once(' ').unwrap().1)
+            .collect();
+        assert_eq!(contents, ["async: 3", "async: 6", "async: 30", "async: 60"]);
+    };
+    run(Report {
+        calls: 4,
+        done_before: 0,
+        dispatched: 4,
+        jobs: 1,
+    });
+    run(Report {
+        calls: 4,
+        done_before: 4,
+        dispatched: 0,
+        jobs: 0,
+    });
+}
+
 /// A task whose program was built from other code refuses the call, exits
 /// 2, and leaves its reason in the store for the driver.
 #[test]
