@@ -272,8 +272,9 @@ fn cluster_example_runs_locally_stage_by_stage() {
     assert_eq!(station_lines(&commented), now);
 }
 
-/// `lake gc` removes what batches leave in the store (`batches/<id>/`)
-/// once it is older than the grace period and than `BATCH_GC_MIN_AGE`,
+/// `lake gc` removes what batches leave in the store (`batches/<id>/`) and
+/// the task logs in the home once older than the grace period and than
+/// `BATCH_GC_MIN_AGE`,
 /// since array tasks may wait in a queue for days; `--grace 0` removes it
 /// all, as it removes every other leftover.
 #[test]
@@ -288,23 +289,35 @@ fn gc_removes_batches_past_their_minimum_age() {
     let t = TestDir::new();
     let old = lake_tests::foreign_batch(&t.store_dir(), "old-batch").join("calls.json");
     let young = lake_tests::foreign_batch(&t.store_dir(), "young-batch").join("calls.json");
+    // The task logs the Slurm executor leaves in the driver's home.
+    let old_log = t.write("home/batches/old-batch/12_0.log", "done\n");
+    let young_log = t.write("home/batches/young-batch/13_0.log", "done\n");
+    assert!(old_log.starts_with(t.home()));
     backdate(&old, 8 * day);
+    backdate(&old_log, 8 * day);
     // Past an hour's grace, not past the minimum age.
     backdate(&young, 2 * day);
+    backdate(&young_log, 2 * day);
 
     let report = t.lake().args(["gc", "--grace", "3600", "--json"]).json();
-    assert_eq!(report["batches"]["count"], 1, "{report:#}");
+    assert_eq!(report["batches"]["count"], 2, "{report:#}");
     assert!(!old.exists());
+    assert!(
+        !old_log.parent().unwrap().exists(),
+        "its emptied directory goes too"
+    );
     assert!(young.exists());
+    assert!(young_log.exists());
     let kinds: Vec<&str> = report["removed"]
         .as_array()
         .unwrap()
         .iter()
         .map(|item| item["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["store-batch"], "{report:#}");
+    assert_eq!(kinds, ["store-batch", "home-batch-log"], "{report:#}");
 
     let report = t.lake().args(["gc", "--grace", "0", "--json"]).json();
-    assert_eq!(report["batches"]["count"], 1, "{report:#}");
+    assert_eq!(report["batches"]["count"], 2, "{report:#}");
     assert!(!young.exists());
+    assert!(!young_log.exists());
 }

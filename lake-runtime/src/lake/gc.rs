@@ -81,8 +81,8 @@ impl GcTally {
 /// One thing [`Lake::gc`] removed (or would remove, in a dry run).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GcItem {
-    /// `store-blob`, `store-staging`, `store-batch`, `home-staging` or
-    /// `home-blob`.
+    /// `store-blob`, `store-staging`, `store-batch`, `home-staging`,
+    /// `home-blob` or `home-batch-log`.
     pub kind: &'static str,
     /// The store key, or the path in the home.
     pub path: String,
@@ -103,7 +103,8 @@ pub struct GcReport {
     pub store_blobs: GcTally,
     /// Staging files of a `file://` store removed.
     pub store_staging: GcTally,
-    /// Batch descriptions and failure records removed (`batches/`).
+    /// Batch descriptions, failure records and task logs removed
+    /// (`batches/` in the store and the home).
     pub batches: GcTally,
     /// Home staging files removed.
     pub home_staging: GcTally,
