@@ -58,6 +58,7 @@ WORK = pick_work()
 WORK_ON_TMPFS = fs_type(WORK.parent) == "tmpfs"
 LAKE = str(ROOT / "target/release/lake")
 CHAIN = str(ROOT / "target/release/examples/chain")
+CLUSTER = str(ROOT / "target/release/examples/cluster")
 VENV = BENCH / ".venv/bin"
 DVC = str(VENV / "dvc")
 AWS = str(VENV / "aws")
@@ -72,8 +73,8 @@ BUCKET = "lake-test"
 
 # rep_budget_s: a repeated loop stops after a rep that took longer than this
 # (the table's runs column shows it), so the whole run keeps to its time.
-FULL = dict(big_mib=1024, small_n=10_000, ls_big_n=100_000, chain_n=100, reps=3, rep_budget_s=75)
-QUICK = dict(big_mib=64, small_n=500, ls_big_n=5_000, chain_n=10, reps=3, rep_budget_s=4)
+FULL = dict(big_mib=1024, small_n=10_000, ls_big_n=100_000, chain_n=100, stations=20, reps=3, rep_budget_s=75)
+QUICK = dict(big_mib=64, small_n=500, ls_big_n=5_000, chain_n=10, stations=4, reps=3, rep_budget_s=4)
 
 
 def reps_of(cfg):
@@ -605,17 +606,118 @@ def bench_transfers(cfg, big, small, server):
     return results
 
 
+def slurm_wait(job, env):
+    """Polls squeue every 0.5 s until no task of job is queued or running,
+    as lake's Slurm executor does (not `sbatch --wait`, which polls at
+    growing intervals: see docs/design/0012)."""
+    while True:
+        p = subprocess.run(["squeue", "-h", "-r", "-j", job, "-o", "%T"], env=env, capture_output=True, text=True)
+        if p.returncode != 0:
+            if "Invalid job id" in p.stderr:
+                return
+            raise Failed(f"squeue -j {job}: {p.stderr.strip()}")
+        if not p.stdout.strip():
+            return
+        time.sleep(0.5)
+
+
+def plain_array(work, tasks, env):
+    """Stage 1's calls as a plain `sbatch --array` script of `cluster plain
+    <i>` (the same fit, no lake), submitted and polled as lake does; its
+    wall time from submission to the last task's end."""
+    t0 = time.perf_counter()
+    p = subprocess.run(["sbatch", "--parsable", f"--array=0-{tasks - 1}", f"--chdir={work}",
+                        f"--partition={os.environ.get('LAKE_TEST_SLURM_PARTITION', 'lake')}",
+                        f"--output={work}/plain-%a.log", f"--wrap=exec {CLUSTER} plain $SLURM_ARRAY_TASK_ID"],
+                       env=env, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise Failed(f"sbatch: {p.stderr.strip()}")
+    slurm_wait(p.stdout.strip().split(";")[0], env)
+    secs = time.perf_counter() - t0
+    done = len(list((work / "stations" / "plain").glob("*.txt")))
+    if done != tasks:
+        raise Failed(f"the plain array made {done} of {tasks} fits")
+    return secs
+
+
+def stage_secs(out, stage):
+    """`stage N: … in 83.21s` (Rust's Debug of a Duration) in seconds."""
+    for line in out.splitlines():
+        if line.startswith(f"stage {stage}: "):
+            took = line.rsplit(" in ", 1)[1]
+            for unit, scale in (("ms", 1e-3), ("µs", 1e-6), ("s", 1.0)):
+                if took.endswith(unit):
+                    return float(took[: -len(unit)]) * scale
+    raise Failed(f"no time for stage {stage} in {out[:500]}")
+
+
+def bench_cluster(cfg):
+    """examples/cluster.rs (stations × 10 fits, then a choice per station) on
+    the Slurm executor against the local pool, cold and rerun, and its
+    stage 1 against the same fits as a plain array job; the store on moto."""
+    if os.environ.get("LAKE_TEST_SLURM") != "1":
+        log("cluster: no Slurm cluster (LAKE_TEST_SLURM unset): skipped")
+        return
+    stations = cfg["stations"]
+    calls = stations * 10
+    stage1, cold, rerun = Sides(), Sides(), Sides()
+
+    def submitted(expect):
+        def check(out):
+            jobs = [int(line.split(" job(s) submitted")[0].rsplit(", ", 1)[1])
+                    for line in out.splitlines() if line.startswith("stage ")]
+            if jobs != expect:
+                raise Failed(f"jobs submitted per stage {jobs}, expected {expect}")
+        return check
+
+    for rep in reps_of(cfg):
+        for executor in ("slurm", "local"):
+            side = f"lake {executor}"
+            work = fresh(WORK / f"cluster-{executor}")
+            env = lake_env(work / "home", f"s3://{BUCKET}/cluster-{uuid.uuid4().hex[:8]}", "MOTO")
+            env.update(LAKE_EXECUTOR=executor,
+                       LAKE_SLURM_PARTITION=os.environ.get("LAKE_TEST_SLURM_PARTITION", "lake"))
+            jobs = [1, 1] if executor == "slurm" else [0, 0]
+            out = cold.time(side, [CLUSTER, "--stations", str(stations)], env=env, cwd=work,
+                            check=submitted(jobs))
+            if out and executor == "slurm":
+                stage1.add("lake", stage_secs(out, 1))
+            for _ in range(3):
+                rerun.time(side, [CLUSTER], env=env, cwd=work, check=submitted([0, 0]))
+        work = WORK / "cluster-slurm"
+        try:
+            stage1.add("plain sbatch --array", plain_array(work, calls, base_env()))
+        except Failed as e:
+            stage1.fail("plain sbatch --array", e)
+    per_task = ""
+    if stage1.med("lake") and stage1.med("plain sbatch --array"):
+        extra = (stage1.med("lake") - stage1.med("plain sbatch --array")) / calls
+        per_task = f"lake adds {extra * 1e3:.0f} ms per task"
+    row(f"cluster: stage 1, {calls} calls on Slurm", stage1, "plain sbatch --array",
+        note=f"the same fits, no lake; {per_task}" if per_task else "the same fits, no lake")
+    row(f"cluster: {calls + stations} calls in 2 stages, cold", cold, "lake local", lake="lake slurm",
+        note="Slurm against the local pool, store on moto")
+    row(f"cluster: rerun, nothing submitted", rerun, "lake local", "≤ 0.5 s, 0 jobs",
+        lambda l, p, r: l <= 0.5, lake="lake slurm")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--only", default="", help="comma-separated: local,ls,chain,hits,moto,s3s")
+    ap.add_argument("--only", default="", help="comma-separated: local,ls,chain,hits,moto,s3s,cluster")
     args = ap.parse_args()
     cfg = QUICK if args.quick else FULL
     only = set(filter(None, args.only.split(",")))
     want = lambda part: not only or part in only
     started = time.perf_counter()
     WORK.mkdir(parents=True, exist_ok=True)
-    big, small, tiny, gen = gen_data(cfg)
+    if only and only <= {"cluster"}:
+        # The cluster phase makes its own data; 1 GiB and 110k files would
+        # be written for nothing.
+        big = small = tiny = None
+        gen = 0.0
+    else:
+        big, small, tiny, gen = gen_data(cfg)
     log(f"data ready in {gen:.1f} s; timed commands write below {WORK}"
         f" ({'tmpfs' if WORK_ON_TMPFS else fs_type(WORK.parent) or 'disk'})")
     phases = {}
@@ -648,6 +750,8 @@ def main():
         phase("moto", bench_transfers, cfg, big, small, "MOTO")
     if want("s3s"):
         phase("s3s", bench_transfers, cfg, big, small, "S3S")
+    if want("cluster"):
+        phase("cluster", bench_cluster, cfg)
     total = time.perf_counter() - started
     print(table())
     print(f"\nmode: {'quick' if args.quick else 'full'}; data generation {gen:.1f} s; "

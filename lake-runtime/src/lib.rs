@@ -89,8 +89,8 @@ pub mod testing;
 mod typed_io;
 
 pub use batch::{
-    Batch, BatchOptions, BatchReport, BatchRun, Executor, SlurmOptions, WORKER_FLAG, batch,
-    batch_with, worker_main, worker_main_with,
+    BATCH_GC_MIN_AGE, Batch, BatchOptions, BatchReport, BatchRun, Executor, SlurmOptions,
+    WORKER_FLAG, batch, batch_with, worker_main, worker_main_with,
 };
 pub use config::{
     CONFIG_FILE_NAME, ConfigKey, DEFAULT_STORE_NAME, LakeConfig, LakeConfigBuilder, NamedStore,

@@ -1,4 +1,5 @@
-//! Progress bars for large transfers.
+//! Progress bars for large transfers, and for the tasks of a batch on a
+//! cluster.
 //!
 //! The bars are indicatif's, behind the `progress` feature (which `cli`
 //! turns on), so that a library user who turns default features off does
@@ -54,6 +55,98 @@ impl Progress {
     }
 
     pub(crate) fn inc(&self, _n: u64) {}
+
+    pub(crate) fn finish(&self) {}
+}
+
+/// How the tasks of one cluster job stand, as the scheduler reports them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct TaskCounts {
+    /// Finished, and not in a failed state.
+    pub(crate) done: usize,
+    pub(crate) running: usize,
+    pub(crate) pending: usize,
+    /// Finished in a failed state (failed, cancelled, out of time or memory).
+    pub(crate) failed: usize,
+}
+
+/// A bar of a cluster job's tasks on stderr: finished of total, with the
+/// counts of done, running, pending and failed tasks. Drawn only on a
+/// terminal (a log file would get one line per redraw), so a driver whose
+/// stderr is a file or a pipe stays quiet.
+#[derive(Debug)]
+pub(crate) struct TaskProgress(#[cfg(feature = "progress")] Option<indicatif::ProgressBar>);
+
+#[cfg(feature = "progress")]
+impl TaskProgress {
+    pub(crate) fn new(enabled: bool, tasks: usize, prefix: &str) -> Self {
+        use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+        let target = ProgressDrawTarget::stderr();
+        if !enabled || target.is_hidden() {
+            return Self(None);
+        }
+        // `wide_bar` takes what the text leaves of the terminal's width: a
+        // line wider than the terminal would wrap, and each redraw would
+        // leave a line behind.
+        let style = ProgressStyle::with_template(
+            "{prefix}: {pos}/{len} done, {msg} ({elapsed}) [{wide_bar}]",
+        )
+        .expect("static template")
+        .progress_chars("=> ");
+        let bar = ProgressBar::with_draw_target(Some(tasks as u64), target)
+            .with_style(style)
+            .with_prefix(prefix.to_owned())
+            .with_message(running_pending_failed(TaskCounts {
+                pending: tasks,
+                ..TaskCounts::default()
+            }));
+        // The elapsed time moves while the counts do not.
+        bar.enable_steady_tick(std::time::Duration::from_secs(1));
+        Self(Some(bar))
+    }
+
+    pub(crate) fn update(&self, counts: TaskCounts) {
+        if let Some(bar) = &self.0 {
+            bar.set_position(counts.done as u64);
+            bar.set_message(running_pending_failed(counts));
+        }
+    }
+
+    /// Prints a line above the bar (or on stderr when there is no bar).
+    pub(crate) fn println(&self, line: &str) {
+        match &self.0 {
+            Some(bar) => bar.println(line),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    pub(crate) fn finish(&self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+#[cfg(feature = "progress")]
+fn running_pending_failed(counts: TaskCounts) -> String {
+    format!(
+        "{} running, {} pending, {} failed",
+        counts.running, counts.pending, counts.failed
+    )
+}
+
+#[cfg(not(feature = "progress"))]
+impl TaskProgress {
+    pub(crate) fn new(_enabled: bool, _tasks: usize, _prefix: &str) -> Self {
+        Self()
+    }
+
+    pub(crate) fn update(&self, _counts: TaskCounts) {}
+
+    pub(crate) fn println(&self, line: &str) {
+        eprintln!("{line}");
+    }
 
     pub(crate) fn finish(&self) {}
 }

@@ -6,6 +6,7 @@
 //! lake-batch-pipeline put <name> <text>            adds an input file
 //! lake-batch-pipeline run <name,name,…> <factors>  batches scale(input, f)
 //!                                                  for each input and f in 1..=factors
+//! lake-batch-pipeline run-async <names> <factors>  the same with scale_async
 //! ```
 //! `run` prints `REPORT calls=… distinct=… done_before=… dispatched=… jobs=…
 //! retried=…` and one `OUT <name> <content>` per call, in order.
@@ -35,6 +36,20 @@ fn scale(numbers: &File, factor: u32, label: &str) -> lake_runtime::Result<File>
         .sum();
     let mut out = File::create_output()?;
     write!(out, "{label}: {}", sum * u64::from(factor))?;
+    out.commit()
+}
+
+/// [`scale`] as an async creator, batched with `Batch::call_async`; a
+/// worker drives it with `remote_block_on`.
+#[file_creator(remote)]
+async fn scale_async(numbers: &File, factor: u32) -> lake_runtime::Result<File> {
+    let text = numbers.read_to_string()?;
+    let sum: u64 = text
+        .split_whitespace()
+        .filter_map(|n| n.parse::<u64>().ok())
+        .sum();
+    let mut out = File::create_output()?;
+    write!(out, "async: {}", sum * u64::from(factor))?;
     out.commit()
 }
 
@@ -74,7 +89,7 @@ fn drive(args: Vec<String>) -> lake_runtime::Result<()> {
             w.write_all(text.as_bytes())?;
             w.commit()?;
         }
-        ["run", names, factors] => {
+        [mode @ ("run" | "run-async"), names, factors] => {
             let factors: u32 = factors.parse().expect("factors is a number");
             let inputs = names
                 .split(',')
@@ -85,7 +100,11 @@ fn drive(args: Vec<String>) -> lake_runtime::Result<()> {
                 batch_with(&options, |b| {
                     for input in &inputs {
                         for factor in 1..=factors {
-                            b.call(move || scale(input, factor, "sum"));
+                            if mode == "run" {
+                                b.call(move || scale(input, factor, "sum"));
+                            } else {
+                                b.call_async(move || scale_async(input, factor));
+                            }
                         }
                     }
                 })
@@ -105,7 +124,9 @@ fn drive(args: Vec<String>) -> lake_runtime::Result<()> {
             }
         }
         _ => {
-            eprintln!("usage: lake-batch-pipeline put <name> <text> | run <names> <factors>");
+            eprintln!(
+                "usage: lake-batch-pipeline put <name> <text> | run|run-async <names> <factors>"
+            );
             std::process::exit(2);
         }
     }

@@ -209,6 +209,68 @@ fn slurm_batch_runs_each_call_once_and_resubmits_only_what_changed() {
         "{stderr}"
     );
     assert!(stderr.contains("last lines of "), "{stderr}");
+    // in/0's calls were done: each of the two jobs (first try, retry) ran
+    // in/bad's two, and its line counts the tasks Slurm saw fail (the
+    // worker exits 1), as the bar does on a terminal.
+    assert_eq!(
+        stderr.matches(" 2 task(s) finished in ").count(),
+        2,
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches(": 0 done, 2 failed").count(), 2, "{stderr}");
+}
+
+/// An async creator batched with `Batch::call_async` runs on Slurm as a
+/// sync one does: one array job, each task driving the creator's future;
+/// the same batch again submits nothing.
+#[test]
+fn slurm_batch_of_an_async_creator() {
+    if !slurm_from_env() {
+        return;
+    }
+    let Some(server) = TestServer::from_env("MOTO") else {
+        return;
+    };
+    let dir = TestDir::new();
+    let p = Pipeline {
+        dir: &dir,
+        store: server.fresh_url("slurm-async"),
+        options: options_string(&server),
+    };
+    p.put("in/a", "1 2");
+    p.put("in/b", "10 20");
+    let run = |expect: Report| {
+        let out = p
+            .command()
+            .args(["run-async", "in/a,in/b", "2"])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(Report::parse(&stdout), expect);
+        let contents: Vec<&str> = stdout
+            .lines()
+            .filter_map(|l| l.strip_prefix("OUT "))
+            .map(|l| l.split_once(' ').unwrap().1)
+            .collect();
+        assert_eq!(contents, ["async: 3", "async: 6", "async: 30", "async: 60"]);
+    };
+    run(Report {
+        calls: 4,
+        done_before: 0,
+        dispatched: 4,
+        jobs: 1,
+    });
+    run(Report {
+        calls: 4,
+        done_before: 4,
+        dispatched: 0,
+        jobs: 0,
+    });
 }
 
 /// A task whose program was built from other code refuses the call, exits
@@ -246,4 +308,143 @@ fn slurm_worker_refuses_a_call_from_other_code() {
 
 fn has_ext(path: &Path, ext: &str) -> bool {
     path.extension().is_some_and(|e| e == ext)
+}
+
+/// The cluster example (examples/examples/cluster.rs), driven as a user
+/// would: `[executor] kind = "slurm"` in a `lake.toml`, the store on moto.
+/// The first run submits one array job per stage, stage 2's only after
+/// stage 1's finished (stage by stage, not `--dependency=afterok`: see
+/// docs/design/0012), with the results of the local executor; the second
+/// submits nothing; a changed reading submits exactly its station's 10 + 1
+/// calls, with the bar of done, running and pending tasks on a terminal;
+/// a comment-only edit submits its 10 stage 1 calls, which make the same
+/// bytes, so stage 2 submits nothing.
+#[test]
+fn cluster_example_on_slurm_submits_each_stage_once_then_only_what_changed() {
+    use lake_tests::{StageReport, add_a_comment, change_a_reading, stage_reports, station_lines};
+    if !slurm_from_env() {
+        return;
+    }
+    let Some(server) = TestServer::from_env("MOTO") else {
+        return;
+    };
+    let dir = TestDir::new();
+    let partition = std::env::var("LAKE_TEST_SLURM_PARTITION")
+        .map(|p| format!("partition = \"{p}\"\n"))
+        .unwrap_or_default();
+    dir.write(
+        "lake.toml",
+        format!("[executor]\nkind = \"slurm\"\n{partition}"),
+    );
+    let store = server.fresh_url("cluster");
+    let example = |store: &str| -> Command {
+        let mut cmd = Command::new(lake_tests::example_bin("cluster"));
+        cmd.current_dir(dir.path())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", dir.path())
+            .env("LAKE_HOME", dir.home())
+            .env("LAKE_STORE", store);
+        if let Some(conf) = std::env::var_os("SLURM_CONF") {
+            cmd.env("SLURM_CONF", conf);
+        }
+        for (k, v) in server.env_vars() {
+            cmd.env(k, v);
+        }
+        cmd
+    };
+    let run = |what: &str| -> (String, String) {
+        let started = Instant::now();
+        let out = example(&store).output().unwrap();
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        );
+        assert!(out.status.success(), "{what}:\n{stdout}\n{stderr}");
+        eprintln!("{what}: {:.2?}", started.elapsed());
+        // Not a terminal: no bar, only a line per job when it ends.
+        assert!(
+            !stderr.contains(" running, "),
+            "{what}: a bar on a pipe:\n{stderr}"
+        );
+        (stdout, stderr)
+    };
+
+    let (first, log) = run("first run");
+    assert_eq!(
+        stage_reports(&first),
+        [StageReport::new(200, 200, 1), StageReport::new(20, 20, 1)]
+    );
+    let finished = log
+        .find("200 task(s) finished in ")
+        .unwrap_or_else(|| panic!("stage 1's job never finished:\n{log}"));
+    let second_job = log.rfind("lake: submitted slurm job ").unwrap();
+    assert!(
+        finished < second_job,
+        "stage 2 was submitted before stage 1 finished:\n{log}"
+    );
+    assert!(log.contains("20 task(s) finished in "), "{log}");
+    let results = station_lines(&first);
+    assert_eq!(results.len(), 20, "{first}");
+    // The same pipeline on the local executor, on another store, agrees.
+    let local = example(&server.fresh_url("cluster-local"))
+        .env("LAKE_EXECUTOR", "local")
+        .env("LAKE_HOME", dir.path().join("local-home"))
+        .output()
+        .unwrap();
+    assert!(local.status.success());
+    assert_eq!(
+        station_lines(&String::from_utf8_lossy(&local.stdout)),
+        results
+    );
+
+    let (second, log) = run("second run");
+    assert_eq!(
+        stage_reports(&second),
+        [StageReport::new(200, 0, 0), StageReport::new(20, 0, 0)]
+    );
+    assert!(!log.contains("submitted"), "{log}");
+    assert_eq!(station_lines(&second), results);
+
+    // On a terminal, with the bar: one reading of station 5 changed.
+    change_a_reading(&dir.path().join("stations/station-05.csv"));
+    let (shown, code) = on_a_terminal(example(&store));
+    assert_eq!(code, 0, "{shown}");
+    assert_eq!(
+        stage_reports(&shown),
+        [StageReport::new(200, 10, 1), StageReport::new(20, 1, 1)]
+    );
+    assert!(
+        shown.contains("/10 done, "),
+        "no bar of stage 1's tasks:\n{shown}"
+    );
+    assert!(shown.contains(" pending, 0 failed"), "{shown}");
+    let now = station_lines(&shown);
+    for (i, (before, after)) in results.iter().zip(&now).enumerate() {
+        assert_eq!(before == after, i != 5, "station {i}: {before} / {after}");
+    }
+
+    add_a_comment(&dir.path().join("stations/station-03.csv"));
+    let (commented, _) = run("comment-only edit");
+    assert_eq!(
+        stage_reports(&commented),
+        [StageReport::new(200, 10, 1), StageReport::new(20, 0, 0)]
+    );
+    assert_eq!(station_lines(&commented), now);
+}
+
+/// Runs `command` on a pseudo-terminal: everything it showed (stdout and
+/// stderr, as one stream, with `\r`s removed) and its exit code.
+fn on_a_terminal(mut command: Command) -> (String, i32) {
+    use expectrl::process::unix::WaitStatus;
+    use expectrl::{Eof, Expect, Session};
+    command.env("TERM", "xterm-256color");
+    let mut session = Session::spawn(command).expect("spawn on a pty");
+    session.set_expect_timeout(Some(std::time::Duration::from_secs(600)));
+    let shown = session.expect(Eof).expect("the program ends");
+    let shown = String::from_utf8_lossy(shown.as_bytes()).replace('\r', "\n");
+    match session.get_process().wait().expect("wait for it") {
+        WaitStatus::Exited(_, code) => (shown, code),
+        other => panic!("it did not exit: {other:?}\n{shown}"),
+    }
 }

@@ -14,7 +14,11 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::pin::Pin;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
 
 use lake_core::Name;
 use lake_core::key::RunKey;
@@ -29,6 +33,8 @@ mod spec;
 mod worker;
 
 pub use options::{BatchOptions, Executor, SlurmOptions};
+pub use spec::BATCH_GC_MIN_AGE;
+pub(crate) use spec::gc_batches;
 pub use worker::{
     RemoteArgs, RemoteInput, RemoteRegistration, WORKER_FLAG, remote_block_on, worker_main,
     worker_main_with,
@@ -200,6 +206,22 @@ impl<'a, R: CreatorReturn> Batch<'a, R> {
         });
     }
 
+    /// Adds one call of an async creator: `b.call_async(|| fetch(&url))`.
+    /// As with [`call`](Self::call), the future is driven at once but the
+    /// creator's body is not run: the call is planned and queued. The local
+    /// executor drives the future again to make the call, on its own
+    /// threads; a Slurm worker runs the creator as it runs any remote one.
+    ///
+    /// Like the rest of [`batch`], this blocks, from plain threads and from
+    /// inside a tokio runtime alike.
+    pub fn call_async<Fut>(&mut self, f: impl Fn() -> Fut + Send + Sync + 'a)
+    where
+        Fut: Future<Output = R> + Send,
+        R: Send,
+    {
+        self.call(move || block_on_collecting(f()));
+    }
+
     /// The number of calls added so far.
     pub fn len(&self) -> usize {
         self.entries.len()
@@ -209,6 +231,53 @@ impl<'a, R: CreatorReturn> Batch<'a, R> {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
+}
+
+/// Drives `future` to its end, carrying this thread's collecting state
+/// into whichever thread polls it: `block_on` polls on a helper thread when
+/// called inside a tokio runtime, where [`collecting`] would otherwise be
+/// false and the creator would run instead of being queued.
+fn block_on_collecting<F>(future: F) -> F::Output
+where
+    F: Future + Send,
+    F::Output: Send,
+{
+    struct Carry<'s, F> {
+        inner: Pin<Box<F>>,
+        state: &'s Mutex<Option<Collected>>,
+    }
+    impl<F: Future> Future for Carry<'_, F> {
+        type Output = F::Output;
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+            /// Puts the state back even when the poll panics (the stand-in
+            /// of a plain `File` return does), so that `Batch::call`
+            /// reports the recorded error rather than the panic.
+            struct Restore<'g> {
+                slot: MutexGuard<'g, Option<Collected>>,
+                outer: Option<Collected>,
+            }
+            impl Drop for Restore<'_> {
+                fn drop(&mut self) {
+                    *self.slot = COLLECTING.with(|c| c.replace(self.outer.take()));
+                }
+            }
+            let state = self.state;
+            let mut slot = state.lock().unwrap_or_else(PoisonError::into_inner);
+            let outer = COLLECTING.with(|c| c.replace(slot.take()));
+            let _restore = Restore { slot, outer };
+            self.inner.as_mut().poll(cx)
+        }
+    }
+    let state = Mutex::new(COLLECTING.with(|c| c.borrow_mut().take()));
+    let output = catch_unwind(AssertUnwindSafe(|| {
+        crate::blocking::block_on(Carry {
+            inner: Box::pin(future),
+            state: &state,
+        })
+    }));
+    let state = state.into_inner().unwrap_or_else(PoisonError::into_inner);
+    COLLECTING.with(|c| *c.borrow_mut() = state);
+    output.unwrap_or_else(|panic| resume_unwind(panic))
 }
 
 /// What a batch did.
@@ -376,7 +445,7 @@ where
             }
             Executor::Slurm => {
                 let described: Vec<&Described> = pending.iter().map(|&i| planned[i]).collect();
-                let run = slurm::run(&options.slurm, &described)?;
+                let run = slurm::run(&options.slurm, options.progress, &described)?;
                 report.jobs = run.jobs;
                 report.retried = run.retried;
                 run.outcomes
@@ -407,11 +476,19 @@ where
     Ok(BatchRun { outputs, report })
 }
 
+/// How many failures an error lists; a batch of thousands failing for one
+/// reason would otherwise bury the message under the same line repeated.
+const FAILURES_LISTED: usize = 20;
+
 fn failed(count: usize, of: usize, what: &'static str, each: &[String]) -> Error {
+    let mut details = each[..each.len().min(FAILURES_LISTED)].join("\n  ");
+    if each.len() > FAILURES_LISTED {
+        details.push_str(&format!("\n  … and {} more", each.len() - FAILURES_LISTED));
+    }
     Error::BatchFailed {
         what,
         failed: count,
         of,
-        details: each.join("\n  "),
+        details,
     }
 }

@@ -85,7 +85,7 @@ impl Default for SlurmOptions {
 /// let options = BatchOptions::new().with_executor(Executor::Local).with_jobs(4);
 /// # let _ = options;
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct BatchOptions {
     /// Where the calls run.
     pub executor: Executor,
@@ -93,6 +93,24 @@ pub struct BatchOptions {
     pub jobs: usize,
     /// Used when `executor` is [`Executor::Slurm`].
     pub slurm: SlurmOptions,
+    /// Draw a bar of a Slurm job's done, running, pending and failed tasks
+    /// while waiting for it (default: on). The bar is drawn only when
+    /// stderr is a terminal, whatever this says.
+    pub progress: bool,
+}
+
+impl Default for BatchOptions {
+    fn default() -> Self {
+        Self {
+            executor: Executor::default(),
+            jobs: 0,
+            slurm: SlurmOptions::default(),
+            // Unlike transfers' bars (off unless the program asks, see
+            // `LakeConfig::progress`), a batch on a cluster runs for minutes
+            // and is the program's main work: the bar is what users expect.
+            progress: true,
+        }
+    }
 }
 
 impl BatchOptions {
@@ -230,6 +248,12 @@ impl BatchOptions {
     /// Sets the size of the local pool (0: one thread per CPU).
     pub fn with_jobs(mut self, jobs: usize) -> Self {
         self.jobs = jobs;
+        self
+    }
+
+    /// Turns the bar of a Slurm job's tasks on or off.
+    pub fn with_progress(mut self, progress: bool) -> Self {
+        self.progress = progress;
         self
     }
 

@@ -12,6 +12,7 @@ use std::time::Instant;
 use super::spec::{BATCH_SCHEMA_VERSION, BatchSpec, CallSpec, load_failure, store_spec};
 use super::worker::WORKER_FLAG;
 use super::{Outcome, SlurmOptions};
+use crate::progress::{TaskCounts, TaskProgress};
 use crate::run::Described;
 use crate::{Error, Result};
 
@@ -26,7 +27,11 @@ pub(super) struct SlurmRun {
 /// Job ids to cancel on Ctrl-C.
 static ACTIVE: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
-pub(super) fn run(options: &SlurmOptions, calls: &[&Described]) -> Result<SlurmRun> {
+pub(super) fn run(
+    options: &SlurmOptions,
+    progress: bool,
+    calls: &[&Described],
+) -> Result<SlurmRun> {
     let lake = calls[0].lake();
     if let Some(other) = calls
         .iter()
@@ -81,7 +86,7 @@ pub(super) fn run(options: &SlurmOptions, calls: &[&Described]) -> Result<SlurmR
             let job = submit(options, &program, &id, &todo, &log_dir)?;
             run.jobs.push(job.clone());
             ACTIVE.lock().expect("poisoned").push(job.clone());
-            let waited = wait(options, &job, todo.len());
+            let waited = wait(options, progress, &job, todo.len());
             ACTIVE.lock().expect("poisoned").retain(|j| j != &job);
             waited?;
             let mut again = Vec::new();
@@ -195,49 +200,78 @@ fn submit(
     Ok(job)
 }
 
-/// Waits until no task of `job` is queued or running, printing progress
-/// when it changes. A job `squeue` no longer knows is finished.
-fn wait(options: &SlurmOptions, job: &str, tasks: usize) -> Result<()> {
+/// Waits until no task of `job` is queued or running, showing the counts
+/// of done, running, pending and failed tasks on a bar (on a terminal
+/// only), then one line with the final counts. A task `squeue` no longer
+/// lists has finished; whether it did its call is the store's to say, once
+/// the job is over.
+fn wait(options: &SlurmOptions, progress: bool, job: &str, tasks: usize) -> Result<()> {
     let started = Instant::now();
-    let mut last = None;
+    let bar = TaskProgress::new(progress, tasks, &format!("slurm job {job}"));
+    let mut counts = TaskCounts {
+        pending: tasks,
+        ..TaskCounts::default()
+    };
     loop {
+        // `-t all`: finished tasks stay listed for a while (MinJobAge), with
+        // their final state, which is how failures show while others run.
         let output = Command::new("squeue")
-            .args(["-h", "-r", "-j", job, "-o", "%T"])
+            .args(["-h", "-r", "-t", "all", "-j", job, "-o", "%T"])
             .output()
             .map_err(|e| Error::io("run", PathBuf::from("squeue"), e))?;
         if !output.status.success() {
             let stderr = String::from_utf8_lossy(&output.stderr);
             if stderr.contains("Invalid job id") {
+                // The whole job is gone: every task finished long enough ago.
+                counts.done = tasks - counts.failed;
+                (counts.running, counts.pending) = (0, 0);
                 break;
             }
+            bar.finish();
             return Err(Error::Executor {
                 command: "squeue",
                 message: format!("{}: {}", output.status, stderr.trim()),
             });
         }
-        let states = String::from_utf8_lossy(&output.stdout);
-        let active: Vec<&str> = states
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect();
-        let running = active.iter().filter(|s| **s == "RUNNING").count();
-        let pending = active.len() - running;
-        let progress = (tasks.saturating_sub(active.len()), running, pending);
-        if last != Some(progress) {
-            eprintln!(
-                "lake: slurm job {job}: {}/{tasks} finished, {running} running, {pending} pending ({:.0?})",
-                progress.0,
-                started.elapsed()
-            );
-            last = Some(progress);
-        }
-        if active.is_empty() {
+        counts = count_states(&String::from_utf8_lossy(&output.stdout), tasks);
+        bar.update(counts);
+        if counts.running + counts.pending == 0 {
             break;
         }
         std::thread::sleep(options.poll_interval);
     }
+    bar.finish();
+    bar.println(&format!(
+        "lake: slurm job {job}: {tasks} task(s) finished in {:.1?}: {} done, {} failed",
+        started.elapsed(),
+        counts.done,
+        counts.failed
+    ));
     Ok(())
+}
+
+/// The counts of a job's tasks from `squeue -o %T` lines (one state per
+/// listed task); tasks not listed finished and were forgotten, so they
+/// count as done.
+fn count_states(states: &str, tasks: usize) -> TaskCounts {
+    let mut counts = TaskCounts::default();
+    let mut listed = 0;
+    for state in states.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        listed += 1;
+        match state {
+            "COMPLETED" => counts.done += 1,
+            "RUNNING" | "COMPLETING" | "CONFIGURING" | "STAGE_OUT" | "SIGNALING" => {
+                counts.running += 1
+            }
+            "PENDING" | "REQUEUED" | "REQUEUE_HOLD" | "REQUEUE_FED" | "RESIZING" | "SUSPENDED"
+            | "STOPPED" | "RESV_DEL_HOLD" => counts.pending += 1,
+            // FAILED, CANCELLED, TIMEOUT, OUT_OF_MEMORY, NODE_FAIL,
+            // BOOT_FAIL, DEADLINE, PREEMPTED, and whatever a later Slurm adds.
+            _ => counts.failed += 1,
+        }
+    }
+    counts.done += tasks.saturating_sub(listed);
+    counts
 }
 
 /// `0-3,7,9-10` for `[0, 1, 2, 3, 7, 9, 10]`.
@@ -325,6 +359,21 @@ mod tests {
         assert_eq!(ranges(&[0, 1, 2, 3, 7, 9, 10]), "0-3,7,9-10");
         assert_eq!(ranges(&[5]), "5");
         assert_eq!(ranges(&[]), "");
+    }
+
+    #[test]
+    fn task_states_are_counted_and_forgotten_tasks_are_done() {
+        let states = "COMPLETED\nRUNNING\nPENDING\nPENDING\nFAILED\nTIMEOUT\nCOMPLETING\n";
+        let counts = count_states(states, 10);
+        assert_eq!(
+            counts,
+            TaskCounts {
+                done: 4,
+                running: 2,
+                pending: 2,
+                failed: 2
+            }
+        );
     }
 
     #[test]

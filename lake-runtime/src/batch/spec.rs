@@ -3,12 +3,16 @@
 //! could not make one. The store is the only state the driver and its
 //! workers share (docs/design/0012-batch-and-slurm.md).
 
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 use lake_core::key::{CodeIdentity, RunKey};
 use lake_core::{InputRef, Name, ParamRecord, PutMode, StoreError, StoreExt, StorePath};
 use serde::{Deserialize, Serialize};
 
 use crate::run::Described;
-use crate::{Error, Lake, Result};
+use crate::{Error, GcItem, GcOptions, GcReport, Lake, Result};
 
 /// Version of the [`BatchSpec`] JSON layout; bump when it changes.
 pub(crate) const BATCH_SCHEMA_VERSION: u32 = 1;
@@ -59,8 +63,11 @@ pub(crate) struct WorkerFailure {
     pub(crate) host: String,
 }
 
+/// Where batches live in the store.
+const BATCHES_PREFIX: &str = "batches";
+
 fn path(id: &str, leaf: &str) -> Result<StorePath> {
-    Ok(StorePath::parse(&format!("batches/{id}/{leaf}"))?)
+    Ok(StorePath::parse(&format!("{BATCHES_PREFIX}/{id}/{leaf}"))?)
 }
 
 /// Stores `spec` under its content's digest, which is the batch id: the
@@ -73,11 +80,156 @@ pub(crate) fn store_spec(lake: &Lake, spec: &BatchSpec) -> Result<String> {
     let id = blake3::hash(&bytes).to_hex()[..32].to_owned();
     let path = path(&id, "calls.json")?;
     crate::blocking::block_on(async {
-        match lake.store().put(&path, bytes.into(), PutMode::Create).await {
-            Ok(_) | Err(StoreError::AlreadyExists { .. }) => Ok(id),
+        match lake
+            .store()
+            .put(&path, bytes.clone().into(), PutMode::Create)
+            .await
+        {
+            Ok(_) => Ok(id),
+            // The same bytes, stored by an earlier submission: written again
+            // so that its age, which `lake gc` goes by, starts now.
+            Err(StoreError::AlreadyExists { .. }) => {
+                lake.store()
+                    .put(&path, bytes.into(), PutMode::Overwrite)
+                    .await?;
+                Ok(id)
+            }
             Err(e) => Err(e.into()),
         }
     })
+}
+
+/// The least age at which `lake gc` removes a batch's objects (its calls
+/// and its workers' failure records), unless the grace period is zero:
+/// array tasks can wait in a queue for days, and a task whose calls are
+/// gone cannot make its call.
+pub const BATCH_GC_MIN_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Removes (or, in a dry run, counts) the objects below `batches/` older
+/// than the grace period, and at least [`BATCH_GC_MIN_AGE`] unless the
+/// grace is zero, and the task logs below `<home>/batches/` by the same
+/// age; counts the younger ones as kept. Called by `Lake::gc`.
+///
+/// A batch whose calls go while a task still waits fails that task, with
+/// nothing partial left (a run is done only when its manifest exists); the
+/// next run of the batch plans and submits it again.
+pub(crate) async fn gc_batches(
+    lake: &Lake,
+    options: &GcOptions,
+    now: DateTime<Utc>,
+    report: &mut GcReport,
+) -> Result<()> {
+    let min_age = match options.grace {
+        Duration::ZERO => Duration::ZERO,
+        grace => grace.max(BATCH_GC_MIN_AGE),
+    };
+    let in_store = if options.scope.store() {
+        lake.list_all(BATCHES_PREFIX).await?
+    } else {
+        Vec::new()
+    };
+    for object in in_store {
+        let age = now.signed_duration_since(object.last_modified).to_std();
+        let tally = if age.is_ok_and(|age| age >= min_age) {
+            if !options.dry_run {
+                match lake.store().delete(&object.path).await {
+                    Ok(()) | Err(StoreError::NotFound { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            report.removed.push(GcItem {
+                kind: "store-batch",
+                path: object.path.to_string(),
+                bytes: object.size,
+            });
+            &mut report.batches
+        } else {
+            &mut report.kept_young
+        };
+        tally.count += 1;
+        tally.bytes += object.size;
+    }
+    // The task logs the Slurm executor writes by default, in the driver's
+    // home (`<home>/batches/<id>/<job>_<task>.log`), by the same age.
+    if !options.scope.local() {
+        return Ok(());
+    }
+    let dir = lake.home_dir().join(BATCHES_PREFIX);
+    let dry_run = options.dry_run;
+    let logs = tokio::task::spawn_blocking(move || sweep_logs(&dir, min_age, dry_run, now))
+        .await
+        .expect("gc task panicked")?;
+    for (path, bytes, old) in logs {
+        let tally = if old {
+            report.removed.push(GcItem {
+                kind: "home-batch-log",
+                path: path.display().to_string(),
+                bytes,
+            });
+            &mut report.batches
+        } else {
+            &mut report.kept_young
+        };
+        tally.count += 1;
+        tally.bytes += bytes;
+    }
+    Ok(())
+}
+
+/// The files one level below `dir` (`<id>/<file>`), each with its size and
+/// whether it is at least `min_age` old; the old ones are removed (unless
+/// `dry_run`), and so is a batch directory they leave empty.
+fn sweep_logs(
+    dir: &Path,
+    min_age: Duration,
+    dry_run: bool,
+    now: DateTime<Utc>,
+) -> Result<Vec<(PathBuf, u64, bool)>> {
+    let read = |dir: &Path| match std::fs::read_dir(dir) {
+        Ok(entries) => Ok(Some(entries)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io("read directory", dir, e)),
+    };
+    let mut found = Vec::new();
+    let Some(batches) = read(dir)? else {
+        return Ok(found);
+    };
+    for batch in batches.flatten() {
+        let batch = batch.path();
+        if !batch.is_dir() {
+            continue;
+        }
+        let Some(files) = read(&batch)? else {
+            continue;
+        };
+        for file in files.flatten() {
+            let path = file.path();
+            // Gone meanwhile, or not a file: not ours to count.
+            let Ok(meta) = file.metadata() else { continue };
+            if !meta.is_file() {
+                continue;
+            }
+            let modified = meta.modified().map(DateTime::<Utc>::from).unwrap_or(now);
+            let old = now
+                .signed_duration_since(modified)
+                .to_std()
+                .is_ok_and(|age| age >= min_age);
+            if old && !dry_run {
+                match std::fs::remove_file(&path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(Error::io("remove", &path, e)),
+                }
+            }
+            found.push((path, meta.len(), old));
+        }
+        if !dry_run {
+            // Fails, as it should, while the directory still holds a file.
+            let _ = std::fs::remove_dir(&batch);
+        }
+    }
+    found.sort();
+    Ok(found)
 }
 
 pub(crate) fn load_spec(lake: &Lake, id: &str) -> Result<BatchSpec> {

@@ -88,11 +88,11 @@ pub enum GcScope {
 }
 
 impl GcScope {
-    fn store(self) -> bool {
+    pub(crate) fn store(self) -> bool {
         self != Self::Local
     }
 
-    fn local(self) -> bool {
+    pub(crate) fn local(self) -> bool {
         self != Self::Store
     }
 }
@@ -116,9 +116,9 @@ impl GcTally {
 /// One thing [`Lake::gc`] removed (or would remove, in a dry run).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GcItem {
-    /// `store-blob`, `store-staging`, `store-upload`, `home-staging`,
-    /// `home-blob`, or
-    /// `home-lru` (evicted to meet the local budget).
+    /// `store-blob`, `store-staging`, `store-upload`, `store-batch`,
+    /// `home-staging`, `home-blob`, `home-batch-log`, or `home-lru`
+    /// (evicted to meet the local budget).
     pub kind: &'static str,
     /// The store key, or the path in the home.
     pub path: String,
@@ -144,6 +144,9 @@ pub struct GcReport {
     /// Temporary objects of streamed writes (`uploads/`) that a crash left
     /// behind, removed.
     pub store_uploads: GcTally,
+    /// Batch descriptions, failure records and task logs removed
+    /// (`batches/` in the store and the home).
+    pub batches: GcTally,
     /// Home staging files removed.
     pub home_staging: GcTally,
     /// Unreferenced home blobs removed.
@@ -170,6 +173,7 @@ impl GcReport {
             self.store_blobs,
             self.store_staging,
             self.store_uploads,
+            self.batches,
             self.home_staging,
             self.home_blobs,
             self.local_budget
@@ -268,6 +272,9 @@ impl Lake {
                 });
             }
         }
+
+        // Batches keep their own minimum age (docs/design/0012).
+        crate::batch::gc_batches(self, options, now, &mut report).await?;
 
         if let Some(root) = self.local_store_root().filter(|_| options.scope.store()) {
             let options = *options;
