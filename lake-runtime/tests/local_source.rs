@@ -136,3 +136,55 @@ fn reading_a_local_source_uploads_it_and_bad_paths_are_named() {
     let err = lake.local_source(shared.dir.path()).unwrap_err();
     assert!(err.to_string().contains("regular file"), "{err}");
 }
+
+/// A batch plans every call first: the local sources of the calls it will
+/// run go up then (a worker elsewhere reads its inputs from the store), and
+/// a batch whose calls are all done uploads nothing.
+#[test]
+fn a_batch_uploads_local_sources_only_for_the_calls_it_runs() {
+    let shared = Shared::new();
+    let paths: Vec<_> = (0..3)
+        .map(|i| {
+            let path = shared.dir.path().join(format!("in{i}.txt"));
+            std::fs::write(&path, format!("input {i}\n")).unwrap();
+            path
+        })
+        .collect();
+    let a = shared.machine("a");
+    let sources: Vec<File> = paths.iter().map(|p| a.local_source(p).unwrap()).collect();
+    let outs = a
+        .scope(|| {
+            lake_runtime::batch(|b| {
+                for source in &sources {
+                    b.call(move || shout(source));
+                }
+            })
+        })
+        .unwrap();
+    assert_eq!(outs.len(), 3);
+    assert_eq!(outs[1].read_text().unwrap(), "INPUT 1\n");
+    for source in &sources {
+        assert!(
+            source.exists_in_store().unwrap(),
+            "{} not uploaded",
+            source.name()
+        );
+    }
+
+    let b = shared.machine("b");
+    let again: Vec<File> = paths.iter().map(|p| b.local_source(p).unwrap()).collect();
+    shared.store.reset();
+    b.scope(|| {
+        lake_runtime::batch(|batch| {
+            for source in &again {
+                batch.call(move || shout(source));
+            }
+        })
+    })
+    .unwrap();
+    assert_eq!(
+        shared.store.counts().put,
+        0,
+        "a batch of done calls uploaded"
+    );
+}

@@ -26,6 +26,14 @@ impl Described {
         block_on(async move {
             let plan = call.plan(lake).await?;
             let done = plan.lookup().await?;
+            if done.is_none() {
+                // A worker elsewhere reads its inputs from the store: a
+                // local source among them goes up now, and only for a call
+                // that will run.
+                plan.lake
+                    .upload_local_sources(plan.call.input_files())
+                    .await?;
+            }
             Ok(Self { plan, done })
         })
     }
