@@ -6,6 +6,7 @@
 mod annotate;
 mod commands;
 mod doctor;
+mod files;
 mod lowargs;
 mod output;
 mod remove;
