@@ -93,7 +93,8 @@ pub use batch::{
     WORKER_FLAG, batch, batch_with, worker_main, worker_main_with,
 };
 pub use config::{
-    CONFIG_FILE_NAME, ConfigKey, DEFAULT_STORE_NAME, LakeConfig, LakeConfigBuilder, NamedStore,
+    CONFIG_FILE_NAME, ConfigKey, ConfigOrigins, DEFAULT_STORE_NAME, LakeConfig, LakeConfigBuilder,
+    NamedStore,
 };
 pub use error::{Error, Result};
 pub use file::{File, FileWriter};

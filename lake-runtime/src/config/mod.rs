@@ -92,7 +92,31 @@ pub struct LakeConfig {
     /// Every store's name, in the order reads try them: this host's
     /// `read_order`, then the stores it leaves out (the default first).
     pub read_order: Vec<String>,
+    /// Where each setting came from (`lake config` shows them).
+    pub origins: ConfigOrigins,
 }
+
+/// Where each setting of a [`LakeConfig`] came from: `set explicitly` (a
+/// flag, or the builder), `environment VAR`, `lake.toml: key`, or
+/// `default`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConfigOrigins {
+    /// The `lake.toml` that was read, if any.
+    pub file: Option<PathBuf>,
+    /// Of [`LakeConfig::home`].
+    pub home: String,
+    /// Of [`LakeConfig::store_url`].
+    pub store: String,
+    /// Of [`LakeConfig::refresh_interval`].
+    pub refresh: String,
+    /// Of [`LakeConfig::read_order`].
+    pub read_order: String,
+    /// Of each of [`LakeConfig::store_options`], by key.
+    pub store_options: BTreeMap<String, String>,
+}
+
+const EXPLICIT: &str = "set explicitly";
+const DEFAULT: &str = "default";
 
 /// A replica store from `[stores.NAME]` in `lake.toml`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -276,11 +300,17 @@ impl LakeConfigBuilder {
             _ => p,
         };
 
-        let home = self
-            .home
-            .or_else(|| env("LAKE_HOME").map(PathBuf::from))
-            .or_else(|| file.home.clone().map(relative_to_file))
-            .map_or_else(default_home, Ok)?;
+        let mut origins = ConfigOrigins {
+            file: file_dir.as_ref().map(|dir| dir.join(CONFIG_FILE_NAME)),
+            ..ConfigOrigins::default()
+        };
+        let (home, origin) = match (self.home, env("LAKE_HOME"), file.home.clone()) {
+            (Some(home), _, _) => (home, EXPLICIT.to_owned()),
+            (None, Some(home), _) => (PathBuf::from(home), "environment LAKE_HOME".to_owned()),
+            (None, None, Some(home)) => (relative_to_file(home), "lake.toml: home".to_owned()),
+            (None, None, None) => (default_home()?, DEFAULT.to_owned()),
+        };
+        origins.home = origin;
         let home = absolute(&home)?;
 
         let named = resolve_named_stores(&file, file_dir.as_deref())?;
@@ -298,16 +328,41 @@ impl LakeConfigBuilder {
             (None, None, None) => None,
         };
         let store_url = match store {
-            Some((key, url, base)) => normalize_store_url(key, &url, base)?,
-            None => format!("file://{}", home.join("store").display()),
+            Some((key, url, base)) => {
+                origins.store = match key {
+                    "store" => EXPLICIT.to_owned(),
+                    "LAKE_STORE" => "environment LAKE_STORE".to_owned(),
+                    other => other.to_owned(),
+                };
+                normalize_store_url(key, &url, base)?
+            }
+            None => {
+                origins.store = format!("{DEFAULT} (the home's store)");
+                format!("file://{}", home.join("store").display())
+            }
         };
 
-        let refresh_secs = match self.refresh_secs {
-            Some(s) => s,
-            None => match env("LAKE_REFRESH_SECS") {
-                Some(v) => parse_secs("LAKE_REFRESH_SECS", &v)?,
-                None => file.refresh_secs.unwrap_or(30),
-            },
+        let refresh_secs = match (
+            self.refresh_secs,
+            env("LAKE_REFRESH_SECS"),
+            file.refresh_secs,
+        ) {
+            (Some(s), _, _) => {
+                origins.refresh = EXPLICIT.to_owned();
+                s
+            }
+            (None, Some(v), _) => {
+                origins.refresh = "environment LAKE_REFRESH_SECS".to_owned();
+                parse_secs("LAKE_REFRESH_SECS", &v)?
+            }
+            (None, None, Some(s)) => {
+                origins.refresh = "lake.toml: refresh_secs".to_owned();
+                s
+            }
+            (None, None, None) => {
+                origins.refresh = DEFAULT.to_owned();
+                30
+            }
         };
 
         let default_options = named
@@ -315,20 +370,39 @@ impl LakeConfigBuilder {
             .as_ref()
             .map(|(_, d)| d.options.clone())
             .unwrap_or_default();
+        if let Some((name, _)) = &named.default {
+            for key in default_options.keys() {
+                let origin = format!("lake.toml: stores.{name}");
+                origins.store_options.insert(key.clone(), origin);
+            }
+        }
         let mut store_options: BTreeMap<String, String> = default_options;
-        store_options.extend(file.store_options.into_iter().map(|(k, v)| {
+        for (k, v) in file.store_options {
             let v = match v {
                 toml::Value::String(s) => s,
                 other => other.to_string(),
             };
-            (k.to_ascii_lowercase(), v)
-        }));
+            let k = k.to_ascii_lowercase();
+            origins
+                .store_options
+                .insert(k.clone(), "lake.toml: store_options".to_owned());
+            store_options.insert(k, v);
+        }
         if self.use_env {
             for (k, v) in std::env::vars() {
                 if let Some(opt) = k.strip_prefix("LAKE_STORE_OPT_") {
-                    store_options.insert(opt.to_ascii_lowercase(), v);
+                    let opt = opt.to_ascii_lowercase();
+                    origins
+                        .store_options
+                        .insert(opt.clone(), format!("environment {k}"));
+                    store_options.insert(opt, v);
                 }
             }
+        }
+        for key in self.store_options.keys() {
+            origins
+                .store_options
+                .insert(key.clone(), EXPLICIT.to_owned());
         }
         store_options.extend(self.store_options);
 
@@ -370,6 +444,12 @@ impl LakeConfigBuilder {
                 }
             }
         };
+        origins.read_order = match &order {
+            Some(_) if order_key == "read_order" => EXPLICIT.to_owned(),
+            Some(_) if order_key == "LAKE_READ_ORDER" => "environment LAKE_READ_ORDER".to_owned(),
+            Some(_) => order_key.clone(),
+            None => format!("{DEFAULT} (the default store first)"),
+        };
         let read_order = complete_read_order(&order_key, order, &default_store, &replicas)?;
 
         Ok(LakeConfig {
@@ -381,6 +461,7 @@ impl LakeConfigBuilder {
             default_store,
             replicas,
             read_order,
+            origins,
         })
     }
 }

@@ -37,6 +37,9 @@ pub(crate) fn run(args: LowArgs) -> Result<ExitCode> {
         out.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
+    if let Command::Config { json } = args.command {
+        return crate::show_config::run(&lake_config(&args.global)?, json);
+    }
     if let Command::Doctor { thorough, json } = args.command {
         // Before the lake is opened: opening asks the store for its id, and
         // an unreachable store is one of the things to diagnose.
@@ -548,7 +551,10 @@ async fn dispatch(lake: &Lake, global: &GlobalArgs, command: Command) -> Result<
             writeln!(out, "{url}")?;
             ExitCode::SUCCESS
         }
-        Command::Completions { .. } | Command::Man | Command::Doctor { .. } => {
+        Command::Completions { .. }
+        | Command::Man
+        | Command::Doctor { .. }
+        | Command::Config { .. } => {
             unreachable!("handled before a lake is opened")
         }
     };

@@ -337,6 +337,13 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Show each setting that applies here and where it came from: a flag,
+    /// the environment, lake.toml, or the default. Never prints a secret.
+    Config {
+        /// Print the settings as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Check the configuration, the store (reachable, writable, its clock),
     /// and whether its conditional writes hold under a race of 8 writers.
     /// Never prints a secret. Exits 1 if a check fails.

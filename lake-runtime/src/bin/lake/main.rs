@@ -11,6 +11,7 @@ mod lowargs;
 mod output;
 mod remove;
 mod render;
+mod show_config;
 mod size;
 mod stores;
 
