@@ -23,7 +23,10 @@ impl Progress {
         if !enabled || total < MIN_BYTES_FOR_BAR {
             return Self(None);
         }
-        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+        let bar = multi().add(ProgressBar::with_draw_target(
+            Some(total),
+            ProgressDrawTarget::hidden(),
+        ));
         bar.set_style(
             ProgressStyle::with_template(
                 "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
@@ -46,6 +49,71 @@ impl Progress {
             bar.finish_and_clear();
         }
     }
+}
+
+/// Every bar of this process, drawn together on stderr: the overall bar of
+/// a command and the bars of the large files under way, each on its own
+/// line, so that they neither overwrite each other nor leave stale lines.
+#[cfg(feature = "progress")]
+fn multi() -> &'static indicatif::MultiProgress {
+    static MULTI: std::sync::OnceLock<indicatif::MultiProgress> = std::sync::OnceLock::new();
+    MULTI.get_or_init(|| {
+        indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::stderr())
+    })
+}
+
+/// The overall bar of a command over many files (`add -r`, `pull`,
+/// `verify`): files done of the total, above the bars of the large files in
+/// flight. Like every bar, drawn only on a terminal.
+#[derive(Debug)]
+pub(crate) struct Overall(#[cfg(feature = "progress")] Option<indicatif::ProgressBar>);
+
+#[cfg(feature = "progress")]
+impl Overall {
+    /// A bar over `files` files; none for fewer than 2.
+    pub(crate) fn new(enabled: bool, files: usize, message: &str) -> Self {
+        use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+        if !enabled || files < 2 {
+            return Self(None);
+        }
+        let bar = multi().insert(
+            0,
+            ProgressBar::with_draw_target(Some(files as u64), ProgressDrawTarget::hidden()),
+        );
+        bar.set_style(
+            ProgressStyle::with_template("{msg} [{wide_bar}] {pos}/{len} files ({elapsed})")
+                .expect("static template")
+                .progress_chars("=> "),
+        );
+        bar.set_message(message.to_owned());
+        bar.enable_steady_tick(std::time::Duration::from_millis(200));
+        Self(Some(bar))
+    }
+
+    pub(crate) fn inc(&self) {
+        if let Some(bar) = &self.0 {
+            bar.inc(1);
+        }
+    }
+}
+
+#[cfg(feature = "progress")]
+impl Drop for Overall {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+#[cfg(not(feature = "progress"))]
+impl Overall {
+    pub(crate) fn new(_enabled: bool, _files: usize, _message: &str) -> Self {
+        Self()
+    }
+
+    pub(crate) fn inc(&self) {}
 }
 
 #[cfg(not(feature = "progress"))]

@@ -15,7 +15,7 @@ use super::walk::walk_files;
 use crate::blocking::block_on;
 use crate::home::hash_file;
 use crate::index::SourceStamp;
-use crate::progress::Progress;
+use crate::progress::{Overall, Progress};
 use crate::store::redact_known_secrets;
 use crate::{Error, Lake, Result};
 
@@ -361,10 +361,19 @@ impl Lake {
             self.check_nesting(&job.name, false).await?;
         }
         let batch = IndexBatch::begin(self)?;
+        let overall = Overall::new(
+            self.inner.config.progress,
+            slow.len(),
+            &format!("add {name}"),
+        );
+        let overall = &overall;
         let added: Vec<(AddOutcome, Option<PackedRecord>)> = futures::stream::iter(slow)
             .map(|job| async move {
-                self.add_path_with(&job.file, &job.name, mode, Existence::IndexIsComplete, None)
-                    .await
+                let added = self
+                    .add_path_with(&job.file, &job.name, mode, Existence::IndexIsComplete, None)
+                    .await;
+                overall.inc();
+                added
             })
             .buffer_unordered(PARALLEL_ADDS)
             .try_collect()

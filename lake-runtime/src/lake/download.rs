@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::{ListEntry, PARALLEL_REQUESTS};
 use crate::blocking::block_on;
 use crate::home::hash_own_file;
-use crate::progress::Progress;
+use crate::progress::{Overall, Progress};
 use crate::{Error, Lake, Result};
 
 /// Blobs at least this large download as several ranges at once.
@@ -73,9 +73,16 @@ impl Lake {
             .into_iter()
             .filter(|e| distinct.insert(e.blake3))
             .collect();
+        let overall = Overall::new(
+            self.inner.config.progress,
+            missing.len(),
+            &format!("pull {prefix}"),
+        );
+        let overall = &overall;
         let sizes: Vec<u64> = futures::stream::iter(missing)
             .map(|entry| async move {
                 self.fetch_async(&entry.name).await?;
+                overall.inc();
                 Ok::<_, Error>(entry.size)
             })
             .buffer_unordered(PARALLEL_REQUESTS)
