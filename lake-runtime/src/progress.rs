@@ -87,6 +87,8 @@ impl Overall {
                 .progress_chars("=> "),
         );
         bar.set_message(message.to_owned());
+        // Drawn at once: a quick command still shows what it does.
+        bar.tick();
         bar.enable_steady_tick(std::time::Duration::from_millis(200));
         Self(Some(bar))
     }

@@ -1,4 +1,4 @@
-//! The overall bar of `add -r` and `pull`, seen on a pseudo-terminal as a
+//! The overall bar of `add -r`, `pull` and `verify`, seen on a pseudo-terminal as a
 //! user sees it, and absent on a pipe.
 //!
 //! See: issue 14 (item 5).
@@ -33,7 +33,10 @@ fn add_r_and_pull_show_one_overall_bar_on_a_terminal_only() {
     add.args(["add", "-r", "tree", "d"]);
     let (shown, code) = on_terminal(add);
     assert_eq!(code, 0, "{shown}");
-    assert!(shown.contains("add d [") && shown.contains("/40 files"), "{shown}");
+    assert!(
+        shown.contains("add d [") && shown.contains("/40 files"),
+        "{shown}"
+    );
     assert!(shown.contains("40 file(s): 40 new"), "{shown}");
 
     t.lake().args(["evict", "--all"]).ok();
@@ -41,8 +44,20 @@ fn add_r_and_pull_show_one_overall_bar_on_a_terminal_only() {
     pull.args(["pull", "d"]);
     let (shown, code) = on_terminal(pull);
     assert_eq!(code, 0, "{shown}");
-    assert!(shown.contains("pull d [") && shown.contains("/40 files"), "{shown}");
+    assert!(
+        shown.contains("pull d [") && shown.contains("/40 files"),
+        "{shown}"
+    );
     assert!(shown.contains("pulled 40 file(s)"), "{shown}");
+
+    let mut verify = t.lake();
+    verify.args(["verify", "--store"]);
+    let (shown, code) = on_terminal(verify);
+    assert_eq!(code, 0, "{shown}");
+    assert!(
+        shown.contains("verify [") && shown.contains("/40 files"),
+        "{shown}"
+    );
 
     // On a pipe: the summary only.
     t.lake().args(["evict", "--all"]).ok();

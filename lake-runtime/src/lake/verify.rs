@@ -96,11 +96,15 @@ impl Lake {
         };
         // Names are checked concurrently (small files are mostly system
         // calls, `--store` mostly waiting), and reported in order.
+        let overall =
+            crate::progress::Overall::new(self.inner.config.progress, names.len(), "verify");
+        let overall = &overall;
         let checked: Vec<(Name, Vec<VerifyProblem>, bool)> = futures::stream::iter(names)
             .map(|name| async move {
                 let events = events.get(&name).map(Vec::as_slice).unwrap_or_default();
                 let (problems, repaired) =
                     self.verify_one(&name, check_store, repair, events).await?;
+                overall.inc();
                 Ok::<_, Error>((name, problems, repaired))
             })
             .buffered(PARALLEL_REQUESTS)
