@@ -72,6 +72,8 @@
 
 mod batch;
 mod blocking;
+#[cfg(feature = "cli")]
+pub mod cli;
 mod config;
 mod error;
 mod file;
@@ -107,7 +109,7 @@ pub use lake::{
     AddMode, AddOutcome, EarlierRun, Evict, EvictReport, History, Lake, LineageDirection,
     LineageEdge, LineageGraph, LineageNode, ListEntry, LocalBudgetReport, MAX_PRESIGNED_EXPIRY,
     PullReport, RelocateReport, RemoveOptions, RemoveReport, RemovedName, RunExplanation,
-    StoreWriter, VerifyProblem, VerifyReport,
+    StatusEntry, StoreWriter, VerifyProblem, VerifyReport,
 };
 #[doc(inline)]
 pub use lake_core::*;

@@ -10,6 +10,7 @@
 //! - `download`: local copies of content (`fetch`, `pull`);
 //! - `stage`: writing bytes into the home's staging area, hashing them;
 //! - `stream_writer`: writing straight to the store, with no local copy;
+//! - `status`: the stale outputs, and those made from them;
 //! - `add`: `add` of a file, a directory or a URL;
 //! - `walk`: the directory walk behind `add -r`;
 //! - `publish`: the commit protocol (blob, then name record, then run
@@ -75,6 +76,7 @@ mod refresh;
 mod relocate;
 mod remove;
 mod stage;
+mod status;
 mod stores;
 mod stream_writer;
 mod tombstones;
@@ -93,6 +95,7 @@ pub(crate) use publish::RunOutput;
 pub use refresh::ListEntry;
 pub use relocate::RelocateReport;
 pub use remove::{RemoveOptions, RemoveReport, RemovedName};
+pub use status::StatusEntry;
 pub use stream_writer::StoreWriter;
 pub use verify::{VerifyProblem, VerifyReport};
 pub use why::{EarlierRun, RunExplanation};

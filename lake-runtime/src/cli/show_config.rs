@@ -6,12 +6,12 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use crate::LakeConfig;
+use crate::store::{StoreOptions, redact_url};
 use anyhow::Result;
-use lake_runtime::LakeConfig;
-use lake_runtime::store::{StoreOptions, redact_url};
 use serde_json::json;
 
-use crate::output;
+use crate::cli::output;
 
 /// `key=value`, or `key=***` for a secret.
 fn option_text(key: &str, value: &str) -> String {

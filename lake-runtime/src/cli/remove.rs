@@ -4,11 +4,11 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
+use crate::{Evict, Lake, Name, RemoveOptions, RemoveReport};
 use anyhow::{Result, bail};
-use lake_runtime::{Evict, Lake, Name, RemoveOptions, RemoveReport};
 
-use crate::commands::parse_name;
-use crate::lowargs::GlobalArgs;
+use crate::cli::commands::parse_name;
+use crate::cli::lowargs::GlobalArgs;
 
 /// `rm` prints one line per name up to this many (any number with -v).
 const MAX_NAME_LINES: usize = 20;

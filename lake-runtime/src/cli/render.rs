@@ -4,11 +4,11 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::time::Duration;
 
-use anstyle::{Effects, Style};
-use indicatif::HumanBytes;
-use lake_runtime::{
+use crate::{
     AddOutcome, GcReport, GcTally, Lineage, ListEntry, Record, RunExplanation, RunLineage,
 };
+use anstyle::{Effects, Style};
+use indicatif::HumanBytes;
 
 /// A file with a local copy.
 const LOCAL: Style = Style::new().effects(Effects::BOLD);
@@ -24,8 +24,8 @@ pub(crate) fn listing(
     prefix: &str,
     entries: &[ListEntry],
     recursive: bool,
-    notes: Option<&BTreeMap<lake_runtime::Name, lake_runtime::Annotations>>,
-    places: Option<&BTreeMap<lake_runtime::Name, Vec<String>>>,
+    notes: Option<&BTreeMap<crate::Name, crate::Annotations>>,
+    places: Option<&BTreeMap<crate::Name, Vec<String>>>,
 ) -> io::Result<()> {
     let prefix = prefix.trim_end_matches('/');
     let strip = if prefix.is_empty() {
@@ -90,7 +90,7 @@ pub(crate) fn listing(
 }
 
 /// `ls --long`: a file's annotations on one indented line.
-fn annotation_line(out: &mut impl Write, a: &lake_runtime::Annotations) -> io::Result<()> {
+fn annotation_line(out: &mut impl Write, a: &crate::Annotations) -> io::Result<()> {
     let mut parts: Vec<String> = a.tags().iter().map(|(k, v)| format!("{k}={v}")).collect();
     parts.extend(a.labels().iter().map(|l| format!("#{l}")));
     if let Some(at) = a.timestamp() {
@@ -132,7 +132,7 @@ pub(crate) fn add_summary(
         added + unchanged,
         HumanBytes(added_bytes),
         took.as_secs_f64(),
-        crate::commands::requests_so_far()
+        crate::cli::commands::requests_so_far()
     )
 }
 
@@ -166,7 +166,7 @@ pub(crate) fn info(out: &mut impl Write, record: &Record, local: bool) -> io::Re
 
 /// A file's annotations and their digest, as `lake info` and the
 /// annotation commands show them.
-pub(crate) fn annotations(out: &mut impl Write, a: &lake_runtime::Annotations) -> io::Result<()> {
+pub(crate) fn annotations(out: &mut impl Write, a: &crate::Annotations) -> io::Result<()> {
     if a.tags().is_empty() {
         writeln!(out, "tags:        (none)")?;
     } else {

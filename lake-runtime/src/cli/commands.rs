@@ -4,17 +4,17 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
-use indicatif::HumanBytes;
-use lake_runtime::store::{CountingStore, StoreOptions, open_store_with};
-use lake_runtime::{
+use crate::store::{CountingStore, StoreOptions, open_store_with};
+use crate::{
     AddMode, AnnotationFilter, GcOptions, GcScope, Lake, LakeConfigBuilder, LineageDirection, Name,
 };
+use anyhow::{Context, Result, bail};
+use indicatif::HumanBytes;
 
-use crate::annotate::{self, Edit};
-use crate::files::{add, copy_out};
-use crate::lowargs::{Command, GlobalArgs, LineageFormat, LowArgs};
-use crate::{output, remove, render, status, stores};
+use crate::cli::annotate::{self, Edit};
+use crate::cli::files::{add, copy_out};
+use crate::cli::lowargs::{Command, GlobalArgs, LineageFormat, LowArgs};
+use crate::cli::{output, remove, render, status, stores};
 
 pub(crate) fn run(args: LowArgs) -> Result<ExitCode> {
     // Completions need no lake: they must work before one is configured.
@@ -38,13 +38,13 @@ pub(crate) fn run(args: LowArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if let Command::Config { json } = args.command {
-        return crate::show_config::run(&lake_config(&args.global)?, json);
+        return crate::cli::show_config::run(&lake_config(&args.global)?, json);
     }
     if let Command::Doctor { thorough, json } = args.command {
         // Before the lake is opened: opening asks the store for its id, and
         // an unreachable store is one of the things to diagnose.
         let config = lake_config(&args.global);
-        return crate::doctor::run(&args.global, config, thorough, json);
+        return crate::cli::doctor::run(&args.global, config, thorough, json);
     }
     let lake = open_lake(&args.global)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -82,7 +82,7 @@ fn interrupted(lake: &Lake, quiet: bool) -> Result<ExitCode> {
 /// A name that does not exist gets the closest names this home knows,
 /// as `did you mean …?`: from the index, no store request.
 fn with_suggestion(lake: &Lake, err: anyhow::Error) -> anyhow::Error {
-    let Some(lake_runtime::Error::NotFound { name, .. }) = err.downcast_ref() else {
+    let Some(crate::Error::NotFound { name, .. }) = err.downcast_ref() else {
         return err;
     };
     let Ok(known) = lake.list("", false) else {
@@ -103,7 +103,7 @@ fn with_suggestion(lake: &Lake, err: anyhow::Error) -> anyhow::Error {
     anyhow::anyhow!("{err:#}; did you mean {}?", names.join(", or "))
 }
 
-fn lake_config(global: &GlobalArgs) -> Result<lake_runtime::LakeConfig> {
+fn lake_config(global: &GlobalArgs) -> Result<crate::LakeConfig> {
     let mut builder = LakeConfigBuilder::from_env().with_progress(!global.quiet);
     if let Some(home) = &global.home {
         builder = builder.with_home(home);
@@ -396,7 +396,7 @@ async fn dispatch(lake: &Lake, global: &GlobalArgs, command: Command) -> Result<
                 }
                 // Files, not problems: one file can have a bad local copy
                 // and a bad store object.
-                let bad: std::collections::BTreeSet<&lake_runtime::Name> =
+                let bad: std::collections::BTreeSet<&crate::Name> =
                     report.problems.iter().map(|p| &p.name).collect();
                 if !global.quiet {
                     writeln!(
@@ -491,7 +491,7 @@ async fn dispatch(lake: &Lake, global: &GlobalArgs, command: Command) -> Result<
             message,
             json,
         } => {
-            let options = lake_runtime::RemoveOptions {
+            let options = crate::RemoveOptions {
                 recursive,
                 cascade,
                 dry_run,
@@ -549,6 +549,69 @@ async fn dispatch(lake: &Lake, global: &GlobalArgs, command: Command) -> Result<
                 .presigned_url_async(&parse_name(&name)?, expires.into())
                 .await?;
             writeln!(out, "{url}")?;
+            ExitCode::SUCCESS
+        }
+        Command::Status { json } => {
+            let entries = lake.status_async().await?;
+            if json {
+                serde_json::to_writer_pretty(&mut out, &entries)?;
+                writeln!(out)?;
+            } else if crate::creators().next().is_none() {
+                writeln!(
+                    out,
+                    "no creator is registered in this program, so no output can be found \
+                     stale; run `status` from your pipeline's binary (lake_runtime::cli::main())"
+                )?;
+            } else if entries.is_empty() {
+                writeln!(out, "every output is up to date with this program's code")?;
+            } else {
+                for entry in &entries {
+                    writeln!(out, "stale  {}  {}", entry.name, entry.reason)?;
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Creators { json } => {
+            let mut creators: Vec<_> = crate::creators().collect();
+            creators.sort_by_key(|c| c.path());
+            if json {
+                let rows: Vec<serde_json::Value> = creators
+                    .iter()
+                    .map(|c| {
+                        serde_json::json!({
+                            "creator": c.path(),
+                            "code_identity": c.code_identity(),
+                            "source": format!("{}:{}", c.source_file, c.source_line),
+                        })
+                    })
+                    .collect();
+                serde_json::to_writer_pretty(&mut out, &rows)?;
+                writeln!(out)?;
+            } else if creators.is_empty() {
+                writeln!(
+                    out,
+                    "no creator is registered in this program; run `creators` from your \
+                     pipeline's binary (lake_runtime::cli::main())"
+                )?;
+            } else {
+                for c in creators {
+                    let identity = match c.code_identity() {
+                        lake_core::key::CodeIdentity::Hash(hash) => {
+                            format!("code {}", hash.chars().take(16).collect::<String>())
+                        }
+                        lake_core::key::CodeIdentity::Version(version) => {
+                            format!("version {version}")
+                        }
+                    };
+                    writeln!(
+                        out,
+                        "{}  {identity}  {}:{}",
+                        c.path(),
+                        c.source_file,
+                        c.source_line
+                    )?;
+                }
+            }
             ExitCode::SUCCESS
         }
         Command::Completions { .. }

@@ -1,10 +1,10 @@
 //! The annotation commands' parsing: `KEY=VALUE` tags and dates.
 
+use crate::{AnnotationError, Annotations, TagValue};
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
-use lake_runtime::{AnnotationError, Annotations, TagValue};
 
-use crate::lowargs::AnnotateArgs;
+use crate::cli::lowargs::AnnotateArgs;
 
 /// `KEY=VALUE` → key and a scalar value (see [`TagValue::parse_cli`]).
 pub(crate) fn parse_tag(text: &str) -> Result<(String, TagValue)> {

@@ -4,11 +4,11 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use crate::{History, Lake, Name, RelocateReport};
 use anyhow::Result;
-use lake_runtime::{History, Lake, Name, RelocateReport};
 
-use crate::commands::parse_name;
-use crate::lowargs::GlobalArgs;
+use crate::cli::commands::parse_name;
+use crate::cli::lowargs::GlobalArgs;
 
 fn names(raw: &[String]) -> Result<Vec<Name>> {
     raw.iter().map(|n| parse_name(n)).collect()
@@ -128,7 +128,7 @@ fn render_history(out: &mut impl Write, h: &History) -> std::io::Result<()> {
     let mut lines: Vec<(chrono::DateTime<chrono::Utc>, String)> = Vec::new();
     if let Some(record) = &h.record {
         let (by, host, how) = match &record.lineage {
-            lake_runtime::Lineage::Added(added) => (
+            crate::Lineage::Added(added) => (
                 added.added_by.as_str(),
                 added.host.as_str(),
                 match &added.source {
@@ -136,7 +136,7 @@ fn render_history(out: &mut impl Write, h: &History) -> std::io::Result<()> {
                     None => "added".to_owned(),
                 },
             ),
-            lake_runtime::Lineage::Created(run) => (
+            crate::Lineage::Created(run) => (
                 run.originator.as_str(),
                 run.host.as_str(),
                 format!("made by {}", run.creator),
@@ -172,7 +172,7 @@ fn render_history(out: &mut impl Write, h: &History) -> std::io::Result<()> {
     let has_removal = h
         .events
         .iter()
-        .any(|e| e.event == lake_runtime::HistoryKind::Removed);
+        .any(|e| e.event == crate::HistoryKind::Removed);
     if let (Some(t), false) = (&h.tombstone, has_removal) {
         lines.push((
             t.removed_at,
@@ -202,7 +202,7 @@ fn render_history(out: &mut impl Write, h: &History) -> std::io::Result<()> {
     }
     for open in &h.open {
         let at = open.store.as_ref().map_or("?", |s| s.name.as_str());
-        let what = if open.event == lake_runtime::HistoryKind::RemoveStarted {
+        let what = if open.event == crate::HistoryKind::RemoveStarted {
             format!("a removal of the copy in {at}")
         } else {
             format!("a copy to {at}")

@@ -8,15 +8,15 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::store::probe::{ProbeOptions, probe_conditionals};
+use crate::store::{StoreOptions, open_store_with, redact_url};
+use crate::{LakeConfig, PutMode, Store, StoreExt, StorePath};
 use anyhow::Result;
 use bytes::Bytes;
-use lake_runtime::store::probe::{ProbeOptions, probe_conditionals};
-use lake_runtime::store::{StoreOptions, open_store_with, redact_url};
-use lake_runtime::{LakeConfig, PutMode, Store, StoreExt, StorePath};
 use serde::Serialize;
 
-use crate::lowargs::GlobalArgs;
-use crate::{output, status};
+use crate::cli::lowargs::GlobalArgs;
+use crate::cli::{output, status};
 
 /// A clock this far from the store's makes gc's age checks unreliable: the
 /// grace period (1 h) and the blob reuse age (30 min) compare the store's
@@ -140,7 +140,7 @@ async fn checks(config: Result<LakeConfig>, probe_options: ProbeOptions) -> Repo
         }
     };
     let started = Instant::now();
-    let names = StorePath::parse(lake_runtime::NAMES_PREFIX).expect("a valid prefix");
+    let names = StorePath::parse(crate::NAMES_PREFIX).expect("a valid prefix");
     match store.list(&names, None, 1).await {
         Ok(_) => report.add(
             "store reachable",
@@ -205,7 +205,7 @@ async fn round_trip(store: &dyn Store, report: &mut Report) -> bool {
         let meta = store.head(&path).await?;
         let read = store.read_all(&path).await?;
         store.delete(&path).await?;
-        Ok::<_, lake_runtime::StoreError>((meta, read))
+        Ok::<_, crate::StoreError>((meta, read))
     };
     let (meta, read) = match written.await {
         Ok(done) => done,

@@ -273,7 +273,7 @@ pub(crate) enum Command {
         local: bool,
         /// Then evict local copies, least recently used first, until they
         /// take at most SIZE (e.g. 10GiB, 500MB). They stay in the store.
-        #[arg(long, value_name = "SIZE", value_parser = crate::size::parse_size, conflicts_with = "store")]
+        #[arg(long, value_name = "SIZE", value_parser = crate::cli::size::parse_size, conflicts_with = "store")]
         max_size: Option<u64>,
         /// Show what would be removed; remove nothing.
         #[arg(long)]
@@ -334,6 +334,22 @@ pub(crate) enum Command {
         #[arg(short, long, value_name = "MESSAGE")]
         message: Option<String>,
         /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the outputs that are out of date: made by a creator whose code
+    /// differs from this program's, or made from such an output. Sees the
+    /// creators of the program it runs in: a pipeline's binary that calls
+    /// `lake_runtime::cli::main()`.
+    Status {
+        /// Print the entries as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the creators registered in this program, with their code
+    /// identity and where they are defined.
+    Creators {
+        /// Print the creators as JSON.
         #[arg(long)]
         json: bool,
     },

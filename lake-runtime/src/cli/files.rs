@@ -6,12 +6,12 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use crate::{AddMode, AddOutcome, Lake, Name};
 use anyhow::{Context, Result, bail};
-use lake_runtime::{AddMode, AddOutcome, Lake, Name};
 
-use crate::annotate;
-use crate::lowargs::GlobalArgs;
-use crate::render;
+use crate::cli::annotate;
+use crate::cli::lowargs::GlobalArgs;
+use crate::cli::render;
 
 /// `add -r` prints one line per file up to this many files (any number
 /// with -v); past it, only its summary line.
@@ -29,7 +29,7 @@ pub(crate) async fn add(
     changes: &annotate::Changes,
 ) -> Result<ExitCode> {
     let started = Instant::now();
-    let mut outcomes = if lake_runtime::is_object_url(source) {
+    let mut outcomes = if crate::is_object_url(source) {
         if mode == AddMode::Move || recursive {
             bail!("--move and -r need a local source, not the object URL {source}");
         }
