@@ -14,7 +14,7 @@ use indicatif::HumanBytes;
 use crate::cli::annotate::{self, Edit};
 use crate::cli::files::{add, copy_out};
 use crate::cli::lowargs::{Command, GlobalArgs, LineageFormat, LowArgs};
-use crate::cli::{output, remove, render, status, stores};
+use crate::cli::{creators, output, remove, render, status, stores};
 
 pub(crate) fn run(args: LowArgs) -> Result<ExitCode> {
     // Completions need no lake: they must work before one is configured.
@@ -551,69 +551,8 @@ async fn dispatch(lake: &Lake, global: &GlobalArgs, command: Command) -> Result<
             writeln!(out, "{url}")?;
             ExitCode::SUCCESS
         }
-        Command::Status { json } => {
-            let entries = lake.status_async().await?;
-            if json {
-                serde_json::to_writer_pretty(&mut out, &entries)?;
-                writeln!(out)?;
-            } else if crate::creators().next().is_none() {
-                writeln!(
-                    out,
-                    "no creator is registered in this program, so no output can be found \
-                     stale; run `status` from your pipeline's binary (lake_runtime::cli::main())"
-                )?;
-            } else if entries.is_empty() {
-                writeln!(out, "every output is up to date with this program's code")?;
-            } else {
-                for entry in &entries {
-                    writeln!(out, "stale  {}  {}", entry.name, entry.reason)?;
-                }
-            }
-            ExitCode::SUCCESS
-        }
-        Command::Creators { json } => {
-            let mut creators: Vec<_> = crate::creators().collect();
-            creators.sort_by_key(|c| c.path());
-            if json {
-                let rows: Vec<serde_json::Value> = creators
-                    .iter()
-                    .map(|c| {
-                        serde_json::json!({
-                            "creator": c.path(),
-                            "code_identity": c.code_identity(),
-                            "source": format!("{}:{}", c.source_file, c.source_line),
-                        })
-                    })
-                    .collect();
-                serde_json::to_writer_pretty(&mut out, &rows)?;
-                writeln!(out)?;
-            } else if creators.is_empty() {
-                writeln!(
-                    out,
-                    "no creator is registered in this program; run `creators` from your \
-                     pipeline's binary (lake_runtime::cli::main())"
-                )?;
-            } else {
-                for c in creators {
-                    let identity = match c.code_identity() {
-                        lake_core::key::CodeIdentity::Hash(hash) => {
-                            format!("code {}", hash.chars().take(16).collect::<String>())
-                        }
-                        lake_core::key::CodeIdentity::Version(version) => {
-                            format!("version {version}")
-                        }
-                    };
-                    writeln!(
-                        out,
-                        "{}  {identity}  {}:{}",
-                        c.path(),
-                        c.source_file,
-                        c.source_line
-                    )?;
-                }
-            }
-            ExitCode::SUCCESS
-        }
+        Command::Status { json } => creators::status(lake, &mut out, json).await?,
+        Command::Creators { json } => creators::creators(&mut out, json)?,
         Command::Completions { .. }
         | Command::Man
         | Command::Doctor { .. }

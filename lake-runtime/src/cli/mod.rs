@@ -7,6 +7,7 @@
 
 mod annotate;
 mod commands;
+mod creators;
 mod doctor;
 mod files;
 mod lowargs;
