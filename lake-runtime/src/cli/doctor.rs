@@ -106,14 +106,7 @@ async fn checks(config: Result<LakeConfig>, probe_options: ProbeOptions) -> Repo
         .store_options
         .iter()
         .fold(StoreOptions::new(), |o, (k, v)| o.with(k, v));
-    let credentials: Vec<String> = std::env::vars()
-        .map(|(k, _)| k)
-        .filter(|k| {
-            ["AWS_", "AZURE_", "GOOGLE_"]
-                .iter()
-                .any(|p| k.starts_with(p))
-        })
-        .collect();
+    let credentials = crate::cli::show_config::credential_variables();
     report.add(
         "configuration",
         Level::Ok,

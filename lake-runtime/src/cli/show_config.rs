@@ -18,7 +18,9 @@ fn option_text(key: &str, value: &str) -> String {
     StoreOptions::new().with(key, value).redacted()
 }
 
-fn credential_variables() -> Vec<String> {
+/// The names of the `AWS_*`, `AZURE_*` and `GOOGLE_*` variables set here,
+/// which the store client reads; never their values.
+pub(crate) fn credential_variables() -> Vec<String> {
     let mut names: Vec<String> = std::env::vars()
         .map(|(k, _)| k)
         .filter(|k| {

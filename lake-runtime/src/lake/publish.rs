@@ -291,47 +291,35 @@ impl Lake {
             self.inner.store.put_file(&path, local).await?;
             return Ok(());
         }
-        match self.inner.store.head(&path).await {
-            // Content-addressed: same key and size means the same bytes
-            // (a tampered blob is `verify --store`'s job, not every add's).
-            // An old blob may be an orphan that a concurrent `lake gc` is
-            // about to delete, so it is rewritten, which renews its age.
-            Ok(meta)
-                if meta.size == size
-                    && Utc::now().signed_duration_since(meta.last_modified)
-                        < chrono::Duration::from_std(super::gc::BLOB_REUSE_MAX_AGE)
-                            .expect("constant fits") =>
-            {
-                return Ok(());
-            }
-            Ok(_) => {}
-            Err(e) if e.is_not_found() => {}
-            Err(e) => return Err(e.into()),
+        if !self.reusable_blob(&path, size).await? {
+            self.inner.store.put_file(&path, local).await?;
         }
-        self.inner.store.put_file(&path, local).await?;
         Ok(())
     }
 
-    /// The blob of `digest` from the uploaded object `object`: reused if a
-    /// young blob of that size is there (an old one may be an orphan that
-    /// gc is about to delete, as in `upload_blob`), else copied inside the
-    /// store.
+    /// True if the blob at `path` can stand for new content of `size`
+    /// bytes without writing it again. Content-addressed: same key and size
+    /// means the same bytes (a tampered blob is `verify --store`'s job, not
+    /// every add's). An old blob may be an orphan that a concurrent `lake
+    /// gc` is about to delete, so it is written again, which renews its age.
+    async fn reusable_blob(&self, path: &StorePath, size: u64) -> Result<bool> {
+        match self.inner.store.head(path).await {
+            Ok(meta) => Ok(meta.size == size
+                && Utc::now().signed_duration_since(meta.last_modified)
+                    < chrono::Duration::from_std(super::gc::BLOB_REUSE_MAX_AGE)
+                        .expect("constant fits")),
+            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The blob of `digest` from the uploaded object `object`: reused as in
+    /// `upload_blob`, else copied inside the store.
     async fn copy_to_blob(&self, digest: &Digest, size: u64, object: &StorePath) -> Result<()> {
         let path = StorePath::blob(digest);
-        match self.inner.store.head(&path).await {
-            Ok(meta)
-                if meta.size == size
-                    && Utc::now().signed_duration_since(meta.last_modified)
-                        < chrono::Duration::from_std(super::gc::BLOB_REUSE_MAX_AGE)
-                            .expect("constant fits") =>
-            {
-                return Ok(());
-            }
-            Ok(_) => {}
-            Err(e) if e.is_not_found() => {}
-            Err(e) => return Err(e.into()),
+        if !self.reusable_blob(&path, size).await? {
+            self.inner.store.copy(object, &path).await?;
         }
-        self.inner.store.copy(object, &path).await?;
         Ok(())
     }
 
