@@ -546,6 +546,22 @@ impl TestServer {
     }
 }
 
+/// The stores the file-and-server tests run against: `None` for the test
+/// dir's `file://` store, then moto and Azurite when `scripts/servers start`
+/// describes them (a missing one is skipped loudly, or fails under
+/// `CI=true`, as [`TestServer::from_env`] does).
+pub fn file_moto_azurite() -> Vec<Option<TestServer>> {
+    let mut out = vec![None];
+    out.extend(
+        ["MOTO", "AZURITE"]
+            .map(TestServer::from_env)
+            .into_iter()
+            .flatten()
+            .map(Some),
+    );
+    out
+}
+
 /// `<tag>-<pid>-<nanos>-<counter>`: unique across processes and calls.
 pub fn unique_prefix(tag: &str) -> String {
     use std::sync::atomic::{AtomicU64, Ordering};

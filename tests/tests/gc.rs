@@ -8,19 +8,6 @@ use lake_runtime::Digest;
 use lake_tests::{LakeCmd, TestDir, TestServer};
 use serde_json::Value;
 
-/// The stores to run against: `None` is the test dir's `file://` store.
-fn servers() -> Vec<Option<TestServer>> {
-    let mut out = vec![None];
-    out.extend(
-        ["MOTO", "AZURITE"]
-            .map(TestServer::from_env)
-            .into_iter()
-            .flatten()
-            .map(Some),
-    );
-    out
-}
-
 fn lake(t: &TestDir, server: &Option<(TestServer, String)>) -> LakeCmd {
     let mut cmd = t.lake();
     if let Some((server, url)) = server {
@@ -59,7 +46,7 @@ fn evicted(report: &Value) -> Vec<String> {
 
 #[test]
 fn gc_local_max_size_evicts_the_least_recently_used_copies() {
-    for server in servers() {
+    for server in lake_tests::file_moto_azurite() {
         let t = TestDir::new();
         let s = server.map(|s| {
             let url = s.fresh_url("gc-budget");

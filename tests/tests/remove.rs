@@ -10,19 +10,6 @@ use std::process::Command;
 use lake_tests::{LakeCmd, TestDir, TestServer, example_bin, files_in_recursive};
 use serde_json::Value;
 
-/// The stores to run against: `None` is the test dir's `file://` store.
-fn servers() -> Vec<Option<TestServer>> {
-    let mut out = vec![None];
-    out.extend(
-        ["MOTO", "AZURITE"]
-            .map(TestServer::from_env)
-            .into_iter()
-            .flatten()
-            .map(Some),
-    );
-    out
-}
-
 /// `lake` with home `<dir>/<home>` on the store of `server` at `url`.
 fn lake(t: &TestDir, server: &Option<(TestServer, String)>, home: &str) -> LakeCmd {
     let mut cmd = t.lake_with_home(t.path().join(home));
@@ -44,7 +31,7 @@ fn ls(cmd: &mut LakeCmd) -> Vec<String> {
 
 #[test]
 fn rm_and_rm_r_from_one_home_are_seen_from_a_second_home() {
-    for server in servers() {
+    for server in lake_tests::file_moto_azurite() {
         let t = TestDir::new();
         let s = server.map(|s| {
             let url = s.fresh_url("rm-cli");

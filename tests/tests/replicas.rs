@@ -10,19 +10,6 @@ use lake_runtime::Digest;
 use lake_tests::{NamedStoreSpec, TestDir, TestServer};
 use serde_json::Value;
 
-/// The stores to run against: `None` is `file://` in the test dir.
-fn servers() -> Vec<Option<TestServer>> {
-    let mut out = vec![None];
-    out.extend(
-        ["MOTO", "AZURITE"]
-            .map(TestServer::from_env)
-            .into_iter()
-            .flatten()
-            .map(Some),
-    );
-    out
-}
-
 fn label(server: &Option<TestServer>) -> &str {
     server.as_ref().map_or("file", |s| s.kind.as_str())
 }
@@ -79,7 +66,7 @@ fn hostname() -> String {
 
 #[test]
 fn cp_and_mv_record_locations_that_ls_where_and_history_show_on_another_home() {
-    for server in servers() {
+    for server in lake_tests::file_moto_azurite() {
         let context = label(&server);
         let t = TestDir::new();
         let stores = two_stores(&t, &server);
@@ -225,7 +212,7 @@ fn cp_and_mv_record_locations_that_ls_where_and_history_show_on_another_home() {
 
 #[test]
 fn rm_from_refuses_the_last_copy_unless_forced() {
-    for server in servers() {
+    for server in lake_tests::file_moto_azurite() {
         let context = label(&server);
         let t = TestDir::new();
         let stores = two_stores(&t, &server);
@@ -327,7 +314,7 @@ fn rm_from_refuses_when_the_other_recorded_copy_does_not_verify() {
 
 #[test]
 fn reads_fall_back_to_a_replica_while_the_preferred_store_is_down() {
-    for server in servers() {
+    for server in lake_tests::file_moto_azurite() {
         let context = label(&server);
         let t = TestDir::new();
         let [main, archive] = two_stores(&t, &server);

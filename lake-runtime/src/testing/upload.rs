@@ -106,38 +106,16 @@ const LARGE_SIZE: usize = MULTIPART_THRESHOLD as usize + 4 * 1024 * 1024 + 12_34
 pub async fn check_put_file_large(store: &dyn Store) {
     let root = scratch("put_file_large");
     let path = key(&format!("{root}/blobs/large"));
-    // Pseudo-random, so a reordered or repeated part cannot go unnoticed.
-    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-    let content: Vec<u8> = (0..LARGE_SIZE)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 24) as u8
-        })
-        .collect();
+    let content = pseudo_random(LARGE_SIZE, 0x9e37_79b9_7f4a_7c15);
     let file = temp_file(&content);
-
-    let done = AtomicBool::new(false);
-    let upload = async {
-        let result = store.put_file(&path, file.path()).await;
-        done.store(true, Ordering::SeqCst);
-        result
-    };
-    let watch = async {
-        while !done.load(Ordering::SeqCst) {
-            match store.head(&path).await {
-                Ok(meta) => assert_eq!(
-                    meta.size, LARGE_SIZE as u64,
-                    "{store}: a partial object is visible during put_file"
-                ),
-                Err(e) if e.is_not_found() => {}
-                Err(e) => panic!("{store}: head during put_file failed: {e}"),
-            }
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-    };
-    let (result, ()) = futures::join!(upload, watch);
+    let result = never_partial(
+        store,
+        &path,
+        LARGE_SIZE,
+        "put_file",
+        store.put_file(&path, file.path()),
+    )
+    .await;
     result.unwrap_or_else(|e| panic!("{store}: put_file of {LARGE_SIZE} bytes failed: {e}"));
 
     let got = read_all(store, &path).await;
@@ -160,6 +138,38 @@ pub async fn check_put_file_large(store: &dyn Store) {
             "{store}: the root listing shows the backend's own file {k}"
         );
     }
+}
+
+/// Runs `upload` of `len` bytes to `path` while heads of `path` check that
+/// the object is never visible partially, and returns the upload's result.
+async fn never_partial<T>(
+    store: &dyn Store,
+    path: &StorePath,
+    len: usize,
+    operation: &str,
+    upload: impl std::future::Future<Output = T>,
+) -> T {
+    let done = AtomicBool::new(false);
+    let upload = async {
+        let result = upload.await;
+        done.store(true, Ordering::SeqCst);
+        result
+    };
+    let watch = async {
+        while !done.load(Ordering::SeqCst) {
+            match store.head(path).await {
+                Ok(meta) => assert_eq!(
+                    meta.size, len as u64,
+                    "{store}: a partial object is visible during {operation}"
+                ),
+                Err(e) if e.is_not_found() => {}
+                Err(e) => panic!("{store}: head during {operation} failed: {e}"),
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    };
+    let (result, ()) = futures::join!(upload, watch);
+    result
 }
 
 /// Pseudo-random bytes, so a reordered or repeated part cannot go
@@ -197,27 +207,15 @@ pub async fn check_put_stream(store: &dyn Store) {
                 ]
             })
             .collect();
-        let done = AtomicBool::new(false);
-        let upload = async {
-            let stream = futures::stream::iter(chunks.into_iter().map(Ok)).boxed();
-            let result = store.put_stream(&path, stream).await;
-            done.store(true, Ordering::SeqCst);
-            result
-        };
-        let watch = async {
-            while !done.load(Ordering::SeqCst) {
-                match store.head(&path).await {
-                    Ok(meta) => assert_eq!(
-                        meta.size, len as u64,
-                        "{store}: a partial object is visible during put_stream"
-                    ),
-                    Err(e) if e.is_not_found() => {}
-                    Err(e) => panic!("{store}: head during put_stream failed: {e}"),
-                }
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
-        };
-        let (result, ()) = futures::join!(upload, watch);
+        let stream = futures::stream::iter(chunks.into_iter().map(Ok)).boxed();
+        let result = never_partial(
+            store,
+            &path,
+            len,
+            "put_stream",
+            store.put_stream(&path, stream),
+        )
+        .await;
         let written = result.unwrap_or_else(|e| panic!("{store}: put_stream {label}: {e}"));
         assert_eq!(written, len as u64, "{store}: put_stream {label} size");
         assert!(
