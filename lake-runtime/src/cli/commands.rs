@@ -53,10 +53,13 @@ pub(crate) fn run(args: LowArgs) -> Result<ExitCode> {
         .context("cannot start the async runtime")?;
     let quiet = args.global.quiet;
     runtime.block_on(async {
+        // Borrowed, not moved, into the select: on Ctrl-C the work must stay
+        // alive while its staging files are counted and removed, or dropping
+        // it would delete them first and the report would say 0.
+        let work = dispatch(&lake, &args.global, args.command);
+        tokio::pin!(work);
         tokio::select! {
-            done = dispatch(&lake, &args.global, args.command) => {
-                done.map_err(|err| with_suggestion(&lake, err))
-            }
+            done = &mut work => done.map_err(|err| with_suggestion(&lake, err)),
             _ = tokio::signal::ctrl_c() => interrupted(&lake, quiet),
         }
     })
