@@ -356,6 +356,62 @@ impl LakeCmd {
         serde_json::from_str(&stdout)
             .unwrap_or_else(|e| panic!("{self:?} printed invalid JSON ({e}):\n{stdout}"))
     }
+
+    /// Runs it, asserts success, parses stdout as JSON Lines (what `ls`,
+    /// `status` and `creators` print with `--json`): an array of the lines'
+    /// objects. Each line must be one compact object.
+    pub fn json_lines(&mut self) -> serde_json::Value {
+        let stdout = self.ok();
+        let rows = stdout
+            .lines()
+            .map(|line| {
+                let row: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| {
+                    panic!("{self:?} printed a line that is not JSON ({e}): {line:?}\n{stdout}")
+                });
+                assert!(
+                    row.is_object(),
+                    "{self:?}: a JSON line is not an object: {line}"
+                );
+                row
+            })
+            .collect();
+        serde_json::Value::Array(rows)
+    }
+}
+
+/// The top-level fields of the JSON shape that `docs/json.md` documents
+/// under `<!-- shape: KIND -->`, read from its example.
+pub fn documented_json_fields(kind: &str) -> std::collections::BTreeSet<String> {
+    let doc_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/json.md");
+    let doc = std::fs::read_to_string(&doc_path).expect("docs/json.md");
+    let marker = format!("<!-- shape: {kind} -->");
+    let after = doc
+        .split_once(&marker)
+        .unwrap_or_else(|| panic!("docs/json.md documents no shape {kind:?}"))
+        .1;
+    let block = after
+        .split_once("```json\n")
+        .and_then(|(_, rest)| rest.split_once("```"))
+        .unwrap_or_else(|| panic!("docs/json.md: no json block after {marker}"))
+        .0;
+    let example: serde_json::Value = serde_json::from_str(block)
+        .unwrap_or_else(|e| panic!("docs/json.md: the {kind} example is not JSON: {e}"));
+    example
+        .as_object()
+        .unwrap_or_else(|| panic!("docs/json.md: the {kind} example is not an object"))
+        .keys()
+        .cloned()
+        .collect()
+}
+
+/// The top-level fields of one JSON object.
+pub fn json_fields(value: &serde_json::Value) -> std::collections::BTreeSet<String> {
+    value
+        .as_object()
+        .unwrap_or_else(|| panic!("not a JSON object: {value}"))
+        .keys()
+        .cloned()
+        .collect()
 }
 
 /// The names in a `lake ls --json` listing, in its order.

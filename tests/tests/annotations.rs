@@ -7,7 +7,11 @@ use serde_json::{Value, json};
 
 /// The names `ls PREFIX --json ARGS` lists with `cmd`.
 fn ls(mut cmd: LakeCmd, prefix: &str, args: &[&str]) -> Vec<String> {
-    names(&cmd.args(["ls", prefix, "--json"]).args(args).json())
+    names(
+        &cmd.args(["ls", "-r", prefix, "--json"])
+            .args(args)
+            .json_lines(),
+    )
 }
 
 fn annotations(t: &TestDir, name: &str) -> Value {
@@ -104,7 +108,10 @@ fn bad_annotations_are_refused_naming_the_value() {
         .args(["--label", "Not Ok"])
         .fails();
     assert!(err.contains("\"Not Ok\""), "{err}");
-    assert_eq!(names(&t.lake().args(["ls", "--json"]).json()), ["a"]);
+    assert_eq!(
+        names(&t.lake().args(["ls", "-r", "--json"]).json_lines()),
+        ["a"]
+    );
 }
 
 #[test]
@@ -135,7 +142,10 @@ fn add_annotates_and_ls_filters_by_tag_label_since_and_locality() {
         long.contains("    site=north #raw @2026-01-05T00:00:00+00:00"),
         "{long}"
     );
-    let json = t.lake().args(["ls", "d", "--long", "--json"]).json();
+    let json = t
+        .lake()
+        .args(["ls", "-r", "d", "--long", "--json"])
+        .json_lines();
     assert_eq!(json[0]["annotations"]["labels"], json!(["raw"]));
 
     // Another home on the same store: nothing local until it is read.

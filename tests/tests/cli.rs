@@ -43,7 +43,7 @@ fn assert_one_line(stderr: &str) {
 /// Nothing was stored: no names, no blobs in the store, `ls` is empty.
 fn assert_nothing_stored(t: &TestDir) {
     assert_eq!(t.store_files(), Vec::<std::path::PathBuf>::new());
-    let listing = t.lake().args(["ls", "--json"]).json();
+    let listing = t.lake().args(["ls", "--json"]).json_lines();
     assert_eq!(listing, serde_json::json!([]));
     assert_eq!(t.lake().args(["ls", "-r"]).ok(), "");
 }
@@ -131,8 +131,14 @@ fn ls_json_has_name_size_blake3_local_in_store() {
     let t = TestDir::new();
     add(&t, &t.write("a", "hello"), "dir/a.txt", &[]);
     add(&t, &t.write("b", "hi"), "b.txt", &[]);
-    let listing = t.lake().args(["ls", "--json"]).json();
-    // --json lists every name below PREFIX, not one level.
+    // Like the text: one level, folders first, each with its totals.
+    let level = t.lake().args(["ls", "--json"]).json_lines();
+    assert_eq!(names_in_json(&level), ["dir/", "b.txt"]);
+    assert_eq!(level[0]["kind"], "folder");
+    assert_eq!(level[0]["files"], 1);
+    assert_eq!(level[0]["size"], 5);
+    assert_eq!(level[1]["kind"], "file");
+    let listing = t.lake().args(["ls", "-r", "--json"]).json_lines();
     assert_eq!(names_in_json(&listing), ["b.txt", "dir/a.txt"]);
     let entry = &listing[1];
     assert_eq!(entry["name"], "dir/a.txt");
@@ -146,7 +152,7 @@ fn ls_json_has_name_size_blake3_local_in_store() {
     assert!(t.store_blob(hex).is_file());
     assert!(t.home_blob(hex).is_file());
     assert_eq!(
-        names_in_json(&t.lake().args(["ls", "dir", "--json"]).json()),
+        names_in_json(&t.lake().args(["ls", "dir", "--json"]).json_lines()),
         ["dir/a.txt"]
     );
 }
@@ -271,7 +277,7 @@ fn add_recursive_adds_one_name_per_file_under_name() {
         out.lines().last().unwrap().starts_with("3 file(s): 3 new "),
         "{out}"
     );
-    let listing = t.lake().args(["ls", "--json"]).json();
+    let listing = t.lake().args(["ls", "-r", "--json"]).json_lines();
     assert_eq!(
         names_in_json(&listing),
         [
@@ -573,7 +579,7 @@ fn readding_identical_content_is_a_no_op() {
     // The record is the first one: same creation time and lineage.
     assert_eq!(before, after);
     assert_eq!(
-        names_in_json(&t.lake().args(["ls", "--json"]).json()),
+        names_in_json(&t.lake().args(["ls", "-r", "--json"]).json_lines()),
         ["n.txt"]
     );
 }
@@ -751,7 +757,7 @@ fn evict_makes_a_file_store_only_and_cat_downloads_it_again() {
     add(&t, &t.write("b", "keep"), "e/b.txt", &[]);
     let out = t.lake().args(["evict", "e/a.bin"]).ok();
     assert!(out.contains("evicted 1"), "{out}");
-    let listing = t.lake().args(["ls", "--json"]).json();
+    let listing = t.lake().args(["ls", "-r", "--json"]).json_lines();
     assert_eq!(listing[0]["name"], "e/a.bin");
     assert_eq!(listing[0]["local"], false);
     assert_eq!(listing[0]["in_store"], true);
@@ -766,7 +772,7 @@ fn evict_makes_a_file_store_only_and_cat_downloads_it_again() {
 
     assert_eq!(t.lake().args(["cat", "e/a.bin"]).ok_bytes(), binary_bytes());
     assert_eq!(
-        t.lake().args(["ls", "--json"]).json()[0]["local"],
+        t.lake().args(["ls", "-r", "--json"]).json_lines()[0]["local"],
         true,
         "cat must cache the download"
     );
@@ -813,7 +819,7 @@ fn second_machine_lists_everything_downloads_only_what_it_opens_and_verifies() {
         listing.lines().all(|l| l.trim_end().ends_with("store")),
         "{listing}"
     );
-    let json = second().args(["ls", "--json"]).json();
+    let json = second().args(["ls", "-r", "--json"]).json_lines();
     for entry in json.as_array().unwrap() {
         assert_eq!(entry["local"], false, "{entry}");
         assert_eq!(entry["in_store"], true, "{entry}");
@@ -844,8 +850,8 @@ fn second_machine_lists_everything_downloads_only_what_it_opens_and_verifies() {
     let first = t
         .lake()
         .env("LAKE_REFRESH_SECS", "0")
-        .args(["ls", "--json"])
-        .json();
+        .args(["ls", "-r", "--json"])
+        .json_lines();
     assert!(names_in_json(&first).contains(&"shared/late.txt".to_owned()));
 }
 
@@ -861,8 +867,8 @@ fn ls_refresh_sees_names_added_elsewhere_despite_a_long_interval() {
     let refreshed = t
         .lake_with_home(&home2)
         .env("LAKE_REFRESH_SECS", "3600")
-        .args(["ls", "--refresh", "--json"])
-        .json();
+        .args(["ls", "-r", "--refresh", "--json"])
+        .json_lines();
     assert_eq!(names_in_json(&refreshed), ["a.txt"]);
 }
 
@@ -1678,7 +1684,7 @@ fn issue_14_add_recursive_skips_git_and_what_lakeignore_lists() {
         .arg(t.path().join("proj"))
         .arg("p")
         .ok();
-    let listing = t.lake().args(["ls", "-r", "--json", "p"]).json();
+    let listing = t.lake().args(["ls", "-r", "--json", "p"]).json_lines();
     assert_eq!(
         names_in_json(&listing),
         ["p/data/a.csv", "p/data/keep.tmp"],

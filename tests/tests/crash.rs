@@ -192,7 +192,7 @@ fn crashy_bin() -> PathBuf {
 fn names(t: &TestDir, spec: &StoreSpec) -> Vec<(String, String)> {
     let listing = lake(t, spec)
         .args(["ls", "-r", "--json", "--refresh", ""])
-        .json();
+        .json_lines();
     listing
         .as_array()
         .expect("ls --json prints an array")

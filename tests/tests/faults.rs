@@ -347,7 +347,7 @@ fn server_gone_mid_upload_fails_clearly_then_the_same_add_succeeds() {
     let proxy = Proxy::start(port, moto_addr(&server), 0, None);
     let listed = lake_via(&dir, "home-b", &server, &url, &endpoint, &options)
         .args(["ls", "-r", "--json", "--refresh"])
-        .json();
+        .json_lines();
     assert_eq!(listed, serde_json::json!([]), "a failed add leaves no name");
     add.ok();
     let report = lake_via(&dir, "home-c", &server, &url, &endpoint, &options)

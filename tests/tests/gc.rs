@@ -17,7 +17,9 @@ fn lake(t: &TestDir, server: &Option<(TestServer, String)>) -> LakeCmd {
 }
 
 fn local_names(t: &TestDir, s: &Option<(TestServer, String)>) -> Vec<String> {
-    let listing = lake(t, s).args(["ls", "-r", "--local", "--json"]).json();
+    let listing = lake(t, s)
+        .args(["ls", "-r", "--local", "--json"])
+        .json_lines();
     let mut names: Vec<String> = listing
         .as_array()
         .unwrap()

@@ -82,7 +82,7 @@ fn ctrl_c_during_add_removes_its_staging_files_and_says_so() {
         "{shown}"
     );
     assert!(staging(&t).is_empty(), "left behind: {:?}", staging(&t));
-    let listed = t.lake().args(["ls", "-r", "--json"]).json();
+    let listed = t.lake().args(["ls", "-r", "--json"]).json_lines();
     assert_eq!(
         listed,
         serde_json::json!([]),

@@ -171,7 +171,7 @@ fn two_homes_one_store(
     }
     let listed: BTreeSet<String> = ls
         .args(["ls", "-r", "--json"])
-        .json()
+        .json_lines()
         .as_array()
         .expect("ls --json prints an array")
         .iter()

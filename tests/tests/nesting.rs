@@ -18,7 +18,7 @@ fn lake(t: &TestDir, server: &Option<(TestServer, String)>, home: &str) -> LakeC
 fn names(t: &TestDir, s: &Option<(TestServer, String)>) -> Vec<String> {
     let listing = lake(t, s, "a")
         .args(["ls", "-r", "--json", "--refresh"])
-        .json();
+        .json_lines();
     let mut out: Vec<String> = listing
         .as_array()
         .unwrap()

@@ -20,7 +20,7 @@ fn lake(t: &TestDir, server: &Option<(TestServer, String)>, home: &str) -> LakeC
 }
 
 fn ls(cmd: &mut LakeCmd) -> Vec<String> {
-    let listing = cmd.args(["ls", "-r", "--json", "--refresh"]).json();
+    let listing = cmd.args(["ls", "-r", "--json", "--refresh"]).json_lines();
     listing
         .as_array()
         .unwrap()

@@ -27,7 +27,7 @@ fn places(t: &TestDir, home: &str) -> Vec<(String, Vec<String>)> {
     let listing = t
         .lake_named(home)
         .args(["ls", "-r", "--where", "--json", "--refresh"])
-        .json();
+        .json_lines();
     listing
         .as_array()
         .unwrap()

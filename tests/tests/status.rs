@@ -8,7 +8,7 @@
 use std::process::Command;
 
 use lake_runtime::{Lineage, Record};
-use lake_tests::TestDir;
+use lake_tests::{TestDir, documented_json_fields, json_fields};
 
 fn pipeline(t: &TestDir, home: &str) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_lake-pipeline-cli"));
@@ -22,6 +22,14 @@ fn pipeline(t: &TestDir, home: &str) -> Command {
         .env("NO_COLOR", "1")
         .current_dir(t.path());
     cmd
+}
+
+/// Parses JSON Lines, one object per line.
+fn json_lines(stdout: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line:?}")))
+        .collect()
 }
 
 fn ok(cmd: &mut Command) -> String {
@@ -53,6 +61,22 @@ fn status_finds_outputs_of_older_code_and_what_was_made_from_them() {
         creators.contains("pipeline_cli::second  code "),
         "{creators}"
     );
+    let rows = json_lines(&ok(pipeline(&t, "a").args(["creators", "--json"])));
+    let listed: Vec<&str> = rows
+        .iter()
+        .map(|r| r["creator"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        listed,
+        ["lake_pipeline_cli::first", "lake_pipeline_cli::second"]
+    );
+    for row in &rows {
+        assert_eq!(json_fields(row), documented_json_fields("creator"), "{row}");
+    }
+    assert_eq!(
+        rows[0]["code_identity"],
+        serde_json::json!({"version": "2"})
+    );
 
     // As if version 1 of `first` had made `upper`: its record says so.
     let path = t.store_dir().join("names").join(format!("{upper}.json"));
@@ -77,9 +101,17 @@ fn status_finds_outputs_of_older_code_and_what_was_made_from_them() {
         )),
         "{stale}"
     );
-    let json: serde_json::Value =
-        serde_json::from_str(&ok(pipeline(&t, "b").args(["status", "--json"]))).unwrap();
-    assert_eq!(json.as_array().unwrap().len(), 2, "{json:#}");
+    // JSON Lines, each in the shape docs/json.md documents.
+    let rows = json_lines(&ok(pipeline(&t, "b").args(["status", "--json"])));
+    assert_eq!(rows.len(), 2, "{rows:#?}");
+    for row in &rows {
+        assert_eq!(json_fields(row), documented_json_fields("stale"), "{row}");
+    }
+    let through_upper = rows
+        .iter()
+        .find(|r| r["name"] == *summary)
+        .expect("the summary is listed");
+    assert_eq!(through_upper["upstream"], *upper);
 
     // The plain `lake` has no creators to compare with.
     let plain = t.lake().arg("status").ok();

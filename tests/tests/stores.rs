@@ -49,9 +49,9 @@ fn one_home_pointed_at_another_store_uploads_and_lists_only_that_store() {
         .lake()
         .env("LAKE_STORE", &url_b)
         .args(["ls", "-r", "--json"])
-        .json();
+        .json_lines();
     assert_eq!(names(&on_b), ["reports/q1.csv"]);
-    let on_a = t.lake().args(["ls", "-r", "--json"]).json();
+    let on_a = t.lake().args(["ls", "-r", "--json"]).json_lines();
     assert_eq!(names(&on_a), ["only-a.txt", "reports/q1.csv"]);
     // A name only A has is unknown on B, from B's point of view.
     let err = t
@@ -88,7 +88,7 @@ fn two_projects_on_the_default_home_do_not_see_each_others_names() {
             &t.lake_bare()
                 .current_dir(dir)
                 .args(["ls", "-r", "--json"])
-                .json(),
+                .json_lines(),
         )
     };
     add(&one, "one.txt");
@@ -205,7 +205,7 @@ fn a_home_from_before_store_ids_keeps_working() {
     let src = t.write("a.txt", "a");
     t.lake().arg("add").arg(&src).arg("a.txt").ok();
     assert_eq!(t.lake().args(["cat", "a.txt"]).ok(), "a");
-    let listing = t.lake().args(["ls", "-r", "--json"]).json();
+    let listing = t.lake().args(["ls", "-r", "--json"]).json_lines();
     assert_eq!(names(&listing), ["a.txt"]);
     // Left alone: an older lake may still have it open.
     assert!(t.home().join("index.sqlite").is_file());
@@ -232,7 +232,7 @@ fn one_home_on_two_s3_prefixes_keeps_them_apart_on_moto() {
         .ok();
     let out = lake(&url_b).arg("add").arg(&src).arg("data.bin").ok();
     assert!(out.starts_with("added data.bin"), "{out}");
-    let on_b = lake(&url_b).args(["ls", "-r", "--json"]).json();
+    let on_b = lake(&url_b).args(["ls", "-r", "--json"]).json_lines();
     assert_eq!(names(&on_b), ["data.bin"]);
     // B's copy is really in B: a second home on B reads it back.
     let mut other = t.lake_with_home(t.path().join("other-home"));

@@ -13,6 +13,7 @@ use indicatif::HumanBytes;
 
 use crate::cli::annotate::{self, Edit};
 use crate::cli::files::{add, copy_out};
+use crate::cli::listing::{self, Listing};
 use crate::cli::lowargs::{Command, GlobalArgs, LineageFormat, LowArgs};
 use crate::cli::{creators, output, remove, render, status, stores};
 
@@ -239,32 +240,11 @@ async fn dispatch(lake: &Lake, global: &GlobalArgs, command: Command) -> Result<
             } else {
                 None
             };
+            let listing = Listing::group(prefix, &entries, recursive);
             if json {
-                let mut value = serde_json::to_value(&entries)?;
-                if let Some(rows) = value.as_array_mut() {
-                    for (row, entry) in rows.iter_mut().zip(&entries) {
-                        if let Some(notes) = &notes {
-                            let a = notes.get(&entry.name).cloned().unwrap_or_default();
-                            row["annotations"] = serde_json::to_value(a)?;
-                        }
-                        if let Some(places) = &places {
-                            row["where"] = serde_json::to_value(
-                                places.get(&entry.name).cloned().unwrap_or_default(),
-                            )?;
-                        }
-                    }
-                }
-                serde_json::to_writer_pretty(&mut out, &value)?;
-                writeln!(out)?;
+                listing::write_json_lines(&mut out, &listing, notes.as_ref(), places.as_ref())?;
             } else {
-                render::listing(
-                    &mut out,
-                    prefix,
-                    &entries,
-                    recursive,
-                    notes.as_ref(),
-                    places.as_ref(),
-                )?;
+                render::listing(&mut out, &listing, notes.as_ref(), places.as_ref())?;
             }
             ExitCode::SUCCESS
         }
@@ -274,6 +254,7 @@ async fn dispatch(lake: &Lake, global: &GlobalArgs, command: Command) -> Result<
             let annotations = lake.annotations_async(&name).await?;
             if json {
                 let mut value = serde_json::to_value(&record)?;
+                value["kind"] = "record".into();
                 value["local"] = lake.exists_locally(&name)?.into();
                 value["annotations"] = serde_json::to_value(&annotations)?;
                 value["metadata_digest"] = annotations.metadata_digest().to_string().into();

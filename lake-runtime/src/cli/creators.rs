@@ -8,13 +8,15 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use crate::Lake;
+use crate::cli::listing::json_line;
 
 /// `status`: the stale outputs, each with its reason.
 pub(crate) async fn status(lake: &Lake, out: &mut impl Write, json: bool) -> Result<ExitCode> {
     let entries = lake.status_async().await?;
     if json {
-        serde_json::to_writer_pretty(&mut *out, &entries)?;
-        writeln!(out)?;
+        for entry in &entries {
+            json_line(out, entry)?;
+        }
     } else if crate::creators().next().is_none() {
         writeln!(
             out,
@@ -36,18 +38,14 @@ pub(crate) fn creators(out: &mut impl Write, json: bool) -> Result<ExitCode> {
     let mut creators: Vec<_> = crate::creators().collect();
     creators.sort_by_key(|c| c.path());
     if json {
-        let rows: Vec<serde_json::Value> = creators
-            .iter()
-            .map(|c| {
-                serde_json::json!({
-                    "creator": c.path(),
-                    "code_identity": c.code_identity(),
-                    "source": format!("{}:{}", c.source_file, c.source_line),
-                })
-            })
-            .collect();
-        serde_json::to_writer_pretty(&mut *out, &rows)?;
-        writeln!(out)?;
+        for c in &creators {
+            let row = serde_json::json!({
+                "creator": c.path(),
+                "code_identity": c.code_identity(),
+                "source": format!("{}:{}", c.source_file, c.source_line),
+            });
+            json_line(out, &row)?;
+        }
     } else if creators.is_empty() {
         writeln!(
             out,

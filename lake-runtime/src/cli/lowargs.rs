@@ -81,7 +81,8 @@ pub(crate) enum Command {
         /// Only names at or below this prefix.
         #[arg(default_value = "")]
         prefix: String,
-        /// Print a JSON array of every name below PREFIX.
+        /// Print JSON Lines: one object per folder or file, as listed
+        /// (shapes in docs/json.md).
         #[arg(long)]
         json: bool,
         /// List every name below PREFIX, not one level.
@@ -342,14 +343,14 @@ pub(crate) enum Command {
     /// creators of the program it runs in: a pipeline's binary that calls
     /// `lake_runtime::cli::main()`.
     Status {
-        /// Print the entries as JSON.
+        /// Print JSON Lines: one object per stale output.
         #[arg(long)]
         json: bool,
     },
     /// List the creators registered in this program, with their code
     /// identity and where they are defined.
     Creators {
-        /// Print the creators as JSON.
+        /// Print JSON Lines: one object per creator.
         #[arg(long)]
         json: bool,
     },

@@ -10,6 +10,7 @@ mod commands;
 mod creators;
 mod doctor;
 mod files;
+mod listing;
 mod lowargs;
 mod output;
 mod remove;

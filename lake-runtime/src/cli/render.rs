@@ -4,9 +4,8 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::time::Duration;
 
-use crate::{
-    AddOutcome, GcReport, GcTally, Lineage, ListEntry, Record, RunExplanation, RunLineage,
-};
+use super::listing::Listing;
+use crate::{AddOutcome, GcReport, GcTally, Lineage, Record, RunExplanation, RunLineage};
 use anstyle::{Effects, Style};
 use indicatif::HumanBytes;
 
@@ -21,43 +20,14 @@ const STORE_ONLY: Style = Style::new().effects(Effects::ITALIC);
 /// NO_COLOR).
 pub(crate) fn listing(
     out: &mut impl Write,
-    prefix: &str,
-    entries: &[ListEntry],
-    recursive: bool,
+    listing: &Listing<'_>,
     notes: Option<&BTreeMap<crate::Name, crate::Annotations>>,
     places: Option<&BTreeMap<crate::Name, Vec<String>>>,
 ) -> io::Result<()> {
-    let prefix = prefix.trim_end_matches('/');
-    let strip = if prefix.is_empty() {
-        0
-    } else {
-        prefix.len() + 1
-    };
-    let mut folders: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut files = Vec::new();
-    for entry in entries {
-        let name = entry.name.as_str();
-        // `lake ls data/p.txt` names a file: it is shown as one, not as the
-        // folder `data/p.txt/data/` (issue 14).
-        if name == prefix {
-            files.push(entry);
-            continue;
-        }
-        let rest = name.get(strip..).unwrap_or(name);
-        match rest.split_once('/') {
-            Some((folder, _)) if !recursive => *folders.entry(folder).or_default() += 1,
-            _ => files.push(entry),
-        }
+    for folder in &listing.folders {
+        writeln!(out, "{:<50} {:>10} file(s)", folder.name, folder.files)?;
     }
-    for (folder, count) in folders {
-        let shown = if prefix.is_empty() {
-            format!("{folder}/")
-        } else {
-            format!("{prefix}/{folder}/")
-        };
-        writeln!(out, "{shown:<50} {count:>10} file(s)")?;
-    }
-    for entry in files {
+    for entry in &listing.files {
         let place = if entry.local { "local" } else { "store" };
         let size = HumanBytes(entry.size).to_string();
         let style = if entry.local { LOCAL } else { STORE_ONLY };
