@@ -62,6 +62,20 @@ fn multi() -> &'static indicatif::MultiProgress {
     })
 }
 
+/// Clears every bar from the terminal and draws none after, for a process
+/// about to exit on Ctrl-C: its last words then start on a clean line
+/// instead of after a half-drawn bar, and no bar is left behind.
+#[cfg(feature = "progress")]
+pub(crate) fn clear_for_exit() {
+    let bars = multi();
+    // A failed clear leaves a line of bar behind; nothing worse.
+    let _ = bars.clear();
+    bars.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+}
+
+#[cfg(not(feature = "progress"))]
+pub(crate) fn clear_for_exit() {}
+
 /// The overall bar of a command over many files (`add -r`, `pull`,
 /// `verify`): files done of the total, above the bars of the large files in
 /// flight. Like every bar, drawn only on a terminal.
@@ -152,8 +166,7 @@ impl TaskProgress {
     pub(crate) fn new(enabled: bool, tasks: usize, prefix: &str) -> Self {
         use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-        let target = ProgressDrawTarget::stderr();
-        if !enabled || target.is_hidden() {
+        if !enabled || ProgressDrawTarget::stderr().is_hidden() {
             return Self(None);
         }
         // `wide_bar` takes what the text leaves of the terminal's width: a
@@ -164,7 +177,12 @@ impl TaskProgress {
         )
         .expect("static template")
         .progress_chars("=> ");
-        let bar = ProgressBar::with_draw_target(Some(tasks as u64), target)
+        // In the process's MultiProgress, so that Ctrl-C can clear it.
+        let bar = multi()
+            .add(ProgressBar::with_draw_target(
+                Some(tasks as u64),
+                ProgressDrawTarget::hidden(),
+            ))
             .with_style(style)
             .with_prefix(prefix.to_owned())
             .with_message(running_pending_failed(TaskCounts {

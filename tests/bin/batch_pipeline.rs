@@ -22,10 +22,16 @@ use std::path::PathBuf;
 use lake_runtime::{BatchOptions, File, Lake, LakeConfigBuilder, batch_with, file_creator};
 
 /// The sum of the whitespace-separated numbers in `numbers`, times
-/// `factor`, labelled. An input containing `fail` fails the call.
+/// `factor`, labelled. An input containing `fail` fails the call; one
+/// containing `hang` never finishes (for Ctrl-C while tasks run).
 #[file_creator(remote)]
 fn scale(numbers: &File, factor: u32, label: &str) -> lake_runtime::Result<File> {
     let text = numbers.read_to_string()?;
+    if text.contains("hang") {
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        }
+    }
     if text.contains("fail") {
         let why = format!("input {} asks to fail", numbers.name().as_str());
         return Err(std::io::Error::other(why).into());

@@ -273,6 +273,86 @@ fn slurm_batch_of_an_async_creator() {
     });
 }
 
+/// Ctrl-C in a driver waiting on its tasks, at a terminal: the bar goes,
+/// the message says which jobs it cancels, the jobs stop, and the driver
+/// exits with 130.
+#[test]
+fn ctrl_c_in_a_slurm_driver_cancels_its_job_and_clears_the_bar() {
+    use expectrl::process::unix::WaitStatus;
+    use expectrl::{ControlCode, Eof, Expect, Regex, Session};
+    if !slurm_from_env() {
+        return;
+    }
+    let Some(server) = TestServer::from_env("MOTO") else {
+        return;
+    };
+    let dir = TestDir::new();
+    let p = Pipeline {
+        dir: &dir,
+        store: server.fresh_url("slurm-ctrl-c"),
+        options: options_string(&server),
+    };
+    p.put("in/stuck", "hang");
+    let mut command = p.command();
+    command
+        .args(["run", "in/stuck", "2"])
+        .env("TERM", "xterm-256color");
+    let mut session = Session::spawn(command).expect("spawn the driver on a pty");
+    session.set_expect_timeout(Some(std::time::Duration::from_secs(300)));
+    let submitted = session
+        .expect(Regex(r"submitted slurm job (\d+)"))
+        .expect("the driver submits its job");
+    let job = String::from_utf8_lossy(submitted.get(1).unwrap()).into_owned();
+    // The bar of the job's tasks is on the terminal; its tasks never end.
+    session.expect("/2 done, ").expect("the task bar");
+    session.send(ControlCode::EndOfText).expect("press Ctrl-C");
+    let shown = session.expect(Eof).expect("the driver ends");
+    let shown = String::from_utf8_lossy(shown.as_bytes()).into_owned();
+    let status = session.get_process().wait().expect("wait for the driver");
+    assert!(
+        matches!(status, WaitStatus::Exited(_, 130)),
+        "{status:?}\n{shown}"
+    );
+    let message = format!("lake: interrupted: scancel {job}");
+    let at = shown
+        .find(&message)
+        .unwrap_or_else(|| panic!("no {message:?} in {shown:?}"));
+    // The bar was erased, so the message starts its own line, and nothing
+    // of the bar is drawn after it.
+    let before = &shown[..at];
+    assert!(
+        before.ends_with("\x1b[2K") || before.ends_with('\n'),
+        "the message follows a bar that was not cleared: {shown:?}"
+    );
+    assert!(
+        !shown[at..].contains(" done, "),
+        "a bar after the message: {shown:?}"
+    );
+    // Every task of the job is cancelled (squeue lists them so for a while,
+    // then forgets the job).
+    let deadline = Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let out = Command::new("squeue")
+            .args(["-h", "-r", "-t", "all", "-j", &job, "-o", "%T"])
+            .output()
+            .expect("run squeue");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !out.status.success() && stderr.contains("Invalid job id") {
+            break;
+        }
+        assert!(out.status.success(), "squeue: {stderr}");
+        let states = String::from_utf8_lossy(&out.stdout).into_owned();
+        if !states.is_empty() && states.lines().all(|s| s == "CANCELLED") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "job {job}'s tasks are not cancelled a minute after Ctrl-C: {states:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+}
+
 /// A task whose program was built from other code refuses the call, exits
 /// 2, and leaves its reason in the store for the driver.
 #[test]

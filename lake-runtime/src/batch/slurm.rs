@@ -83,9 +83,16 @@ pub(super) fn run(
         let mut todo: Vec<usize> = (0..chunk.len()).collect();
         let mut attempt = 0;
         while !todo.is_empty() {
-            let job = submit(options, &program, &id, &todo, &log_dir)?;
+            // Submitted and recorded under the lock that the Ctrl-C handler
+            // takes first: a job whose sbatch is under way when Ctrl-C comes
+            // is recorded, then cancelled, never left to run.
+            let job = {
+                let mut active = ACTIVE.lock().expect("poisoned");
+                let job = submit(options, &program, &id, &todo, &log_dir)?;
+                active.push(job.clone());
+                job
+            };
             run.jobs.push(job.clone());
-            ACTIVE.lock().expect("poisoned").push(job.clone());
             let waited = wait(options, progress, &job, todo.len());
             ACTIVE.lock().expect("poisoned").retain(|j| j != &job);
             waited?;
@@ -143,7 +150,7 @@ fn submit(
     log_dir: &Path,
 ) -> Result<String> {
     let cwd = std::env::current_dir().map_err(|e| Error::io("read", "the current directory", e))?;
-    let mut cmd = Command::new("sbatch");
+    let mut cmd = slurm_command("sbatch");
     cmd.arg("--parsable")
         .arg(format!("--array={}", ranges(todo)))
         .arg(format!("--job-name=lake-{}", &id[..8]))
@@ -215,7 +222,7 @@ fn wait(options: &SlurmOptions, progress: bool, job: &str, tasks: usize) -> Resu
     loop {
         // `-t all`: finished tasks stay listed for a while (MinJobAge), with
         // their final state, which is how failures show while others run.
-        let output = Command::new("squeue")
+        let output = slurm_command("squeue")
             .args(["-h", "-r", "-t", "all", "-j", job, "-o", "%T"])
             .output()
             .map_err(|e| Error::io("run", PathBuf::from("squeue"), e))?;
@@ -317,6 +324,18 @@ fn log_tail(path: &Path) -> String {
     )
 }
 
+/// A Slurm client command in a process group of its own. Ctrl-C at a
+/// terminal signals the whole foreground group: an `squeue` killed by it
+/// would fail the batch before the handler below could cancel its jobs,
+/// and an `sbatch` killed by it may or may not have submitted. The handler
+/// alone decides what Ctrl-C does.
+fn slurm_command(program: &str) -> Command {
+    let mut cmd = Command::new(program);
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    cmd
+}
+
 /// On Ctrl-C, cancels the jobs being waited for, then exits as an
 /// interrupted program does (status 130). Installed on the first Slurm
 /// batch and kept: once tokio handles SIGINT, the default action is gone.
@@ -336,10 +355,11 @@ fn cancel_on_ctrl_c() {
                     if tokio::signal::ctrl_c().await.is_err() {
                         return;
                     }
+                    crate::progress::clear_for_exit();
                     let jobs = ACTIVE.lock().map(|j| j.clone()).unwrap_or_default();
                     if !jobs.is_empty() {
                         eprintln!("lake: interrupted: scancel {}", jobs.join(" "));
-                        let _ = Command::new("scancel").args(&jobs).status();
+                        let _ = slurm_command("scancel").args(&jobs).status();
                     }
                     std::process::exit(130);
                 });

@@ -70,6 +70,7 @@ pub(crate) fn run(args: LowArgs) -> Result<ExitCode> {
 /// leave for `lake gc`, and the exit status is the shell's for SIGINT.
 /// Nothing half-done is visible anyway: names appear only when complete.
 fn interrupted(lake: &Lake, quiet: bool) -> Result<ExitCode> {
+    crate::progress::clear_for_exit();
     let removed = lake.remove_own_staging()?;
     if !quiet {
         eprintln!(
