@@ -3,8 +3,10 @@
 //! blake3 and size, and the process's peak resident memory (`VmHWM`).
 //!
 //! ```text
-//! lake-stream-write <name> <MiB>
+//! lake-stream-write <name> <MiB> [<hang after MiB>]
 //! ```
+//! With a third argument, it prints `HANGING` after writing that many MiB
+//! and then waits forever, mid-upload, to be killed.
 //! The lake comes from `LAKE_HOME`, `LAKE_STORE` and `LAKE_STORE_OPT_*`.
 //! The content is [`lake_tests::streamed_chunk`] for chunks 0, 1, 2, …
 
@@ -28,10 +30,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .next()
         .ok_or("usage: lake-stream-write <name> <MiB>")?
         .parse()?;
+    let hang_after: Option<u64> = args.next().map(|a| a.parse()).transpose()?;
     let lake = Lake::open()?;
     let mut out = lake.create_streaming(&name)?;
     let mut chunk = vec![0u8; 1 << 20];
     for i in 0..mib {
+        if hang_after == Some(i) {
+            out.flush()?;
+            println!("HANGING");
+            std::io::stdout().flush()?;
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(3600));
+            }
+        }
         lake_tests::streamed_chunk(i, &mut chunk);
         out.write_all(&chunk)?;
     }

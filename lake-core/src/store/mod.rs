@@ -68,6 +68,19 @@ pub struct ListPage {
     pub next: Option<StorePath>,
 }
 
+/// A multipart upload that was begun and neither completed nor aborted,
+/// as [`Store::incomplete_uploads`] lists it. Its parts take storage that
+/// the owner pays for, and no listing of objects shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncompleteUpload {
+    /// The key the upload was meant to create, relative to the store.
+    pub path: String,
+    /// The backend's id of the upload.
+    pub id: String,
+    /// When it was begun.
+    pub initiated: DateTime<Utc>,
+}
+
 /// A streaming read: metadata first, then the content in chunks.
 pub struct GetStream {
     /// The object's metadata at the time of the read.
@@ -200,6 +213,31 @@ pub trait Store: fmt::Debug + fmt::Display + Send + Sync + 'static {
                 .await?;
             Ok(())
         })
+    }
+
+    /// The multipart uploads begun in this store (below its prefix) that
+    /// were never completed nor aborted: what a writer killed mid-upload
+    /// leaves. Backends without such uploads, or that cannot list them,
+    /// answer none, which is what this default does.
+    fn incomplete_uploads<'a>(
+        &'a self,
+    ) -> BoxFuture<'a, Result<Vec<IncompleteUpload>, StoreError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
+    /// Aborts `upload`, one of [`Store::incomplete_uploads`], deleting its
+    /// parts. A writer still sending parts to it then fails; nothing it
+    /// wrote was visible, so nothing is lost but its work. Succeeds if the
+    /// upload is already gone.
+    fn abort_upload<'a>(
+        &'a self,
+        upload: &'a IncompleteUpload,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        let unsupported = StoreError::NotSupported {
+            operation: format!("aborting the upload {} of {}", upload.id, upload.path),
+            store: self.to_string(),
+        };
+        Box::pin(async move { Err(unsupported) })
     }
 
     /// A presigned URL: anyone holding it can `GET` `path` without

@@ -282,15 +282,19 @@ pub(crate) fn gc(out: &mut impl Write, report: &GcReport) -> io::Result<()> {
     let line = |t: GcTally| format!("{} ({})", t.count, HumanBytes(t.bytes));
     writeln!(
         out,
-        "{verb} {}: {} store blob(s), {} store staging file(s), {} abandoned upload(s), {} batch file(s), {} home staging file(s), {} home blob(s)",
+        "{verb} {}: {} store blob(s), {} store staging file(s), {} abandoned upload(s), {} incomplete multipart upload(s), {} batch file(s), {} home staging file(s), {} home blob(s)",
         line(report.total()),
         line(report.store_blobs),
         line(report.store_staging),
         line(report.store_uploads),
+        report.store_multipart.count,
         line(report.batches),
         line(report.home_staging),
         line(report.home_blobs),
     )?;
+    if let Some(why) = &report.multipart_unlisted {
+        writeln!(out, "note: {why}")?;
+    }
     writeln!(
         out,
         "kept {} referenced blob(s) and {} leftover(s) younger than {} s",

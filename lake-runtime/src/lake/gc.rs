@@ -116,7 +116,7 @@ impl GcTally {
 /// One thing [`Lake::gc`] removed (or would remove, in a dry run).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GcItem {
-    /// `store-blob`, `store-staging`, `store-upload`, `store-batch`,
+    /// `store-blob`, `store-staging`, `store-upload`, `store-multipart`, `store-batch`,
     /// `home-staging`, `home-blob`, `home-batch-log`, or `home-lru`
     /// (evicted to meet the local budget).
     pub kind: &'static str,
@@ -144,6 +144,12 @@ pub struct GcReport {
     /// Temporary objects of streamed writes (`uploads/`) that a crash left
     /// behind, removed.
     pub store_uploads: GcTally,
+    /// Multipart uploads that a killed writer left incomplete, aborted
+    /// (S3; their size is not listed, so the bytes count 0).
+    pub store_multipart: GcTally,
+    /// Why incomplete multipart uploads could not be listed, if they could
+    /// not (an S3-compatible server without `ListMultipartUploads`).
+    pub multipart_unlisted: Option<String>,
     /// Batch descriptions, failure records and task logs removed
     /// (`batches/` in the store and the home).
     pub batches: GcTally,
@@ -173,6 +179,7 @@ impl GcReport {
             self.store_blobs,
             self.store_staging,
             self.store_uploads,
+            self.store_multipart,
             self.batches,
             self.home_staging,
             self.home_blobs,
@@ -273,6 +280,11 @@ impl Lake {
             }
         }
 
+        if options.scope.store() {
+            self.abort_incomplete_uploads(options, now, &mut report)
+                .await?;
+        }
+
         // Batches keep their own minimum age (docs/design/0012).
         crate::batch::gc_batches(self, options, now, &mut report).await?;
 
@@ -308,6 +320,48 @@ impl Lake {
             "gc done"
         );
         Ok(report)
+    }
+
+    /// Aborts the multipart uploads begun more than the grace period ago
+    /// and never completed: a writer killed mid-upload cannot abort its
+    /// own, and the parts are storage the user pays for and cannot see.
+    /// An upload still running that long is aborted too; its writer then
+    /// fails before its record is written, so nothing wrong is visible.
+    async fn abort_incomplete_uploads(
+        &self,
+        options: &GcOptions,
+        now: DateTime<Utc>,
+        report: &mut GcReport,
+    ) -> Result<()> {
+        let uploads = match self.store().incomplete_uploads().await {
+            Ok(uploads) => uploads,
+            Err(lake_core::StoreError::NotSupported { operation, store }) => {
+                let why = format!(
+                    "{store} cannot list incomplete multipart uploads: {operation}; \
+                     a lifecycle rule on the bucket must abort the ones killed writers leave"
+                );
+                tracing::warn!("{why}");
+                report.multipart_unlisted = Some(why);
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        for upload in uploads {
+            if !is_old(options.grace, now, upload.initiated) {
+                report.kept_young.add(0);
+                continue;
+            }
+            if !options.dry_run {
+                self.store().abort_upload(&upload).await?;
+            }
+            report.store_multipart.add(0);
+            report.removed.push(GcItem {
+                kind: "store-multipart",
+                path: format!("{} (upload {})", upload.path, upload.id),
+                bytes: 0,
+            });
+        }
+        Ok(())
     }
 
     /// The home's half of gc: staging leftovers, unreferenced local copies,

@@ -15,6 +15,8 @@ use object_store::signer::Signer;
 use object_store::{ClientOptions, ObjectStore, ObjectStoreScheme, RetryConfig};
 use url::Url;
 
+use super::s3_uploads::S3Uploads;
+
 use super::ObjectBackend;
 use super::options::{RETRY_KEYS, StoreOptions, set_retry};
 use super::redact::{is_secret_key, remember_secrets, scrub};
@@ -317,9 +319,22 @@ pub(super) fn open_cloud(
                 .map_err(|e| config.builder_error(e))?
         };
     }
+    let mut s3_uploads = None;
     let (inner, signer) = match scheme {
         ObjectStoreScheme::AmazonS3 => {
-            signing(build!(AmazonS3Builder::new().with_url(raw), &S3), prefix)
+            // Built by hand: the uploads lister needs the builder's endpoint,
+            // bucket and region.
+            let builder = config
+                .apply(AmazonS3Builder::new().with_url(raw), &S3, |b, k, v| {
+                    b.with_config(k, v)
+                })?
+                .with_retry(config.retry.clone());
+            let s3 = builder
+                .clone()
+                .build()
+                .map_err(|e| config.builder_error(e))?;
+            s3_uploads = Some(S3Uploads::new(s3.clone(), &builder, url, &prefix));
+            signing(s3, prefix)
         }
         ObjectStoreScheme::MicrosoftAzure => signing(
             build!(MicrosoftAzureBuilder::new().with_url(raw), &AZURE),
@@ -355,6 +370,9 @@ pub(super) fn open_cloud(
     let mut backend = ObjectBackend::new(inner, raw).with_secrets(config.secrets);
     if let Some(signer) = signer {
         backend = backend.with_signer(signer);
+    }
+    if let Some(uploads) = s3_uploads {
+        backend = backend.with_s3_uploads(uploads);
     }
     if scheme == ObjectStoreScheme::Http {
         // WebDAV listings come in server order.

@@ -301,4 +301,19 @@ impl Store for CountingStore {
         // Signing is local computation, not a request: nothing to count.
         self.inner.signed_get_url(path, expires_in)
     }
+
+    fn incomplete_uploads<'a>(
+        &'a self,
+    ) -> BoxFuture<'a, Result<Vec<lake_core::IncompleteUpload>, StoreError>> {
+        bump(&self.counters.list, 1);
+        self.inner.incomplete_uploads()
+    }
+
+    fn abort_upload<'a>(
+        &'a self,
+        upload: &'a lake_core::IncompleteUpload,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        bump(&self.counters.delete, 1);
+        self.inner.abort_upload(upload)
+    }
 }

@@ -47,8 +47,10 @@ mod location;
 mod memory;
 pub mod object;
 mod options;
+mod parts;
 pub mod probe;
 mod redact;
+mod s3_uploads;
 
 use std::sync::Arc;
 

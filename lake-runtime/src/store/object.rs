@@ -11,16 +11,15 @@ use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt, TryStreamExt};
 use lake_core::{
-    GetStream, ListPage, ObjectMeta, ObjectVersion, PutMode, Store, StoreError, StorePath,
+    GetStream, IncompleteUpload, ListPage, ObjectMeta, ObjectVersion, PutMode, Store, StoreError,
+    StorePath,
 };
 use object_store::path::Path;
 use object_store::signer::{Method, Signer};
-use object_store::{
-    GetRange, ObjectStore, ObjectStoreExt, PutOptions, PutPayload, UpdateVersion, WriteMultipart,
-};
-use tokio::io::AsyncReadExt;
+use object_store::{GetRange, ObjectStore, ObjectStoreExt, PutOptions, PutPayload, UpdateVersion};
 
 use super::errors::ErrorContext;
+use super::parts::{FeedError, PartUploader};
 // Kept at their old paths (`store::object::redact_url`) for callers.
 #[doc(no_inline)]
 pub use super::redact::{redact_known_secrets, redact_url};
@@ -40,9 +39,6 @@ const MAX_PARTS_IN_FLIGHT: usize = 4;
 /// chunks of its own: fewer than for a file, to keep a streaming writer's
 /// memory small.
 const MAX_STREAM_PARTS_IN_FLIGHT: usize = 2;
-
-/// Size of one read from disk while feeding a multipart upload.
-const READ_CHUNK: usize = 1024 * 1024;
 
 /// Converts a [`StorePath`] (or a listing prefix, which may be empty) to an
 /// `object_store` path without re-encoding, so keys come back verbatim.
@@ -103,6 +99,8 @@ pub struct ObjectBackend {
     /// The same store as `inner`, as a signer of presigned URLs, where the
     /// backend can sign (S3, Azure, GCS).
     signer: Option<Arc<dyn Signer>>,
+    /// Lists and aborts incomplete multipart uploads (S3 only).
+    s3_uploads: Option<Arc<super::s3_uploads::S3Uploads>>,
 }
 
 impl ObjectBackend {
@@ -117,6 +115,7 @@ impl ObjectBackend {
             hidden_prefix: None,
             quote_listed_e_tags: false,
             signer: None,
+            s3_uploads: None,
         }
     }
 
@@ -124,6 +123,13 @@ impl ObjectBackend {
     /// `inner` (object_store's S3, Azure and GCS stores are both).
     pub fn with_signer(mut self, signer: Arc<dyn Signer>) -> Self {
         self.signer = Some(signer);
+        self
+    }
+
+    /// Lets `lake gc` list and abort this S3 store's incomplete multipart
+    /// uploads.
+    pub(crate) fn with_s3_uploads(mut self, uploads: super::s3_uploads::S3Uploads) -> Self {
+        self.s3_uploads = Some(Arc::new(uploads));
         self
     }
 
@@ -255,18 +261,18 @@ impl ObjectBackend {
             .put_multipart(&location)
             .await
             .map_err(|e| self.errors.map("put_file", path.as_str(), e))?;
-        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
-        if let Err(e) = feed(&mut writer, file).await {
+        let mut parts = PartUploader::new(upload, PART_SIZE, MAX_PARTS_IN_FLIGHT);
+        if let Err(e) = parts.put_file_contents(file).await {
             // Parts already uploaded cost storage until the upload is
-            // aborted; the abort's own failure would hide the real error.
-            let _ = writer.abort().await;
+            // aborted.
+            parts.abort().await;
             return Err(match e {
                 FeedError::Io(e) => io(e),
                 FeedError::Store(e) => self.errors.map("put_file", path.as_str(), e),
             });
         }
         // `finish` aborts the upload itself when completing fails.
-        writer
+        parts
             .finish()
             .await
             .map_err(|e| self.errors.map("put_file", path.as_str(), e))?;
@@ -380,26 +386,23 @@ impl ObjectBackend {
             .put_multipart(&location)
             .await
             .map_err(|e| self.errors.map("put_stream", path.as_str(), e))?;
-        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
-        writer.put(head.freeze());
+        let mut parts = PartUploader::new(upload, PART_SIZE, MAX_STREAM_PARTS_IN_FLIGHT);
         let fed: Result<(), StoreError> = async {
+            let sent = |e| self.errors.map("put_stream", path.as_str(), e);
+            parts.put(head.freeze()).await.map_err(sent)?;
             while let Some(chunk) = chunks.next().await {
                 let chunk = chunk.map_err(stream_failed)?;
-                writer
-                    .wait_for_capacity(MAX_STREAM_PARTS_IN_FLIGHT)
-                    .await
-                    .map_err(|e| self.errors.map("put_stream", path.as_str(), e))?;
                 size += chunk.len() as u64;
-                writer.put(chunk);
+                parts.put(chunk).await.map_err(sent)?;
             }
             Ok(())
         }
         .await;
         if let Err(e) = fed {
-            let _ = writer.abort().await;
+            parts.abort().await;
             return Err(e);
         }
-        writer
+        parts
             .finish()
             .await
             .map_err(|e| self.errors.map("put_stream", path.as_str(), e))?;
@@ -424,38 +427,6 @@ impl ObjectBackend {
             // Some backends report a missing key; deletes are idempotent.
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(self.errors.map("delete", path.as_str(), e)),
-        }
-    }
-}
-
-enum FeedError {
-    Io(std::io::Error),
-    Store(object_store::Error),
-}
-
-/// Streams `file` into `writer`, never holding more than the parts in flight.
-async fn feed(writer: &mut WriteMultipart, file: &std::path::Path) -> Result<(), FeedError> {
-    let mut file = tokio::fs::File::open(file).await.map_err(FeedError::Io)?;
-    loop {
-        writer
-            .wait_for_capacity(MAX_PARTS_IN_FLIGHT)
-            .await
-            .map_err(FeedError::Store)?;
-        let mut buf = BytesMut::with_capacity(READ_CHUNK);
-        // `read_buf` may return less than asked; keep filling the chunk so
-        // parts are assembled from few, large pieces.
-        while buf.len() < READ_CHUNK {
-            if file.read_buf(&mut buf).await.map_err(FeedError::Io)? == 0 {
-                break;
-            }
-        }
-        if buf.is_empty() {
-            return Ok(());
-        }
-        let full = buf.len() == READ_CHUNK;
-        writer.put(buf.freeze());
-        if !full {
-            return Ok(());
         }
     }
 }
@@ -535,6 +506,46 @@ impl Store for ObjectBackend {
         to: &'a StorePath,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         self.copy_inner(from, to).boxed()
+    }
+
+    fn incomplete_uploads<'a>(
+        &'a self,
+    ) -> BoxFuture<'a, Result<Vec<IncompleteUpload>, StoreError>> {
+        async move {
+            let Some(uploads) = &self.s3_uploads else {
+                return Ok(Vec::new());
+            };
+            uploads.list().await.map_err(|message| {
+                if message == super::s3_uploads::UNSUPPORTED {
+                    StoreError::NotSupported {
+                        operation: message,
+                        store: self.errors.store().to_owned(),
+                    }
+                } else {
+                    self.errors.backend("list uploads", "", &message)
+                }
+            })
+        }
+        .boxed()
+    }
+
+    fn abort_upload<'a>(
+        &'a self,
+        upload: &'a IncompleteUpload,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        async move {
+            let Some(uploads) = &self.s3_uploads else {
+                return Err(StoreError::NotSupported {
+                    operation: "aborting multipart uploads".into(),
+                    store: self.errors.store().to_owned(),
+                });
+            };
+            uploads
+                .abort(upload)
+                .await
+                .map_err(|e| self.errors.map("abort upload", &upload.path, e))
+        }
+        .boxed()
     }
 
     fn signed_get_url<'a>(
