@@ -84,6 +84,7 @@ mod lineage;
 mod outcome;
 mod progress;
 mod run;
+mod size;
 pub mod store;
 pub mod test;
 #[cfg(feature = "testing")]

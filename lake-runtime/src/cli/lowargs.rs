@@ -274,7 +274,7 @@ pub(crate) enum Command {
         local: bool,
         /// Then evict local copies, least recently used first, until they
         /// take at most SIZE (e.g. 10GiB, 500MB). They stay in the store.
-        #[arg(long, value_name = "SIZE", value_parser = crate::cli::size::parse_size, conflicts_with = "store")]
+        #[arg(long, value_name = "SIZE", value_parser = crate::size::parse_size, conflicts_with = "store")]
         max_size: Option<u64>,
         /// Show what would be removed; remove nothing.
         #[arg(long)]

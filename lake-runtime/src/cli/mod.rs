@@ -16,7 +16,6 @@ mod output;
 mod remove;
 mod render;
 mod show_config;
-mod size;
 mod stores;
 
 use std::process::ExitCode;

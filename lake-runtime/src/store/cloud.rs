@@ -18,7 +18,7 @@ use url::Url;
 use super::s3_uploads::S3Uploads;
 
 use super::ObjectBackend;
-use super::options::{RETRY_KEYS, StoreOptions, set_retry};
+use super::options::{RETRY_KEYS, StoreOptions, UPLOAD_KEYS, UploadTuning, set_retry, set_upload};
 use super::redact::{is_secret_key, remember_secrets, scrub};
 
 /// A kind of cloud store and the options its builder takes, for messages.
@@ -39,6 +39,7 @@ impl CloudKind {
         let mut all: Vec<&'static str> = self.own.to_vec();
         all.extend_from_slice(CLIENT_OPTIONS);
         all.extend_from_slice(RETRY_KEYS);
+        all.extend_from_slice(UPLOAD_KEYS);
         all
     }
 }
@@ -160,6 +161,7 @@ struct CloudConfig {
     options: Vec<(String, String)>,
     env: Vec<(String, String)>,
     retry: RetryConfig,
+    upload: UploadTuning,
     /// Values never to show: the URL's password, secret query parameters
     /// and the values of secret-looking options and variables.
     secrets: Vec<String>,
@@ -181,6 +183,7 @@ impl CloudConfig {
             }
         }
         let mut retry = RetryConfig::default();
+        let mut upload = UploadTuning::default();
         let mut passed = Vec::new();
         for (key, value) in options.iter() {
             if is_secret_key(key) {
@@ -189,6 +192,8 @@ impl CloudConfig {
             let lower = key.to_ascii_lowercase();
             if RETRY_KEYS.contains(&lower.as_str()) {
                 set_retry(&mut retry, &lower, value)?;
+            } else if UPLOAD_KEYS.contains(&lower.as_str()) {
+                set_upload(&mut upload, &lower, value)?;
             } else {
                 passed.push((lower, value.to_owned()));
             }
@@ -217,6 +222,7 @@ impl CloudConfig {
             options: passed,
             env,
             retry,
+            upload,
             secrets,
         })
     }
@@ -367,7 +373,9 @@ pub(super) fn open_cloud(
         }
     };
     remember_secrets(&config.secrets);
-    let mut backend = ObjectBackend::new(inner, raw).with_secrets(config.secrets);
+    let mut backend = ObjectBackend::new(inner, raw)
+        .with_secrets(config.secrets)
+        .with_upload_tuning(config.upload);
     if let Some(signer) = signer {
         backend = backend.with_signer(signer);
     }
@@ -419,19 +427,19 @@ mod tests {
         use object_store::azure::AzureConfigKey;
         use object_store::gcp::GoogleConfigKey;
         for key in S3.valid_options() {
-            if !RETRY_KEYS.contains(&key) {
+            if !RETRY_KEYS.contains(&key) && !UPLOAD_KEYS.contains(&key) {
                 let parsed: AmazonS3ConfigKey = key.parse().unwrap();
                 assert_eq!(parsed.as_ref(), key);
             }
         }
         for key in AZURE.valid_options() {
-            if !RETRY_KEYS.contains(&key) {
+            if !RETRY_KEYS.contains(&key) && !UPLOAD_KEYS.contains(&key) {
                 let parsed: AzureConfigKey = key.parse().unwrap();
                 assert_eq!(parsed.as_ref(), key);
             }
         }
         for key in GCS.valid_options() {
-            if !RETRY_KEYS.contains(&key) {
+            if !RETRY_KEYS.contains(&key) && !UPLOAD_KEYS.contains(&key) {
                 let parsed: GoogleConfigKey = key.parse().unwrap();
                 assert_eq!(parsed.as_ref(), key);
             }

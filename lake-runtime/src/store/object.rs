@@ -19,6 +19,7 @@ use object_store::signer::{Method, Signer};
 use object_store::{GetRange, ObjectStore, ObjectStoreExt, PutOptions, PutPayload, UpdateVersion};
 
 use super::errors::ErrorContext;
+use super::options::{MAX_STREAM_PARTS_IN_FLIGHT, UploadTuning};
 use super::parts::{FeedError, PartUploader};
 // Kept at their old paths (`store::object::redact_url`) for callers.
 #[doc(no_inline)]
@@ -27,18 +28,6 @@ pub use super::redact::{redact_known_secrets, redact_url};
 /// Files at least this large go up by multipart upload; smaller ones in a
 /// single request, which is cheaper and just as atomic.
 pub const MULTIPART_THRESHOLD: u64 = 16 * 1024 * 1024;
-
-/// Size of one multipart part. S3 needs at least 5 MiB for all but the last.
-const PART_SIZE: usize = 8 * 1024 * 1024;
-
-/// Parts in flight at once: bounds memory to about
-/// `(MAX_PARTS_IN_FLIGHT + 1) * PART_SIZE` per upload.
-const MAX_PARTS_IN_FLIGHT: usize = 4;
-
-/// Parts in flight at once for [`Store::put_stream`], whose caller holds
-/// chunks of its own: fewer than for a file, to keep a streaming writer's
-/// memory small.
-const MAX_STREAM_PARTS_IN_FLIGHT: usize = 2;
 
 /// Converts a [`StorePath`] (or a listing prefix, which may be empty) to an
 /// `object_store` path without re-encoding, so keys come back verbatim.
@@ -101,6 +90,9 @@ pub struct ObjectBackend {
     signer: Option<Arc<dyn Signer>>,
     /// Lists and aborts incomplete multipart uploads (S3 only).
     s3_uploads: Option<Arc<super::s3_uploads::S3Uploads>>,
+    /// Part size and parts in flight of multipart uploads; memory per
+    /// upload stays near `(parts_in_flight + 1) * part_size`.
+    upload: UploadTuning,
 }
 
 impl ObjectBackend {
@@ -116,6 +108,7 @@ impl ObjectBackend {
             quote_listed_e_tags: false,
             signer: None,
             s3_uploads: None,
+            upload: UploadTuning::default(),
         }
     }
 
@@ -123,6 +116,12 @@ impl ObjectBackend {
     /// `inner` (object_store's S3, Azure and GCS stores are both).
     pub fn with_signer(mut self, signer: Arc<dyn Signer>) -> Self {
         self.signer = Some(signer);
+        self
+    }
+
+    /// Sends multipart uploads in parts of this size, this many at once.
+    pub(crate) fn with_upload_tuning(mut self, upload: UploadTuning) -> Self {
+        self.upload = upload;
         self
     }
 
@@ -261,7 +260,8 @@ impl ObjectBackend {
             .put_multipart(&location)
             .await
             .map_err(|e| self.errors.map("put_file", path.as_str(), e))?;
-        let mut parts = PartUploader::new(upload, PART_SIZE, MAX_PARTS_IN_FLIGHT);
+        let mut parts =
+            PartUploader::new(upload, self.upload.part_size, self.upload.parts_in_flight);
         if let Err(e) = parts.put_file_contents(file).await {
             // Parts already uploaded cost storage until the upload is
             // aborted.
@@ -365,7 +365,7 @@ impl ObjectBackend {
         };
         let mut head = BytesMut::new();
         let mut more = true;
-        while head.len() < PART_SIZE {
+        while head.len() < self.upload.part_size {
             match chunks.next().await {
                 Some(chunk) => head.extend_from_slice(&chunk.map_err(stream_failed)?),
                 None => {
@@ -386,7 +386,8 @@ impl ObjectBackend {
             .put_multipart(&location)
             .await
             .map_err(|e| self.errors.map("put_stream", path.as_str(), e))?;
-        let mut parts = PartUploader::new(upload, PART_SIZE, MAX_STREAM_PARTS_IN_FLIGHT);
+        let in_flight = self.upload.parts_in_flight.min(MAX_STREAM_PARTS_IN_FLIGHT);
+        let mut parts = PartUploader::new(upload, self.upload.part_size, in_flight);
         let fed: Result<(), StoreError> = async {
             let sent = |e| self.errors.map("put_stream", path.as_str(), e);
             parts.put(head.freeze()).await.map_err(sent)?;

@@ -1,6 +1,6 @@
 //! [`StoreOptions`], the `(key, value)` configuration of a store, and the
-//! checks and parsing of the options lake handles itself: `local_fsync` and
-//! the retry settings.
+//! checks and parsing of the options lake handles itself: `local_fsync`,
+//! the retry settings and the multipart settings.
 
 use std::fmt;
 use std::time::Duration;
@@ -15,7 +15,7 @@ use super::redact::{REDACTED, is_secret_key};
 /// Keys are those of `object_store`'s builders (`aws_endpoint`,
 /// `azure_storage_account_name`, `google_service_account`, …), its client
 /// options (`timeout`, `connect_timeout`, `allow_http`, `proxy_url`, …) and
-/// these retry options, which lake handles itself:
+/// these options (cloud stores only), which lake handles itself:
 ///
 /// | key | value |
 /// |---|---|
@@ -23,6 +23,8 @@ use super::redact::{REDACTED, is_secret_key};
 /// | `retry_timeout` | a duration such as `3m`, `30s` or `500ms` (bare numbers are seconds) |
 /// | `init_backoff`, `max_backoff` | durations |
 /// | `backoff_base` | a number, the backoff multiplier |
+/// | `multipart_part_size` | the part size of a multipart upload (files of 16 MiB or more, streamed writes): 5MiB to 5GiB, default 8MiB |
+/// | `multipart_concurrency` | parts sent at once by a file upload: 1 to 64, default 4 (a streamed write sends at most 2) |
 ///
 /// File stores take one option, `local_fsync` (`true` or `false`), and
 /// memory stores none. An unknown key is an error on every backend, naming
@@ -155,6 +157,64 @@ pub(super) fn local_fsync(options: &StoreOptions) -> Result<bool, StoreConfigErr
     }
 }
 
+/// How a cloud store sends a multipart upload: the `multipart_part_size`
+/// and `multipart_concurrency` options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct UploadTuning {
+    /// Bytes per part (the last may be smaller).
+    pub(crate) part_size: usize,
+    /// Parts sent at once by a file upload. A streamed write sends at most
+    /// [`MAX_STREAM_PARTS_IN_FLIGHT`] at once, to keep its memory small.
+    pub(crate) parts_in_flight: usize,
+}
+
+/// Parts in flight at once for a streamed write (`Store::put_stream`),
+/// whose caller holds chunks of its own.
+pub(crate) const MAX_STREAM_PARTS_IN_FLIGHT: usize = 2;
+
+impl Default for UploadTuning {
+    fn default() -> Self {
+        Self {
+            part_size: 8 << 20,
+            parts_in_flight: 4,
+        }
+    }
+}
+
+/// Multipart options lake handles itself, on every cloud store.
+pub(super) const UPLOAD_KEYS: &[&str] = &["multipart_part_size", "multipart_concurrency"];
+
+/// Sets the upload option `key` (one of [`UPLOAD_KEYS`], lowercase). A
+/// part is 5 MiB to 5 GiB, S3's limits for all but the last part (GCS's
+/// XML API shares them; Azure's blocks allow more).
+pub(super) fn set_upload(
+    tuning: &mut UploadTuning,
+    key: &str,
+    value: &str,
+) -> Result<(), StoreConfigError> {
+    let bad = |expected: &'static str| StoreConfigError::InvalidValue {
+        key: key.to_owned(),
+        value: value.to_owned(),
+        expected,
+    };
+    if key == "multipart_part_size" {
+        let expected = "a size from 5MiB to 5GiB, such as 16MiB";
+        let size = crate::size::parse_size(value).map_err(|_| bad(expected))?;
+        if !(5 << 20..=5 << 30).contains(&size) {
+            return Err(bad(expected));
+        }
+        tuning.part_size = size as usize;
+    } else {
+        let expected = "a whole number from 1 to 64";
+        let parts: usize = value.trim().parse().map_err(|_| bad(expected))?;
+        if !(1..=64).contains(&parts) {
+            return Err(bad(expected));
+        }
+        tuning.parts_in_flight = parts;
+    }
+    Ok(())
+}
+
 /// Options lake handles itself rather than passing to `object_store`.
 pub(super) const RETRY_KEYS: &[&str] = &[
     "max_retries",
@@ -237,6 +297,36 @@ mod tests {
         assert!(
             err.contains("retry_timeout") && err.contains("forever"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn upload_options_are_checked_and_name_the_bad_value() {
+        let open = |key: &str, value: &str| {
+            let options = StoreOptions::new().without_env().with(key, value);
+            open_store_with("s3://bucket/p", &options).map(drop)
+        };
+        open("multipart_part_size", "16MiB").unwrap();
+        open("multipart_concurrency", "8").unwrap();
+        for (key, value) in [
+            ("multipart_part_size", "1MiB"),
+            ("multipart_part_size", "6GiB"),
+            ("multipart_part_size", "big"),
+            ("multipart_concurrency", "0"),
+            ("multipart_concurrency", "many"),
+        ] {
+            let err = open(key, value).unwrap_err().to_string();
+            assert!(err.contains(key) && err.contains(value), "{err}");
+        }
+        let mut tuning = UploadTuning::default();
+        set_upload(&mut tuning, "multipart_part_size", "5MiB").unwrap();
+        set_upload(&mut tuning, "multipart_concurrency", "1").unwrap();
+        assert_eq!(
+            tuning,
+            UploadTuning {
+                part_size: 5 << 20,
+                parts_in_flight: 1
+            }
         );
     }
 

@@ -189,7 +189,7 @@ fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
 /// `put_stream` round-trips a small stream (one request) and a large one
 /// (multipart where the backend has it) byte for byte, chunked unevenly;
 /// the large one is never visible partially. A stream that fails midway
-/// leaves the key as it was and no staging object.
+/// leaves the key as it was, no staging object and no multipart upload.
 pub async fn check_put_stream(store: &dyn Store) {
     use futures::StreamExt;
     let root = scratch("put_stream");
@@ -271,6 +271,22 @@ pub async fn check_put_stream(store: &dyn Store) {
         .collect::<Vec<_>>(),
         "{store}: put_stream left a staging object"
     );
+    // Nor a multipart upload on the server, where the backend lists them
+    // (a server without the listing, s3s-fs, says so).
+    match store.incomplete_uploads().await {
+        Ok(uploads) => {
+            let left: Vec<_> = uploads
+                .iter()
+                .filter(|u| u.path.starts_with(&root))
+                .collect();
+            assert!(
+                left.is_empty(),
+                "{store}: a failed put_stream left its multipart upload: {left:?}"
+            );
+        }
+        Err(lake_core::StoreError::NotSupported { .. }) => {}
+        Err(e) => panic!("{store}: incomplete_uploads: {e}"),
+    }
 }
 
 /// `copy` makes an independent object with the same content, overwrites

@@ -1,4 +1,5 @@
-//! Byte sizes on the command line: `10GiB`, `500MB`, `1.5G`, `4096`.
+//! Byte sizes as users write them: `10GiB`, `500MB`, `1.5G`, `4096`, on the
+//! command line (`gc --max-size`) and in store options (`multipart_part_size`).
 
 /// Parses a size: a number (decimals allowed) and an optional unit. `KB`,
 /// `MB`, `GB`, `TB` are powers of 1000; `KiB`… and the bare `K`, `M`,
