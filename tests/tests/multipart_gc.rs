@@ -27,20 +27,28 @@ fn incomplete_uploads(store: &dyn Store) -> Vec<IncompleteUpload> {
         .expect("list incomplete uploads")
 }
 
-/// Starts `lake-stream-write` on `url`, lets it send 40 MiB of 100 and
-/// wait there, mid-upload; returns it once it says so.
-fn writer_hanging_mid_upload(t: &TestDir, server: &TestServer, url: &str) -> std::process::Child {
+/// `lake-stream-write` on `url` (a program streaming its output to the
+/// store with `Lake::create_streaming`).
+fn stream_writer(t: &TestDir, server: &TestServer, url: &str) -> Command {
     let mut writer = Command::new(env!("CARGO_BIN_EXE_lake-stream-write"));
     writer
         .env("LAKE_HOME", t.home())
         .env("LAKE_STORE", url)
-        .env("RUST_LOG", "warn")
-        .args(["big/killed.bin", "100", "40"])
-        .stdout(Stdio::piped());
+        .env("RUST_LOG", "warn");
     for (k, v) in server.env_vars() {
         writer.env(k, v);
     }
-    let mut child = writer.spawn().expect("run lake-stream-write");
+    writer
+}
+
+/// Starts `lake-stream-write` on `url`, lets it send 40 MiB of 100 and
+/// wait there, mid-upload; returns it once it says so.
+fn writer_hanging_mid_upload(t: &TestDir, server: &TestServer, url: &str) -> std::process::Child {
+    let mut child = stream_writer(t, server, url)
+        .args(["big/killed.bin", "100", "40"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run lake-stream-write");
     let mut said = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut said)
@@ -100,15 +108,10 @@ fn gc_aborts_the_multipart_upload_a_killed_writer_left() {
     let mut ls = t.lake();
     server.apply(&mut ls, &url);
     assert_eq!(ls.args(["ls", "-r", "--json"]).ok(), "");
-    let mut again = Command::new(env!("CARGO_BIN_EXE_lake-stream-write"));
-    again
-        .env("LAKE_HOME", t.home())
-        .env("LAKE_STORE", &url)
-        .args(["big/killed.bin", "20"]);
-    for (k, v) in server.env_vars() {
-        again.env(k, v);
-    }
-    let out = again.output().unwrap();
+    let out = stream_writer(&t, &server, &url)
+        .args(["big/killed.bin", "20"])
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "{}",

@@ -36,7 +36,21 @@ struct Pipeline<'a> {
     options: String,
 }
 
-impl Pipeline<'_> {
+impl<'a> Pipeline<'a> {
+    /// A pipeline in `dir` on a fresh prefix of moto, if a Slurm cluster
+    /// and moto are configured (else the loud skip of each).
+    fn on_moto(dir: &'a TestDir, tag: &str) -> Option<Self> {
+        if !slurm_from_env() {
+            return None;
+        }
+        let server = TestServer::from_env("MOTO")?;
+        Some(Pipeline {
+            dir,
+            store: server.fresh_url(tag),
+            options: options_string(&server),
+        })
+    }
+
     fn command(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_lake-batch-pipeline"));
         cmd.current_dir(self.dir.path())
@@ -131,17 +145,9 @@ fn options_string(server: &TestServer) -> String {
 /// failing call is retried once, then reported with its error and log.
 #[test]
 fn slurm_batch_runs_each_call_once_and_resubmits_only_what_changed() {
-    if !slurm_from_env() {
-        return;
-    }
-    let Some(server) = TestServer::from_env("MOTO") else {
-        return;
-    };
     let dir = TestDir::new();
-    let p = Pipeline {
-        dir: &dir,
-        store: server.fresh_url("slurm"),
-        options: options_string(&server),
+    let Some(p) = Pipeline::on_moto(&dir, "slurm") else {
+        return;
     };
     for i in 0..5 {
         p.put(&format!("in/{i}"), &format!("{i} 1 2"));
@@ -225,17 +231,9 @@ fn slurm_batch_runs_each_call_once_and_resubmits_only_what_changed() {
 /// the same batch again submits nothing.
 #[test]
 fn slurm_batch_of_an_async_creator() {
-    if !slurm_from_env() {
-        return;
-    }
-    let Some(server) = TestServer::from_env("MOTO") else {
-        return;
-    };
     let dir = TestDir::new();
-    let p = Pipeline {
-        dir: &dir,
-        store: server.fresh_url("slurm-async"),
-        options: options_string(&server),
+    let Some(p) = Pipeline::on_moto(&dir, "slurm-async") else {
+        return;
     };
     p.put("in/a", "1 2");
     p.put("in/b", "10 20");
@@ -280,17 +278,9 @@ fn slurm_batch_of_an_async_creator() {
 fn ctrl_c_in_a_slurm_driver_cancels_its_job_and_clears_the_bar() {
     use expectrl::process::unix::WaitStatus;
     use expectrl::{ControlCode, Eof, Expect, Regex, Session};
-    if !slurm_from_env() {
-        return;
-    }
-    let Some(server) = TestServer::from_env("MOTO") else {
-        return;
-    };
     let dir = TestDir::new();
-    let p = Pipeline {
-        dir: &dir,
-        store: server.fresh_url("slurm-ctrl-c"),
-        options: options_string(&server),
+    let Some(p) = Pipeline::on_moto(&dir, "slurm-ctrl-c") else {
+        return;
     };
     p.put("in/stuck", "hang");
     let mut command = p.command();

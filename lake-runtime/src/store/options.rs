@@ -192,11 +192,7 @@ pub(super) fn set_upload(
     key: &str,
     value: &str,
 ) -> Result<(), StoreConfigError> {
-    let bad = |expected: &'static str| StoreConfigError::InvalidValue {
-        key: key.to_owned(),
-        value: value.to_owned(),
-        expected,
-    };
+    let bad = |expected| invalid(key, value, expected);
     if key == "multipart_part_size" {
         let expected = "a size from 5MiB to 5GiB, such as 16MiB";
         let size = crate::size::parse_size(value).map_err(|_| bad(expected))?;
@@ -215,6 +211,15 @@ pub(super) fn set_upload(
     Ok(())
 }
 
+/// The error for option `key`'s `value`, which is not `expected`.
+fn invalid(key: &str, value: &str, expected: &'static str) -> StoreConfigError {
+    StoreConfigError::InvalidValue {
+        key: key.to_owned(),
+        value: value.to_owned(),
+        expected,
+    }
+}
+
 /// Options lake handles itself rather than passing to `object_store`.
 pub(super) const RETRY_KEYS: &[&str] = &[
     "max_retries",
@@ -230,11 +235,7 @@ pub(super) fn set_retry(
     key: &str,
     value: &str,
 ) -> Result<(), StoreConfigError> {
-    let bad = |expected: &'static str| StoreConfigError::InvalidValue {
-        key: key.to_owned(),
-        value: value.to_owned(),
-        expected,
-    };
+    let bad = |expected| invalid(key, value, expected);
     match key {
         "max_retries" => {
             retry.max_retries = value.trim().parse().map_err(|_| bad("a whole number"))?
