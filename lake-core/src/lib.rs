@@ -58,8 +58,8 @@ pub use record::{
     ParamRecord, RECORD_PACK_SCHEMA_VERSION, RECORD_SCHEMA_VERSION, Record, RecordPack, RunLineage,
 };
 pub use store::{
-    BLOBS_PREFIX, GC_TRASH_PREFIX, GetStream, HISTORY_PREFIX, IncompleteUpload, ListPage,
-    NAMES_PREFIX, ObjectMeta, ObjectVersion, PACKS_PREFIX, PutMode, RUNS_PREFIX, Store,
+    BLOBS_PREFIX, DownloadTuning, GC_TRASH_PREFIX, GetStream, HISTORY_PREFIX, IncompleteUpload,
+    ListPage, NAMES_PREFIX, ObjectMeta, ObjectVersion, PACKS_PREFIX, PutMode, RUNS_PREFIX, Store,
     StoreConfigError, StoreError, StoreExt, StorePath, TOMBSTONES_PREFIX, UPLOADS_PREFIX,
 };
 pub use tombstone::{TOMBSTONE_SCHEMA_VERSION, Tombstone};

@@ -81,6 +81,29 @@ pub struct IncompleteUpload {
     pub initiated: DateTime<Utc>,
 }
 
+/// How lake reads a large object from a store: as ranges of `range_size`
+/// bytes, `concurrency` of them at once. Without a range size, the object
+/// is split evenly into `concurrency` ranges. See
+/// [`Store::download_tuning`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DownloadTuning {
+    /// Bytes per range request, or `None` for an even split.
+    pub range_size: Option<u64>,
+    /// Range requests in flight at once.
+    pub concurrency: usize,
+}
+
+impl Default for DownloadTuning {
+    /// Four even ranges: few and large, since some servers (moto) read
+    /// the whole object for every range request.
+    fn default() -> Self {
+        Self {
+            range_size: None,
+            concurrency: 4,
+        }
+    }
+}
+
 /// A streaming read: metadata first, then the content in chunks.
 pub struct GetStream {
     /// The object's metadata at the time of the read.
@@ -213,6 +236,13 @@ pub trait Store: fmt::Debug + fmt::Display + Send + Sync + 'static {
                 .await?;
             Ok(())
         })
+    }
+
+    /// How to read large objects from this store (its `download_range_size`
+    /// and `download_concurrency` options, for cloud stores). The default
+    /// is [`DownloadTuning::default`].
+    fn download_tuning(&self) -> DownloadTuning {
+        DownloadTuning::default()
     }
 
     /// The multipart uploads begun in this store (below its prefix) that

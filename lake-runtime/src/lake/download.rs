@@ -18,10 +18,6 @@ use crate::{Error, Lake, Result};
 /// Blobs at least this large download as several ranges at once.
 const RANGED_DOWNLOAD_MIN: u64 = 64 << 20;
 
-/// How many ranges a large download reads at once. Few and large: some
-/// servers (moto) read the whole object for every range request.
-const DOWNLOAD_STREAMS: u64 = 4;
-
 /// Bytes gathered per write of a ranged download.
 const DOWNLOAD_WRITE: usize = 4 << 20;
 
@@ -200,8 +196,8 @@ impl Lake {
     }
 
     /// Downloads the `size` bytes of `path` into a fresh staging file as
-    /// [`DOWNLOAD_STREAMS`] ranges at once, then hashes the file on every
-    /// core. One stream of a large object is bound by one connection (and,
+    /// ranges, several at once (the store's `download_tuning`), then hashes
+    /// the file on every core. One stream of a large object is bound by one connection (and,
     /// on some servers, one thread); `aws s3 cp` reads ranges in parallel
     /// too. The caller decides whether the digest is acceptable.
     async fn download_ranges(
@@ -217,7 +213,12 @@ impl Lake {
         file.set_len(size)
             .map_err(|e| Error::io("write", &*tmp_path, e))?;
         let file = Arc::new(file);
-        let part = size.div_ceil(DOWNLOAD_STREAMS).next_multiple_of(1 << 20);
+        let tuning = store.download_tuning();
+        let concurrency = tuning.concurrency.max(1);
+        let part = match tuning.range_size {
+            Some(range) => range.max(1),
+            None => size.div_ceil(concurrency as u64).next_multiple_of(1 << 20),
+        };
         let ranges = (0..size)
             .step_by(part as usize)
             .map(|start| start..(start + part).min(size));
@@ -278,7 +279,10 @@ impl Lake {
                 Ok(())
             }
         };
-        futures::future::try_join_all(ranges.map(fetch)).await?;
+        futures::stream::iter(ranges.map(fetch))
+            .buffer_unordered(concurrency)
+            .try_collect::<Vec<()>>()
+            .await?;
         drop(file);
         progress.finish();
         let staged = tmp_path.to_path_buf();

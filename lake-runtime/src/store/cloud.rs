@@ -18,7 +18,9 @@ use url::Url;
 use super::s3_uploads::S3Uploads;
 
 use super::ObjectBackend;
-use super::options::{RETRY_KEYS, StoreOptions, UPLOAD_KEYS, UploadTuning, set_retry, set_upload};
+use super::options::{
+    RETRY_KEYS, StoreOptions, TRANSFER_KEYS, TransferTuning, set_retry, set_transfer,
+};
 use super::redact::{is_secret_key, remember_secrets, scrub};
 
 /// A kind of cloud store and the options its builder takes, for messages.
@@ -39,7 +41,7 @@ impl CloudKind {
         let mut all: Vec<&'static str> = self.own.to_vec();
         all.extend_from_slice(CLIENT_OPTIONS);
         all.extend_from_slice(RETRY_KEYS);
-        all.extend_from_slice(UPLOAD_KEYS);
+        all.extend_from_slice(TRANSFER_KEYS);
         all
     }
 }
@@ -161,7 +163,7 @@ struct CloudConfig {
     options: Vec<(String, String)>,
     env: Vec<(String, String)>,
     retry: RetryConfig,
-    upload: UploadTuning,
+    transfers: TransferTuning,
     /// Values never to show: the URL's password, secret query parameters
     /// and the values of secret-looking options and variables.
     secrets: Vec<String>,
@@ -183,7 +185,7 @@ impl CloudConfig {
             }
         }
         let mut retry = RetryConfig::default();
-        let mut upload = UploadTuning::default();
+        let mut transfers = TransferTuning::default();
         let mut passed = Vec::new();
         for (key, value) in options.iter() {
             if is_secret_key(key) {
@@ -192,8 +194,8 @@ impl CloudConfig {
             let lower = key.to_ascii_lowercase();
             if RETRY_KEYS.contains(&lower.as_str()) {
                 set_retry(&mut retry, &lower, value)?;
-            } else if UPLOAD_KEYS.contains(&lower.as_str()) {
-                set_upload(&mut upload, &lower, value)?;
+            } else if TRANSFER_KEYS.contains(&lower.as_str()) {
+                set_transfer(&mut transfers, &lower, value)?;
             } else {
                 passed.push((lower, value.to_owned()));
             }
@@ -222,7 +224,7 @@ impl CloudConfig {
             options: passed,
             env,
             retry,
-            upload,
+            transfers,
             secrets,
         })
     }
@@ -375,7 +377,7 @@ pub(super) fn open_cloud(
     remember_secrets(&config.secrets);
     let mut backend = ObjectBackend::new(inner, raw)
         .with_secrets(config.secrets)
-        .with_upload_tuning(config.upload);
+        .with_transfer_tuning(config.transfers);
     if let Some(signer) = signer {
         backend = backend.with_signer(signer);
     }
@@ -427,19 +429,19 @@ mod tests {
         use object_store::azure::AzureConfigKey;
         use object_store::gcp::GoogleConfigKey;
         for key in S3.valid_options() {
-            if !RETRY_KEYS.contains(&key) && !UPLOAD_KEYS.contains(&key) {
+            if !RETRY_KEYS.contains(&key) && !TRANSFER_KEYS.contains(&key) {
                 let parsed: AmazonS3ConfigKey = key.parse().unwrap();
                 assert_eq!(parsed.as_ref(), key);
             }
         }
         for key in AZURE.valid_options() {
-            if !RETRY_KEYS.contains(&key) && !UPLOAD_KEYS.contains(&key) {
+            if !RETRY_KEYS.contains(&key) && !TRANSFER_KEYS.contains(&key) {
                 let parsed: AzureConfigKey = key.parse().unwrap();
                 assert_eq!(parsed.as_ref(), key);
             }
         }
         for key in GCS.valid_options() {
-            if !RETRY_KEYS.contains(&key) && !UPLOAD_KEYS.contains(&key) {
+            if !RETRY_KEYS.contains(&key) && !TRANSFER_KEYS.contains(&key) {
                 let parsed: GoogleConfigKey = key.parse().unwrap();
                 assert_eq!(parsed.as_ref(), key);
             }

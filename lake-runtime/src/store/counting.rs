@@ -302,6 +302,10 @@ impl Store for CountingStore {
         self.inner.signed_get_url(path, expires_in)
     }
 
+    fn download_tuning(&self) -> lake_core::DownloadTuning {
+        self.inner.download_tuning()
+    }
+
     fn incomplete_uploads<'a>(
         &'a self,
     ) -> BoxFuture<'a, Result<Vec<lake_core::IncompleteUpload>, StoreError>> {

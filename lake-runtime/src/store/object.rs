@@ -11,15 +11,15 @@ use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt, TryStreamExt};
 use lake_core::{
-    GetStream, IncompleteUpload, ListPage, ObjectMeta, ObjectVersion, PutMode, Store, StoreError,
-    StorePath,
+    DownloadTuning, GetStream, IncompleteUpload, ListPage, ObjectMeta, ObjectVersion, PutMode,
+    Store, StoreError, StorePath,
 };
 use object_store::path::Path;
 use object_store::signer::{Method, Signer};
 use object_store::{GetRange, ObjectStore, ObjectStoreExt, PutOptions, PutPayload, UpdateVersion};
 
 use super::errors::ErrorContext;
-use super::options::{MAX_STREAM_PARTS_IN_FLIGHT, UploadTuning};
+use super::options::{MAX_STREAM_PARTS_IN_FLIGHT, TransferTuning};
 use super::parts::{FeedError, PartUploader};
 // Kept at their old paths (`store::object::redact_url`) for callers.
 #[doc(no_inline)]
@@ -90,9 +90,10 @@ pub struct ObjectBackend {
     signer: Option<Arc<dyn Signer>>,
     /// Lists and aborts incomplete multipart uploads (S3 only).
     s3_uploads: Option<Arc<super::s3_uploads::S3Uploads>>,
-    /// Part size and parts in flight of multipart uploads; memory per
-    /// upload stays near `(parts_in_flight + 1) * part_size`.
-    upload: UploadTuning,
+    /// Multipart uploads' part size and parts in flight (memory per upload
+    /// stays near `(parts_in_flight + 1) * part_size`), and downloads'
+    /// ranges.
+    transfers: TransferTuning,
 }
 
 impl ObjectBackend {
@@ -108,7 +109,7 @@ impl ObjectBackend {
             quote_listed_e_tags: false,
             signer: None,
             s3_uploads: None,
-            upload: UploadTuning::default(),
+            transfers: TransferTuning::default(),
         }
     }
 
@@ -119,9 +120,9 @@ impl ObjectBackend {
         self
     }
 
-    /// Sends multipart uploads in parts of this size, this many at once.
-    pub(crate) fn with_upload_tuning(mut self, upload: UploadTuning) -> Self {
-        self.upload = upload;
+    /// Sends multipart uploads and reads large objects as `transfers` says.
+    pub(crate) fn with_transfer_tuning(mut self, transfers: TransferTuning) -> Self {
+        self.transfers = transfers;
         self
     }
 
@@ -260,8 +261,11 @@ impl ObjectBackend {
             .put_multipart(&location)
             .await
             .map_err(|e| self.errors.map("put_file", path.as_str(), e))?;
-        let mut parts =
-            PartUploader::new(upload, self.upload.part_size, self.upload.parts_in_flight);
+        let mut parts = PartUploader::new(
+            upload,
+            self.transfers.part_size,
+            self.transfers.parts_in_flight,
+        );
         if let Err(e) = parts.put_file_contents(file).await {
             // Parts already uploaded cost storage until the upload is
             // aborted.
@@ -365,7 +369,7 @@ impl ObjectBackend {
         };
         let mut head = BytesMut::new();
         let mut more = true;
-        while head.len() < self.upload.part_size {
+        while head.len() < self.transfers.part_size {
             match chunks.next().await {
                 Some(chunk) => head.extend_from_slice(&chunk.map_err(stream_failed)?),
                 None => {
@@ -386,8 +390,11 @@ impl ObjectBackend {
             .put_multipart(&location)
             .await
             .map_err(|e| self.errors.map("put_stream", path.as_str(), e))?;
-        let in_flight = self.upload.parts_in_flight.min(MAX_STREAM_PARTS_IN_FLIGHT);
-        let mut parts = PartUploader::new(upload, self.upload.part_size, in_flight);
+        let in_flight = self
+            .transfers
+            .parts_in_flight
+            .min(MAX_STREAM_PARTS_IN_FLIGHT);
+        let mut parts = PartUploader::new(upload, self.transfers.part_size, in_flight);
         let fed: Result<(), StoreError> = async {
             let sent = |e| self.errors.map("put_stream", path.as_str(), e);
             parts.put(head.freeze()).await.map_err(sent)?;
@@ -507,6 +514,10 @@ impl Store for ObjectBackend {
         to: &'a StorePath,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         self.copy_inner(from, to).boxed()
+    }
+
+    fn download_tuning(&self) -> DownloadTuning {
+        self.transfers.download
     }
 
     fn incomplete_uploads<'a>(

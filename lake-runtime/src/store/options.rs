@@ -1,11 +1,11 @@
 //! [`StoreOptions`], the `(key, value)` configuration of a store, and the
 //! checks and parsing of the options lake handles itself: `local_fsync`,
-//! the retry settings and the multipart settings.
+//! the retry settings and the transfer settings.
 
 use std::fmt;
 use std::time::Duration;
 
-use lake_core::StoreConfigError;
+use lake_core::{DownloadTuning, StoreConfigError};
 use object_store::RetryConfig;
 
 use super::redact::{REDACTED, is_secret_key};
@@ -25,6 +25,8 @@ use super::redact::{REDACTED, is_secret_key};
 /// | `backoff_base` | a number, the backoff multiplier |
 /// | `multipart_part_size` | the part size of a multipart upload (files of 16 MiB or more, streamed writes): 5MiB to 5GiB, default 8MiB |
 /// | `multipart_concurrency` | parts sent at once by a file upload: 1 to 64, default 4 (a streamed write sends at most 2) |
+/// | `download_range_size` | the size of each range request of a download of 64 MiB or more: 1MiB to 5GiB; default: the object split evenly among `download_concurrency` ranges |
+/// | `download_concurrency` | range requests at once: 1 to 64, default 4 |
 ///
 /// File stores take one option, `local_fsync` (`true` or `false`), and
 /// memory stores none. An unknown key is an error on every backend, naming
@@ -157,56 +159,79 @@ pub(super) fn local_fsync(options: &StoreOptions) -> Result<bool, StoreConfigErr
     }
 }
 
-/// How a cloud store sends a multipart upload: the `multipart_part_size`
-/// and `multipart_concurrency` options.
+/// How a cloud store moves large objects: the `multipart_*` and
+/// `download_*` options.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct UploadTuning {
-    /// Bytes per part (the last may be smaller).
+pub(crate) struct TransferTuning {
+    /// Bytes per part of a multipart upload (the last may be smaller).
     pub(crate) part_size: usize,
     /// Parts sent at once by a file upload. A streamed write sends at most
     /// [`MAX_STREAM_PARTS_IN_FLIGHT`] at once, to keep its memory small.
     pub(crate) parts_in_flight: usize,
+    /// How a large object is read back.
+    pub(crate) download: DownloadTuning,
 }
 
 /// Parts in flight at once for a streamed write (`Store::put_stream`),
 /// whose caller holds chunks of its own.
 pub(crate) const MAX_STREAM_PARTS_IN_FLIGHT: usize = 2;
 
-impl Default for UploadTuning {
+impl Default for TransferTuning {
     fn default() -> Self {
         Self {
             part_size: 8 << 20,
             parts_in_flight: 4,
+            download: DownloadTuning::default(),
         }
     }
 }
 
-/// Multipart options lake handles itself, on every cloud store.
-pub(super) const UPLOAD_KEYS: &[&str] = &["multipart_part_size", "multipart_concurrency"];
+/// Transfer options lake handles itself, on every cloud store.
+pub(super) const TRANSFER_KEYS: &[&str] = &[
+    "multipart_part_size",
+    "multipart_concurrency",
+    "download_range_size",
+    "download_concurrency",
+];
 
-/// Sets the upload option `key` (one of [`UPLOAD_KEYS`], lowercase). A
-/// part is 5 MiB to 5 GiB, S3's limits for all but the last part (GCS's
-/// XML API shares them; Azure's blocks allow more).
-pub(super) fn set_upload(
-    tuning: &mut UploadTuning,
+/// Sets the transfer option `key` (one of [`TRANSFER_KEYS`], lowercase).
+/// A part is 5 MiB to 5 GiB, S3's limits for all but the last part (GCS's
+/// XML API shares them; Azure's blocks allow more); a range is 1 MiB to
+/// 5 GiB.
+pub(super) fn set_transfer(
+    tuning: &mut TransferTuning,
     key: &str,
     value: &str,
 ) -> Result<(), StoreConfigError> {
     let bad = |expected| invalid(key, value, expected);
-    if key == "multipart_part_size" {
-        let expected = "a size from 5MiB to 5GiB, such as 16MiB";
+    let size_within = |low: u64, expected| {
         let size = crate::size::parse_size(value).map_err(|_| bad(expected))?;
-        if !(5 << 20..=5 << 30).contains(&size) {
-            return Err(bad(expected));
+        if (low..=5 << 30).contains(&size) {
+            Ok(size)
+        } else {
+            Err(bad(expected))
         }
-        tuning.part_size = size as usize;
-    } else {
+    };
+    let count = || {
         let expected = "a whole number from 1 to 64";
-        let parts: usize = value.trim().parse().map_err(|_| bad(expected))?;
-        if !(1..=64).contains(&parts) {
-            return Err(bad(expected));
+        match value.trim().parse::<usize>() {
+            Ok(n) if (1..=64).contains(&n) => Ok(n),
+            _ => Err(bad(expected)),
         }
-        tuning.parts_in_flight = parts;
+    };
+    match key {
+        "multipart_part_size" => {
+            tuning.part_size =
+                size_within(5 << 20, "a size from 5MiB to 5GiB, such as 16MiB")? as usize
+        }
+        "multipart_concurrency" => tuning.parts_in_flight = count()?,
+        "download_range_size" => {
+            tuning.download.range_size = Some(size_within(
+                1 << 20,
+                "a size from 1MiB to 5GiB, such as 8MiB",
+            )?)
+        }
+        _ => tuning.download.concurrency = count()?,
     }
     Ok(())
 }
@@ -302,7 +327,7 @@ mod tests {
     }
 
     #[test]
-    fn upload_options_are_checked_and_name_the_bad_value() {
+    fn transfer_options_are_checked_and_name_the_bad_value() {
         let open = |key: &str, value: &str| {
             let options = StoreOptions::new().without_env().with(key, value);
             open_store_with("s3://bucket/p", &options).map(drop)
@@ -315,18 +340,26 @@ mod tests {
             ("multipart_part_size", "big"),
             ("multipart_concurrency", "0"),
             ("multipart_concurrency", "many"),
+            ("download_range_size", "100KiB"),
+            ("download_concurrency", "65"),
         ] {
             let err = open(key, value).unwrap_err().to_string();
             assert!(err.contains(key) && err.contains(value), "{err}");
         }
-        let mut tuning = UploadTuning::default();
-        set_upload(&mut tuning, "multipart_part_size", "5MiB").unwrap();
-        set_upload(&mut tuning, "multipart_concurrency", "1").unwrap();
+        let mut tuning = TransferTuning::default();
+        set_transfer(&mut tuning, "multipart_part_size", "5MiB").unwrap();
+        set_transfer(&mut tuning, "multipart_concurrency", "1").unwrap();
+        set_transfer(&mut tuning, "download_range_size", "8MiB").unwrap();
+        set_transfer(&mut tuning, "download_concurrency", "10").unwrap();
         assert_eq!(
             tuning,
-            UploadTuning {
+            TransferTuning {
                 part_size: 5 << 20,
-                parts_in_flight: 1
+                parts_in_flight: 1,
+                download: DownloadTuning {
+                    range_size: Some(8 << 20),
+                    concurrency: 10
+                }
             }
         );
     }
