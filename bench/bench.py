@@ -8,6 +8,7 @@ around fork..wait4 and its peak RSS from wait4's rusage (ru_maxrss, KiB).
 """
 
 import argparse
+import re
 import json
 import os
 import shutil
@@ -547,6 +548,12 @@ def bench_hits(cfg):
                 "joblib has no object store")
 
 
+def requests_in(out):
+    """`12 request(s) (3.0 MiB up, 1.2 KiB down)` from a lake summary, or ""."""
+    found = re.findall(r"(\d+ request\(s\) \([^)]*\))", out or "")
+    return found[-1] if found else ""
+
+
 def bench_transfers(cfg, big, small, server):
     reps = cfg["reps"]
     label_big = f"{cfg['big_mib']} MiB" if cfg["big_mib"] != 1024 else "1 GiB"
@@ -555,14 +562,16 @@ def bench_transfers(cfg, big, small, server):
     results = {}
     for what, src in [(label_big, big), (label_small, small)]:
         push, pull = Sides(), Sides()
+        # lake's own count of what it asked the store, from its summaries.
+        asked = {"push": "", "pull": ""}
         directory = src.is_dir()
         for rep in reps_of(cfg):
             tag = uuid.uuid4().hex[:8]
             store = f"s3://{BUCKET}/lake-{tag}"
             # lake: add to a fresh home on the S3 store; pull into another fresh home.
             env = lake_env(fresh(WORK / "xfer-home"), store, server)
-            add = [LAKE, "-q", "add"] + (["-r"] if directory else []) + [str(src), "bench/x"]
-            push.time("lake", add, env=env)
+            add = [LAKE, "add"] + (["-r"] if directory else []) + [str(src), "bench/x"]
+            asked["push"] = requests_in(push.time("lake", add, env=env)) or asked["push"]
             # aws cli
             dest = f"s3://{BUCKET}/aws-{tag}/x"
             push.time("aws s3", aws(server, "sync" if directory else "cp", str(src), dest), env=aenv)
@@ -576,7 +585,8 @@ def bench_transfers(cfg, big, small, server):
             out = WORK / "xfer-out"
             discard(out)
             if directory:
-                pull.time("lake", [CHAIN, "pull", "bench/x"], env=env)
+                got = pull.time("lake", [LAKE, "pull", "bench/x"], env=env)
+                asked["pull"] = requests_in(got) or asked["pull"]
             else:
                 pull.time("lake", [LAKE, "-q", "get", "bench/x", "-o", str(out)], env=env)
                 out.unlink(missing_ok=True)
@@ -600,9 +610,13 @@ def bench_transfers(cfg, big, small, server):
         srv = {"MOTO": "moto", "S3S": "s3s-fs"}[server]
         for kind, sides, peer_dvc in [("push", push, "dvc push"), ("pull", pull, "dvc pull")]:
             sc = f"{kind} {what} ({srv})"
-            row(sc, sides, peer_dvc, "≥ 3× faster", lambda l, p, r: l * 3 <= p)
-            row(sc, sides, "aws s3", "≤ 1× aws", lambda l, p, r: l <= p,
-                note="sync" if directory else "cp")
+            # On a loopback server the server sets the pace: dvc is shown,
+            # and the aws CLI on the same server is the peer with a target.
+            row(sc, sides, peer_dvc, note="information: no target")
+            note = "sync" if directory else "cp"
+            if asked[kind]:
+                note += f"; lake: {asked[kind]}"
+            row(sc, sides, "aws s3", "≤ 1× aws", lambda l, p, r: l <= p, note=note)
     return results
 
 
