@@ -197,9 +197,10 @@ impl Lake {
 
     /// Downloads the `size` bytes of `path` into a fresh staging file as
     /// ranges, several at once (the store's `download_tuning`), then hashes
-    /// the file on every core. One stream of a large object is bound by one connection (and,
-    /// on some servers, one thread); `aws s3 cp` reads ranges in parallel
-    /// too. The caller decides whether the digest is acceptable.
+    /// the file on every core. One stream of a large object is bound by one
+    /// connection (and, on some servers, one thread); `aws s3 cp` reads
+    /// ranges in parallel too. The caller decides whether the digest is
+    /// acceptable.
     async fn download_ranges(
         &self,
         store: &dyn Store,
