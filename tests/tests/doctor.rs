@@ -1,19 +1,20 @@
 //! `lake doctor` as a user runs it: every check passes on a healthy store
-//! (`file://`, Azurite), an unreachable store fails with exit 1, and no
-//! secret is ever printed.
+//! (`file://`, Azurite), an unreachable store fails with exit 1, no secret
+//! is ever printed, and it says whether incomplete uploads can be listed.
 //!
 //! See: issue 14 (item 4); the probe's verdicts on a store that races are
 //! tested in lake-runtime/tests/store_conformance.rs.
 
 use lake_tests::{TestDir, TestServer};
 
-const CHECKS: [&str; 6] = [
+const CHECKS: [&str; 7] = [
     "configuration",
     "store reachable",
     "write, read, delete",
     "clock",
     "conditional create",
     "compare-and-swap",
+    "incomplete uploads",
 ];
 
 #[test]
@@ -71,4 +72,33 @@ fn doctor_fails_on_an_unreachable_store_without_printing_secrets() {
         !everything.contains(secret),
         "the secret was printed:\n{everything}"
     );
+}
+
+/// Whether a store's incomplete multipart uploads can be listed for gc:
+/// moto lists them (a writer killed mid-upload leaves one; see
+/// multipart_gc.rs), s3s-fs cannot, and doctor says what to do instead.
+#[test]
+fn doctor_says_whether_incomplete_uploads_can_be_listed() {
+    for (kind, level, says) in [("MOTO", "ok", "none"), ("S3S", "warn", "lifecycle rule")] {
+        let Some(server) = TestServer::from_env(kind) else {
+            continue;
+        };
+        let t = TestDir::new();
+        let mut cmd = t.lake();
+        server.apply(&mut cmd, &server.fresh_url("doctor-uploads"));
+        // Both fail the conditional checks (design 0003), so doctor exits 1.
+        let out = cmd.args(["doctor", "--json"]).output();
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let check = report
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check"] == "incomplete uploads")
+            .unwrap_or_else(|| panic!("{kind}: no incomplete uploads check: {report:#}"));
+        assert_eq!(check["level"], level, "{kind}: {check}");
+        assert!(
+            check["detail"].as_str().unwrap().contains(says),
+            "{kind}: {check}"
+        );
+    }
 }

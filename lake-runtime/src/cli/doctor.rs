@@ -172,6 +172,7 @@ async fn checks(config: Result<LakeConfig>, probe_options: ProbeOptions) -> Repo
             report.add(check, Level::Fail, format!("{verdict}: {consequence}"));
         }
     }
+    incomplete_uploads(&*store, &mut report).await;
     if let Err(e) = probe.cleaned {
         report.add(
             "clean up",
@@ -180,6 +181,34 @@ async fn checks(config: Result<LakeConfig>, probe_options: ProbeOptions) -> Repo
         );
     }
     report
+}
+
+/// Whether the store's incomplete multipart uploads (what writers killed
+/// mid-upload leave, billed and unlisted) can be listed for `lake gc` to
+/// abort, and how many there are.
+async fn incomplete_uploads(store: &dyn Store, report: &mut Report) {
+    const CHECK: &str = "incomplete uploads";
+    match store.incomplete_uploads().await {
+        Ok(uploads) if uploads.is_empty() => report.add(CHECK, Level::Ok, "none"),
+        Ok(uploads) => report.add(
+            CHECK,
+            Level::Ok,
+            format!(
+                "{} multipart upload(s) never completed; lake gc aborts those older than its \
+                 grace period",
+                uploads.len()
+            ),
+        ),
+        Err(crate::StoreError::NotSupported { operation, .. }) => report.add(
+            CHECK,
+            Level::Warn,
+            format!(
+                "cannot be listed ({operation}): give the bucket a lifecycle rule that aborts \
+                 incomplete multipart uploads"
+            ),
+        ),
+        Err(e) => report.add(CHECK, Level::Warn, e.to_string()),
+    }
 }
 
 /// Writes, reads back and deletes one object, and compares the store's
