@@ -6,7 +6,7 @@
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use expectrl::process::unix::WaitStatus;
 use expectrl::{ControlCode, Eof, Expect, Session};
@@ -61,13 +61,20 @@ fn ctrl_c_during_add_removes_its_staging_files_and_says_so() {
     command.env("TERM", "xterm-256color");
     let mut session = Session::spawn(command).expect("spawn lake on a pty");
     session.set_expect_timeout(Some(Duration::from_secs(120)));
-    // The bar shows once the download is under way; it cannot finish.
+    // The bar shows as the download begins (it can be drawn a moment
+    // before the staging file is created: run 19 of the session that wrote
+    // this saw exactly that), and the download cannot finish, so the
+    // staging file must appear.
     session.expect("/1.00 GiB").expect("the progress bar");
-    assert!(
-        staging(&t).iter().any(|f| f.starts_with("stage-")),
-        "no staging file while adding: {:?}",
-        staging(&t)
-    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !staging(&t).iter().any(|f| f.starts_with("stage-")) {
+        assert!(
+            Instant::now() < deadline,
+            "no staging file a minute into the add: {:?}",
+            staging(&t)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     session.send(ControlCode::EndOfText).expect("press Ctrl-C");
     let shown = session.expect(Eof).expect("lake ends");
     let shown = String::from_utf8_lossy(shown.as_bytes()).into_owned();
