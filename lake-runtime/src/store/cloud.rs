@@ -316,12 +316,17 @@ pub(super) fn open_cloud(
     // The builders are called directly rather than through
     // `object_store::parse_url_opts` (which does the same key parsing)
     // because retries are configured with `with_retry`, not with options.
-    // They share no trait, hence the macro.
-    macro_rules! build {
+    // They share no trait, hence the macros.
+    macro_rules! configured {
         ($builder:expr, $kind:expr) => {
             config
                 .apply($builder, $kind, |b, k, v| b.with_config(k, v))?
                 .with_retry(config.retry.clone())
+        };
+    }
+    macro_rules! build {
+        ($builder:expr, $kind:expr) => {
+            configured!($builder, $kind)
                 .build()
                 .map_err(|e| config.builder_error(e))?
         };
@@ -329,13 +334,9 @@ pub(super) fn open_cloud(
     let mut s3_uploads = None;
     let (inner, signer) = match scheme {
         ObjectStoreScheme::AmazonS3 => {
-            // Built by hand: the uploads lister needs the builder's endpoint,
-            // bucket and region.
-            let builder = config
-                .apply(AmazonS3Builder::new().with_url(raw), &S3, |b, k, v| {
-                    b.with_config(k, v)
-                })?
-                .with_retry(config.retry.clone());
+            // Built in two steps: the uploads lister needs the configured
+            // builder's endpoint, bucket and region.
+            let builder = configured!(AmazonS3Builder::new().with_url(raw), &S3);
             let s3 = builder
                 .clone()
                 .build()
